@@ -1,0 +1,105 @@
+"""What every checker shares: its input, its verdict and the registry.
+
+A checker is a pure function ``check(history, context) -> Verdict``. It reads
+the whole history after the run; it never raises past ``run_checker``, which
+turns an exception into ``unknown`` (a crashing checker proves nothing, so it
+must never read as ``pass``).
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import pandas as pd
+
+
+class Outcome(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Counterexample:
+    """One violation, with the rows that prove it (as plain dicts, JSON-ready)."""
+
+    summary: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A checker's answer: outcome, counts, the first counterexamples, and metrics.
+
+    ``metrics`` holds figures that are reported but not judged (e.g. live-push
+    gaps the client repaired, latency percentiles).
+    """
+
+    name: str
+    outcome: Outcome
+    summary: str
+    counts: dict[str, int] = field(default_factory=dict)
+    counterexamples: list[Counterexample] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class FaultWindow:
+    """A fault as it ran: kind, target and its window on the history's clock (ns)."""
+
+    kind: str
+    target: str
+    start_t: int
+    end_t: int | None
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """Everything a checker may read besides the history.
+
+    ``final_log``: the quiescent read-back (FINAL_LOG_SCHEMA), or None when it is
+    missing; ``readback``: one row per channel read back (READBACK_SCHEMA), or None.
+    ``complete``: False when the history was cut short (load aborted).
+    """
+
+    final_log: pd.DataFrame | None
+    readback: pd.DataFrame | None = None
+    faults: tuple[FaultWindow, ...] = ()
+    complete: bool = True
+    ack_timeout_ms: float = 5000.0
+    bucket_s: float = 1.0
+    max_counterexamples: int = 10
+
+
+Checker = Callable[[pd.DataFrame, CheckContext], Verdict]
+
+REGISTRY: dict[str, Checker] = {}
+
+
+def register(name: str) -> Callable[[Checker], Checker]:
+    """Add a checker to the registry under ``name``; its docstring is its help text."""
+
+    def deco(fn: Checker) -> Checker:
+        REGISTRY[name] = fn
+        return fn
+
+    return deco
+
+
+def run_checker(name: str, history: pd.DataFrame, context: CheckContext) -> Verdict:
+    """Run one checker; an exception becomes ``unknown`` with the error, never ``pass``."""
+    fn = REGISTRY[name]
+    try:
+        return fn(history, context)
+    except Exception as exc:  # noqa: BLE001 - a crashing checker must yield unknown
+        return Verdict(
+            name=name,
+            outcome=Outcome.UNKNOWN,
+            summary=f"checker crashed: {type(exc).__name__}: {exc}",
+            error="".join(traceback.format_exception(exc))[-4000:],
+        )

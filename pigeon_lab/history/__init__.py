@@ -1,0 +1,1 @@
+"""The history: one row per client event, stored as Parquet (see schema.py)."""
