@@ -1,0 +1,368 @@
+"""The scenario: a frozen, typed description of one run, with documented defaults.
+
+A scenario file is merged over the defaults below (see ``loading.py``). Every
+model forbids unknown fields. Checks that span fields raise ``FieldProblem``,
+a ValueError that carries the path of the field at fault so that the loader can
+name it (``faults[1].target``), not just the model that noticed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from pigeon_lab.faults.registry import (
+    FAULT_KINDS,
+    PROCESS_TARGETS,
+    FaultKind,
+    link_targets,
+    process_targets,
+)
+from pigeon_lab.scenario._common import FieldProblem, Frozen, unknown
+from pigeon_lab.scenario.checks import Checks
+from pigeon_lab.scenario.target import Target
+
+FLAWS: tuple[str, ...] = (
+    "ack-before-persist",
+    "local-seq",
+    "unprefixed-rooms",
+    "no-dedupe",
+    "sender-from-payload",
+)
+"""Deliberate flaws the reference backend can be started with (``--flaw``)."""
+
+
+class Redis(Frozen):
+    """Redis: one primary, optional replicas, optional Sentinels for failover."""
+
+    replicas: int = Field(default=1, ge=0, le=5, description="replicas of the primary")
+    sentinels: Literal[0, 3, 5] = Field(
+        default=3, description="Sentinel processes (0 = no failover)"
+    )
+
+
+class Backend(Frozen):
+    """Settings passed to every reference backend node."""
+
+    retention: int = Field(default=10000, ge=1, description="messages kept per channel (MAXLEN)")
+    dedupe_ttl_s: int = Field(
+        default=3600, ge=1, description="idempotency window for client_msg_id"
+    )
+    max_body: int = Field(default=4096, ge=1, description="largest message body, bytes of UTF-8")
+    ping_interval_s: float = Field(default=25, gt=0, description="Engine.IO ping interval")
+    ping_timeout_s: float = Field(default=20, gt=0, description="Engine.IO ping timeout")
+    flaws: tuple[str, ...] = Field(default=(), description=f"deliberate flaws: {', '.join(FLAWS)}")
+
+    @field_validator("flaws")
+    @classmethod
+    def _known_flaws(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for i, flaw in enumerate(value):
+            if flaw not in FLAWS:
+                raise FieldProblem((i,), unknown("flaw", flaw, FLAWS))
+        return value
+
+
+class Topology(Frozen):
+    """The bundled cluster: backend nodes, Redis, load balancer, proxied links."""
+
+    nodes: int = Field(default=3, ge=1, le=16, description="backend nodes node-1..node-N")
+    redis: Redis = Field(default_factory=Redis, description="Redis primary, replicas, Sentinels")
+    durability: Literal["fast", "replicated"] = Field(
+        default="fast",
+        description="fast: acked once on the primary; replicated: also on a replica (WAIT)",
+    )
+    load_balancer: Literal["haproxy", "none"] = Field(
+        default="haproxy",
+        description="HAProxy in front of the nodes, or clients spread over the nodes",
+    )
+    proxied_links: tuple[str, ...] = Field(
+        default=(), description="links (A->B) routed through the fault proxy, e.g. haproxy->node-1"
+    )
+    backend: Backend = Field(default_factory=Backend, description="backend node settings")
+
+    @property
+    def has_load_balancer(self) -> bool:
+        return self.load_balancer != "none"
+
+    def processes(self) -> dict[str, str]:
+        """Process name -> target class (``node``, ``redis-replica``, ...)."""
+        r = self.redis
+        return dict(process_targets(self.nodes, r.replicas, r.sentinels, self.has_load_balancer))
+
+    def links(self) -> list[str]:
+        """Every link of this topology that could be proxied."""
+        return link_targets(self.nodes, self.redis.replicas, self.has_load_balancer)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Topology:
+        if self.durability == "replicated" and self.redis.replicas == 0:
+            raise FieldProblem(
+                ("durability",), "'replicated' needs at least one replica (topology.redis.replicas)"
+            )
+        links = self.links()
+        for i, link in enumerate(self.proxied_links):
+            if link not in links:
+                raise FieldProblem(("proxied_links", i), unknown("link", link, links))
+        return self
+
+
+class Workload(Frozen):
+    """The simulated users and what they do."""
+
+    workspaces: int = Field(default=2, ge=1, le=10000, description="workspaces (tenants)")
+    channels_per_workspace: int = Field(default=4, ge=1, le=10000, description="channels in each")
+    users: int = Field(default=20, ge=1, description="simulated users, spread over the workspaces")
+    channels_per_user: int = Field(default=2, ge=1, description="channels each user joins")
+    channel_skew: float = Field(
+        default=0.0,
+        ge=0,
+        le=5,
+        description="zipf-like exponent of channel popularity (0 = uniform)",
+    )
+    send_rate_per_user: float = Field(default=0.5, ge=0, description="messages per second per user")
+    body_bytes: int | tuple[int, int] = Field(
+        default=100, description="body size in bytes, or [min, max] drawn uniformly"
+    )
+    ramp_s: float = Field(default=2, ge=0, description="seconds to start all users")
+    duration_s: float = Field(default=20, gt=0, description="seconds of load, ramp included")
+    ack_timeout_ms: int = Field(
+        default=5000, ge=1, description="a send not acked by then is retried"
+    )
+    send_deadline_ms: int = Field(
+        default=30000, ge=1, description="a send gives up (info) after this"
+    )
+    transport: Literal["websocket", "polling"] = Field(
+        default="websocket", description="Engine.IO transport of the simulated clients"
+    )
+    processes: int = Field(default=1, ge=1, le=256, description="local Locust worker processes")
+    adversarial_users: int = Field(
+        default=0,
+        ge=0,
+        description="extra users running adversarial clients (forged fields, cross-tenant)",
+    )
+    quiesce_s: float = Field(
+        default=2, ge=0, description="seconds of quiet after the load before read-back"
+    )
+
+    @field_validator("body_bytes", mode="before")
+    @classmethod
+    def _body_shape(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError(f"expected an integer or [min, max], got {value!r}")  # noqa: TRY004
+        if isinstance(value, int):
+            if value < 1:
+                raise ValueError(f"must be >= 1, got {value}")
+            return value
+        if (
+            isinstance(value, (list, tuple))
+            and len(value) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        ):
+            low, high = value
+            if not 1 <= low <= high:
+                raise ValueError(f"[min, max] needs 1 <= min <= max, got [{low}, {high}]")
+            return (low, high)
+        raise ValueError(f"expected an integer or [min, max], got {value!r}")
+
+    @property
+    def max_body_bytes(self) -> int:
+        return self.body_bytes[1] if isinstance(self.body_bytes, tuple) else self.body_bytes
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Workload:
+        if self.channels_per_user > self.channels_per_workspace:
+            raise FieldProblem(
+                ("channels_per_user",),
+                f"{self.channels_per_user} is more than channels_per_workspace "
+                f"({self.channels_per_workspace})",
+            )
+        if self.users < self.workspaces:
+            raise FieldProblem(
+                ("users",),
+                f"{self.users} users cannot fill {self.workspaces} workspaces (users >= workspaces)",
+            )
+        if self.processes > self.users:
+            raise FieldProblem(
+                ("processes",), f"{self.processes} is more than users ({self.users})"
+            )
+        if self.ramp_s > self.duration_s:
+            raise FieldProblem(
+                ("ramp_s",), f"{self.ramp_s:g} s is longer than duration_s ({self.duration_s:g} s)"
+            )
+        if self.send_deadline_ms < self.ack_timeout_ms:
+            raise FieldProblem(
+                ("send_deadline_ms",),
+                f"{self.send_deadline_ms} ms is shorter than ack_timeout_ms ({self.ack_timeout_ms})",
+            )
+        return self
+
+
+class FaultSpec(Frozen):
+    """One scheduled fault: at ``at_s`` (from the start of the load), on ``target``."""
+
+    at_s: float = Field(ge=0, description="seconds from the start of the load")
+    duration_s: float | None = Field(
+        default=None, gt=0, description="window length; omitted for instantaneous kinds"
+    )
+    kind: str = Field(description=f"one of: {', '.join(FAULT_KINDS)}")
+    target: str = Field(description="process (node-2, redis-primary) or link (A->B)")
+    params: dict[str, Any] = Field(
+        default_factory=dict, validate_default=True, description="kind-specific parameters"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_target(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("target") is None:
+            kind = FAULT_KINDS.get(str(data.get("kind")))
+            if kind is not None and kind.default_target:
+                return {**data, "target": kind.default_target}
+        return data
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        if value not in FAULT_KINDS:
+            raise ValueError(unknown("fault kind", value, list(FAULT_KINDS)))
+        return value
+
+    @field_validator("params")
+    @classmethod
+    def _params_fit_kind(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        kind = FAULT_KINDS.get(info.data.get("kind", ""))
+        return kind.check_params(value) if kind else value
+
+    @property
+    def fault_kind(self) -> FaultKind:
+        return FAULT_KINDS[self.kind]
+
+    @property
+    def end_s(self) -> float | None:
+        """End of the window, or None (instantaneous, or until the load ends)."""
+        return None if self.duration_s is None else self.at_s + self.duration_s
+
+    def describe(self) -> str:
+        """``kill node-2 @10s for 10s``."""
+        span = f" for {self.duration_s:g}s" if self.duration_s is not None else ""
+        return f"{self.kind} {self.target} @{self.at_s:g}s{span}"
+
+    @model_validator(mode="after")
+    def _duration_fits_kind(self) -> FaultSpec:
+        kind = self.fault_kind
+        if kind.needs_duration and self.duration_s is None:
+            raise FieldProblem(("duration_s",), f"{self.kind} is a window and needs duration_s")
+        if not kind.takes_duration and self.duration_s is not None:
+            raise FieldProblem(("duration_s",), f"{self.kind} is instantaneous; drop duration_s")
+        return self
+
+
+class Scenario(Frozen):
+    """One run: cluster, load, fault schedule, checks and target."""
+
+    name: str = Field(
+        default="scenario",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+        description="defaults to the file stem",
+    )
+    description: str = Field(
+        default="", description="what it exercises; its first line is the summary"
+    )
+    seed: int = Field(default=1, description="seeds every random choice of the run")
+    topology: Topology = Field(default_factory=Topology, description="the bundled cluster")
+    workload: Workload = Field(default_factory=Workload, description="the simulated users")
+    faults: tuple[FaultSpec, ...] = Field(default=(), description="the fault schedule")
+    checks: Checks = Field(default_factory=Checks, description="checkers and gate")
+    target: Target = Field(default_factory=Target, description="the system under test")
+
+    @field_validator("description")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip()
+
+    @property
+    def summary(self) -> str:
+        return self.description.strip().splitlines()[0] if self.description.strip() else ""
+
+    def unavailable_faults(self) -> list[tuple[int, FaultSpec]]:
+        """Faults whose kind cannot run yet (``FaultKind.available`` is False)."""
+        return [(i, f) for i, f in enumerate(self.faults) if not f.fault_kind.available]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        if (
+            self.target.kind == "bundled"
+            and self.workload.max_body_bytes > self.topology.backend.max_body
+        ):
+            raise FieldProblem(
+                ("workload", "body_bytes"),
+                f"{self.workload.max_body_bytes} bytes is over topology.backend.max_body "
+                f"({self.topology.backend.max_body})",
+            )
+        for i, fault in enumerate(self.faults):
+            self._check_fault(i, fault)
+        return self
+
+    def _check_fault(self, i: int, fault: FaultSpec) -> None:
+        kind, topo, end = fault.fault_kind, self.topology, self.workload.duration_s
+        if self.target.kind != "bundled":
+            raise FieldProblem(("faults", i), "faults need target.kind: bundled")
+        processes, links = topo.processes(), topo.links()
+        if fault.target in processes:
+            klass = processes[fault.target]
+        elif fault.target in links:
+            klass = "link"
+        else:
+            pool = links if "->" in fault.target else list(processes)
+            same = [t for t in pool if t.split("-")[0] == fault.target.split("-")[0]]
+            hint = f"; this topology has: {', '.join(same)}" if same else ""
+            raise FieldProblem(
+                ("faults", i, "target"), f"no {fault.target!r} in this topology{hint}"
+            )
+        if klass not in kind.targets:
+            accepts = ", ".join(sorted(kind.targets))
+            raise FieldProblem(
+                ("faults", i, "target"),
+                f"{fault.kind} cannot target {fault.target!r}; it takes: {accepts}",
+            )
+        if klass == "link" and fault.target not in topo.proxied_links:
+            raise FieldProblem(
+                ("faults", i, "target"),
+                f"link {fault.target!r} is not proxied; add it to topology.proxied_links",
+            )
+        if fault.kind == "redis-failover" and (
+            topo.redis.sentinels == 0 or topo.redis.replicas == 0
+        ):
+            raise FieldProblem(
+                ("faults", i, "kind"),
+                "redis-failover needs topology.redis.sentinels > 0 and replicas >= 1",
+            )
+        if fault.at_s >= end:
+            raise FieldProblem(
+                ("faults", i, "at_s"),
+                f"fault at {fault.at_s:g} s starts after the load ends (workload.duration_s = {end:g})",
+            )
+        if fault.end_s is not None and fault.end_s > end:
+            raise FieldProblem(
+                ("faults", i, "duration_s"),
+                f"fault ends at {fault.end_s:g} s, after the load ends (workload.duration_s = {end:g})",
+            )
+        if klass in PROCESS_TARGETS:
+            for j, other in enumerate(self.faults[:i]):
+                if other.target == fault.target and _overlap(other, fault, end):
+                    raise FieldProblem(
+                        ("faults", i),
+                        f"overlaps faults[{j}] ({other.describe()}) on the same process",
+                    )
+
+
+def _overlap(a: FaultSpec, b: FaultSpec, end: float) -> bool:
+    """Whether two faults' windows on one process overlap (open windows run to ``end``)."""
+
+    def window(f: FaultSpec) -> tuple[float, float]:
+        if not f.fault_kind.takes_duration:
+            return (f.at_s, f.at_s)
+        return (f.at_s, f.end_s if f.end_s is not None else end)
+
+    (a0, a1), (b0, b1) = window(a), window(b)
+    return a0 <= b1 and b0 <= a1
