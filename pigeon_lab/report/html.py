@@ -1,0 +1,228 @@
+"""``report.html``: one self-contained page (inline CSS and SVG, no network) for people.
+
+Rendered with Jinja2 (autoescape on) from ``templates/report.html.j2``; the
+charts are SVG strings drawn in :mod:`pigeon_lab.report.charts`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
+from pigeon_lab.checkers.base import Verdict
+from pigeon_lab.report.charts import Band, Series, bar_chart, fmt_num, fmt_pct, line_chart
+from pigeon_lab.report.gate import NOT_INVARIANTS, SLO
+from pigeon_lab.report.model import Report
+
+TEMPLATES = Path(__file__).parent / "templates"
+MAX_WORKSPACES = 24
+MAX_ROWS = 50
+
+
+def _env() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(num=_num, ms=_ms, pct=_pct, dur=_dur, cell=_cell)
+    return env
+
+
+def render_html(report: Report) -> str:
+    """The HTML report of ``report`` as one string."""
+    slo = report.verdict(SLO)
+    metrics: dict[str, Any] = dict(slo.metrics) if slo is not None else {}
+    context = {
+        "r": report,
+        "slo": slo,
+        "headline": _headline(metrics),
+        "invariants": [v for v in report.verdicts if v.name not in NOT_INVARIANTS],
+        "checks": {c.name: c for c in report.gate.checks if c.kind == "invariant"},
+        "thresholds": [c for c in report.gate.checks if c.kind == "threshold"],
+        "charts": _charts(report, metrics),
+        "faults": _fault_rows(report, metrics),
+        "tables": [[_rows_table(cx.rows) for cx in v.counterexamples] for v in report.verdicts],
+        "extra_metrics": {
+            v.name: v.metrics for v in report.verdicts if v.metrics and v.name != SLO
+        },
+        "slo_other": {k: v for k, v in metrics.items() if k not in ("timeline", "per_workspace", "faults")},
+        "scenario_yaml": _yaml(report.scenario),
+        "topology_yaml": _yaml(report.run.topology) if report.run.topology else "",
+        "max_rows": MAX_ROWS,
+    }
+    return _env().get_template("report.html.j2").render(**context)
+
+
+def write_html(report: Report, path: Path) -> Path:
+    """Write ``report.html`` to ``path``."""
+    path.write_text(render_html(report), encoding="utf-8")
+    return path
+
+
+def _headline(m: dict[str, Any]) -> list[tuple[str, str]]:
+    """The few SLO numbers a reader wants first."""
+    def pick(group: str, key: str) -> Any:
+        g = m.get(group)
+        return g.get(key) if isinstance(g, dict) else None
+
+    return [
+        ("ack p50", _ms(pick("ack_latency_ms", "p50"))),
+        ("ack p99", _ms(pick("ack_latency_ms", "p99"))),
+        ("delivery p50", _ms(pick("delivery_latency_ms", "p50"))),
+        ("delivery p99", _ms(pick("delivery_latency_ms", "p99"))),
+        ("availability", _pct(m.get("availability"))),
+        ("reconnect p99", _ms(pick("reconnect_ms", "p99"))),
+    ]
+
+
+def _charts(report: Report, m: dict[str, Any]) -> list[tuple[str, str, Markup]]:
+    """(title, caption, svg) for every chart."""
+    timeline = [b for b in m.get("timeline") or [] if isinstance(b, dict) and b.get("t_s") is not None]
+    bands = [Band(f.start_s, f.end_s, f"{f.kind} {f.target}") for f in report.faults]
+    ts = [float(b["t_s"]) for b in timeline]
+    width = min((b - a for a, b in zip(ts, ts[1:]) if b > a), default=1.0)
+
+    def pts(key: str, scale: float = 1.0) -> list[tuple[float, float | None]]:
+        return [(float(b["t_s"]), _f(b.get(key), scale)) for b in timeline]
+
+    per_s = 1.0 / width
+    charts = [
+        ("Ack latency", "time from send to ack, per bucket", line_chart(
+            "chart-ack", "Ack latency", [
+                Series("ack p50", "s1", pts("ack_p50")),
+                Series("ack p99", "s2", pts("ack_p99"), dashed=True),
+            ], bands=bands, y_label="ms")),
+        ("Delivery latency", "end to end: send to delivery at the receiver, per bucket", line_chart(
+            "chart-delivery", "Delivery latency", [
+                Series("delivery p50", "s1", pts("delivery_p50")),
+                Series("delivery p99", "s2", pts("delivery_p99"), dashed=True),
+            ], bands=bands, y_label="ms")),
+        ("Throughput", f"events per second (bucket {fmt_num(width)} s)", line_chart(
+            "chart-throughput", "Throughput", [
+                Series("sends/s", "s1", pts("sends", per_s)),
+                Series("acks/s", "s3", pts("acks", per_s)),
+                Series("deliveries/s", "s4", pts("deliveries", per_s)),
+            ], bands=bands, y_label="events / s")),
+        ("Availability", "share of sends acked within the ack timeout, per bucket", line_chart(
+            "chart-availability", "Availability", [
+                Series("availability", "s3", pts("availability")),
+            ], bands=bands, y_label="acked in time", y_fmt=fmt_pct, y_floor=None, y_ceil=1.0, min_span=0.01)),
+        ("Errors and reconnects", "per bucket", line_chart(
+            "chart-reconnects", "Errors and reconnects", [
+                Series("reconnects", "s2", pts("reconnects")),
+                Series("errors", "s5", pts("errors")),
+            ], bands=bands, y_label="count")),
+    ]
+    charts.append(_workspace_chart(m.get("per_workspace")))
+    return charts
+
+
+def _workspace_chart(per_ws: Any) -> tuple[str, str, Markup]:
+    rows = per_ws if isinstance(per_ws, dict) else {}
+    names = sorted(rows, key=_natural)
+    caption = "p50 and p99 per workspace: one noisy tenant's effect on the others"
+    if len(names) > MAX_WORKSPACES:
+        names = sorted(names, key=lambda n: -(_f(rows[n].get("ack_p99")) or 0.0))[:MAX_WORKSPACES]
+        names.sort(key=_natural)
+        caption += f" ({MAX_WORKSPACES} of {len(rows)} workspaces, highest ack p99)"
+
+    def col(key: str) -> list[float | None]:
+        return [_f(rows[n].get(key)) if isinstance(rows[n], dict) else None for n in names]
+
+    svg = bar_chart("chart-workspaces", "Latency per workspace", names, [
+        ("ack p50", "s1", col("ack_p50")),
+        ("ack p99", "s2", col("ack_p99")),
+        ("delivery p50", "s3", col("delivery_p50")),
+        ("delivery p99", "s4", col("delivery_p99")),
+    ], y_label="ms")
+    return ("Latency per workspace", caption, svg)
+
+
+def _fault_rows(report: Report, m: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each fault with its times to first error and to recovery (from the slo metrics)."""
+    measured = [f for f in m.get("faults") or [] if isinstance(f, dict)]
+    rows = []
+    for i, f in enumerate(report.faults):
+        match = next(
+            (x for x in measured if x.get("kind") == f.kind and x.get("target") == f.target
+             and _close(x.get("start_s"), f.start_s)),
+            measured[i] if i < len(measured) else {},
+        )
+        rows.append({
+            "kind": f.kind, "target": f.target, "start_s": f.start_s, "end_s": f.end_s,
+            "duration_s": None if f.end_s is None else f.end_s - f.start_s,
+            "ttfe": match.get("time_to_first_error_s"), "ttr": match.get("time_to_recovery_s"),
+        })
+    return rows
+
+
+def _rows_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+    """Counterexample rows as (columns, cells), columns in first-seen order."""
+    cols: list[str] = []
+    for row in rows[:MAX_ROWS]:
+        cols.extend(k for k in row if k not in cols)
+    return cols, [[row.get(c) for c in cols] for row in rows[:MAX_ROWS]]
+
+
+def _yaml(data: Any) -> str:
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False) if data else ""
+
+
+def _natural(name: str) -> list[Any]:
+    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", str(name))]
+
+
+def _f(v: Any, scale: float = 1.0) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        return None
+    return float(v) * scale
+
+
+def _close(a: Any, b: float) -> bool:
+    return isinstance(a, (int, float)) and abs(float(a) - b) < 0.5
+
+
+def _num(v: Any) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, float):
+        return "–" if not math.isfinite(v) else f"{v:,.3g}" if abs(v) < 1000 else f"{v:,.0f}"
+    return str(v)
+
+
+def _ms(v: Any) -> str:
+    return "–" if _f(v) is None else f"{_num(float(v))} ms"
+
+
+def _pct(v: Any) -> str:
+    return "–" if _f(v) is None else f"{float(v) * 100:.3f}%"
+
+
+def _dur(v: Any) -> str:
+    return "–" if _f(v) is None else f"{float(v):.1f} s"
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, float):
+        return _num(v)
+    if isinstance(v, (dict, list)):
+        return yaml.safe_dump(v, default_flow_style=True).strip()
+    return "–" if v is None else str(v)
+
+
+def verdict_counts(v: Verdict) -> str:
+    """``k=v, ...`` for a verdict's counts."""
+    return ", ".join(f"{k}={_num(n)}" for k, n in v.counts.items())
