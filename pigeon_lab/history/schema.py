@@ -60,6 +60,7 @@ HISTORY_SCHEMA = pa.schema(
         pa.field("latency_ms", pa.float64()),
         pa.field("error", pa.string()),
         pa.field("sent_wall", pa.int64()),  # for recv/deliver: the server ts (ms) of the message
+        pa.field("detail", pa.string()),  # adversarial: the attack's name; otherwise a free note
     ],
     metadata={"pigeon_lab.history_version": str(HISTORY_SCHEMA_VERSION)},
 )

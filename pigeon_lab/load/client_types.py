@@ -1,0 +1,123 @@
+"""Types of the client algorithm: the error-code table, the policy, backoff, the actions."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any, Literal, Union
+
+Message = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ErrorCode:
+    """An error code of the protocol. ``definite``: the operation surely did not happen;
+    ``retry``: a send retries it with the same client_msg_id."""
+
+    code: str
+    definite: bool
+    retry: bool
+
+
+# The one table of error codes (protocol.md) plus the client's own pseudo-codes.
+ERROR_CODES: dict[str, ErrorCode] = {
+    c.code: c
+    for c in (
+        ErrorCode("unauthorized", definite=True, retry=False),
+        ErrorCode("expired", definite=True, retry=False),
+        ErrorCode("forbidden", definite=True, retry=False),
+        ErrorCode("bad_request", definite=True, retry=False),
+        ErrorCode("not_member", definite=True, retry=False),
+        ErrorCode("too_large", definite=True, retry=False),
+        ErrorCode("rate_limited", definite=True, retry=True),
+        ErrorCode("not_durable", definite=False, retry=True),
+        ErrorCode("unavailable", definite=False, retry=True),
+        ErrorCode("internal", definite=False, retry=True),
+        ErrorCode("timeout", definite=False, retry=True),  # no ack within the ack timeout
+        ErrorCode("disconnect", definite=False, retry=True),  # connection lost before the ack
+        ErrorCode("stopped", definite=False, retry=False),  # the run ended first
+    )
+}
+UNKNOWN_ERROR = ErrorCode("unknown", definite=False, retry=True)
+
+
+def error_code(code: str | None) -> ErrorCode:
+    """Look a code up; unknown codes are indefinite and retried."""
+    return ERROR_CODES.get(code or "", UNKNOWN_ERROR)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Timeouts and backoff of the client (seconds)."""
+
+    ack_timeout: float = 5.0
+    send_deadline: float = 30.0
+    retry_base: float = 0.1
+    retry_max: float = 2.0
+    gap_timeout: float = 0.5
+    reconnect_base: float = 0.5
+    reconnect_max: float = 5.0
+    sync_limit: int = 500
+
+
+def retry_delay(policy: Policy, attempt: int, rng: random.Random) -> float:
+    """Backoff before attempt ``attempt + 1``: equal jitter in [b/2, b], b = base * 2^(attempt-1)."""
+    b = min(policy.retry_max, policy.retry_base * 2 ** max(0, attempt - 1))
+    return b / 2 + rng.random() * b / 2
+
+
+def reconnect_delay(policy: Policy, failures: int, rng: random.Random) -> float:
+    """Full jitter: uniform in [0, min(max, base * 2^failures)]."""
+    return rng.random() * min(policy.reconnect_max, policy.reconnect_base * 2**failures)
+
+
+@dataclass(frozen=True)
+class Emit:
+    op: int
+    event: Literal["join", "sync", "send", "leave"]
+    payload: dict[str, Any]
+    attempt: int = 1
+
+
+@dataclass(frozen=True)
+class Deliver:
+    channel: str
+    message: Message
+
+
+@dataclass(frozen=True)
+class Synced:
+    channel: str
+    message: Message
+
+
+@dataclass(frozen=True)
+class JoinDone:
+    channel: str
+    ok: bool
+    head_seq: int | None
+    node: str | None
+    error: str | None
+    truncated: bool
+    latency: float
+
+
+@dataclass(frozen=True)
+class SendDone:
+    channel: str
+    client_msg_id: str
+    outcome: Literal["ok", "fail", "info"]
+    attempt: int
+    latency: float
+    seq: int | None = None
+    msg_id: str | None = None
+    error: str | None = None
+    duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class Connect:
+    attempt: int
+
+
+Action = Union[Emit, Deliver, Synced, JoinDone, SendDone, Connect]

@@ -1,0 +1,250 @@
+"""The load process: Locust as a library (local, master or worker), progress, history.
+
+Phases of ``run_main``:
+  1. build the Environment and runner (LocalRunner, or MasterRunner + N local workers /
+     ``expect_workers`` remote ones; workers get the config by a custom message);
+  2. spawn every user over ``ramp_s``; print a JSON progress line each second;
+  3. after ``ramp_s + duration_s``, stop gracefully: users stop sending, let in-flight
+     sends end (ok/fail/info), catch their channels up, disconnect; what is still
+     unresolved after the drain budget becomes ``send_info``;
+  4. collect the history (workers ship it to the master in chunks) and write
+     ``history.parquet``; print ``{"done": true, ...}``.
+Imports Locust: never import this module from the parent process.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import time
+from typing import Any
+
+import gevent
+import locust.runners
+import pyarrow as pa
+from locust.env import Environment
+
+from pigeon_lab.errors import LoadError
+from pigeon_lab.history.io import write_table
+from pigeon_lab.history.recorder import Recorder, rows_to_table
+from pigeon_lab.history.schema import HISTORY_SCHEMA
+from pigeon_lab.load import user as user_mod
+from pigeon_lab.load.config import LoadConfig, LoadSummary
+from pigeon_lab.load.workload import all_channels
+
+CHUNK_ROWS = 20_000
+COUNTERS = ("sends", "acks", "send_fail", "send_info", "recv", "deliver", "errors")
+
+
+def _emit(obj: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def _drain_local(ctx: user_mod.LoadContext, budget_s: float) -> None:
+    """Stop the users of this process gracefully, then abandon whoever is still busy."""
+    ctx.stopping = True
+    for u in ctx.users:
+        u.wake.set()
+    deadline = time.monotonic() + budget_s
+    while not ctx.finished() and time.monotonic() < deadline:
+        gevent.sleep(0.1)
+    for u in ctx.users:
+        u.abandon()
+
+
+def _table_chunks(table: pa.Table) -> list[bytes]:
+    out = []
+    for start in range(0, max(table.num_rows, 1), CHUNK_ROWS):
+        sink = io.BytesIO()
+        opts = pa.ipc.IpcWriteOptions(compression="zstd")
+        with pa.ipc.new_stream(sink, table.schema, options=opts) as w:
+            w.write_table(table.slice(start, CHUNK_ROWS))
+        out.append(sink.getvalue())
+    return out
+
+
+def _chunk_table(data: bytes) -> pa.Table:
+    return pa.ipc.open_stream(pa.BufferReader(data)).read_all()
+
+
+class _Progress:
+    def __init__(self, config: LoadConfig) -> None:
+        self.config = config
+        self.start = time.monotonic()
+        self.last_sends = 0
+        self.last_t = self.start
+
+    def line(self, users: int, counters: dict[str, int]) -> dict[str, Any]:
+        now = time.monotonic()
+        rate = (counters["sends"] - self.last_sends) / max(1e-6, now - self.last_t)
+        self.last_sends, self.last_t = counters["sends"], now
+        return {"elapsed_s": round(now - self.start, 2), "duration_s": self.config.duration_s,
+                "users": users, "sends_per_s": round(rate, 1), "acks": counters["acks"],
+                "errors": counters["send_fail"] + counters["send_info"], "recv": counters["recv"]}
+
+
+def _summary(config: LoadConfig, table: pa.Table, elapsed: float,
+             counters: dict[str, int] | None = None) -> LoadSummary:
+    kinds = table.column("kind").to_pandas().astype(str).value_counts().to_dict()
+    if not config.record and counters:  # nothing recorded (benchmarks): use the counters
+        kinds = {"send_invoke": counters["sends"], "send_ok": counters["acks"],
+                 "send_fail": counters["send_fail"], "send_info": counters["send_info"],
+                 "recv": counters["recv"], "deliver": counters["deliver"]}
+    path = write_table(table, config.out_dir / "history.parquet")
+    return LoadSummary(history_path=path, rows=table.num_rows, users=config.users,
+                       sends=int(kinds.get("send_invoke", 0)), acks=int(kinds.get("send_ok", 0)),
+                       send_fail=int(kinds.get("send_fail", 0)),
+                       send_info=int(kinds.get("send_info", 0)), recv=int(kinds.get("recv", 0)),
+                       deliver=int(kinds.get("deliver", 0)), elapsed_s=round(elapsed, 2),
+                       channels=all_channels(config))
+
+
+def _spawn_rate(config: LoadConfig) -> float:
+    total = config.users + config.adversarial_users
+    return total / config.ramp_s if config.ramp_s > 0 else float(max(total, 1) * 100)
+
+
+def run_local(config: LoadConfig) -> LoadSummary:
+    """One process: LocalRunner."""
+    ctx = user_mod.LoadContext(config, Recorder(config.record))
+    user_mod.CTX = ctx
+    env = Environment(user_classes=user_mod.make_user_classes(config.users,
+                                                              config.adversarial_users))
+    runner = env.create_local_runner()
+    progress = _Progress(config)
+    runner.start(config.users + config.adversarial_users, spawn_rate=_spawn_rate(config))
+    end = progress.start + config.ramp_s + config.duration_s
+    while time.monotonic() < end:
+        gevent.sleep(min(1.0, max(0.0, end - time.monotonic())))
+        _emit(progress.line(runner.user_count, ctx.counters))
+    _drain_local(ctx, config.drain_budget_s)
+    runner.quit()
+    return _summary(config, rows_to_table(ctx.recorder.rows), time.monotonic() - progress.start,
+                    ctx.counters)
+
+
+def run_master(config: LoadConfig) -> LoadSummary:
+    """MasterRunner: N local worker processes (``processes``) or remote ones (``master_bind``)."""
+    if config.master_bind:
+        host, _, port_s = config.master_bind.rpartition(":")
+        host, port, n_workers = host or "*", int(port_s or 5557), max(1, config.expect_workers)
+    else:
+        host, port, n_workers = "127.0.0.1", _free_port(), config.processes
+    env = Environment(user_classes=user_mod.make_user_classes(config.users,
+                                                              config.adversarial_users))
+    runner = env.create_master_runner(master_bind_host=host, master_bind_port=port)
+    counters: dict[str, dict[str, int]] = {}
+    chunks: dict[str, list[bytes]] = {}
+    done: set[str] = set()
+
+    def on_report(client_id: str, data: dict[str, Any]) -> None:
+        if "pigeon" in data:
+            counters[client_id] = data["pigeon"]
+
+    def on_rows(environment: Any, msg: Any, **_: Any) -> None:
+        chunks.setdefault(msg.node_id, []).append(msg.data["data"])
+        if msg.data.get("last"):
+            done.add(msg.node_id)
+
+    env.events.worker_report.add_listener(on_report)
+    runner.register_message("pigeon_rows", on_rows)
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        if not config.master_bind:
+            procs = [subprocess.Popen([sys.executable, "-m", "pigeon_lab.load", "--worker",
+                                       "--master-host", "127.0.0.1", "--master-port", str(port)])
+                     for _ in range(n_workers)]
+        deadline = time.monotonic() + config.worker_wait_s
+        while len(runner.clients.ready) < n_workers:
+            if time.monotonic() > deadline:
+                raise LoadError(f"only {len(runner.clients.ready)} of {n_workers} workers "
+                                f"connected within {config.worker_wait_s} s")
+            gevent.sleep(0.1)
+        runner.send_message("pigeon_config", {"config": config.model_dump_json(),
+                                              "workers": n_workers})
+        gevent.sleep(0.2)
+        progress = _Progress(config)
+        runner.start(config.users + config.adversarial_users, spawn_rate=_spawn_rate(config))
+        end = progress.start + config.ramp_s + config.duration_s
+        while time.monotonic() < end:
+            gevent.sleep(min(1.0, max(0.0, end - time.monotonic())))
+            total = {k: sum(c.get(k, 0) for c in counters.values()) for k in COUNTERS}
+            _emit(progress.line(runner.user_count, total))
+        runner.send_message("pigeon_stop", {})
+        deadline = time.monotonic() + config.drain_budget_s + 60
+        while len(done) < n_workers and time.monotonic() < deadline:
+            gevent.sleep(0.1)
+        if len(done) < n_workers:
+            raise LoadError(f"only {len(done)} of {n_workers} workers shipped their history")
+        runner.quit()
+        tables = [_chunk_table(c) for cs in chunks.values() for c in cs]
+        table = pa.concat_tables(tables).cast(HISTORY_SCHEMA) if tables else rows_to_table([])
+        total = {k: sum(c.get(k, 0) for c in counters.values()) for k in COUNTERS}
+        return _summary(config, table, time.monotonic() - progress.start, total)
+    finally:
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def run_worker(master_host: str, master_port: int) -> None:
+    """A worker: waits for the config, runs its share of users, ships its history at stop."""
+    locust.runners.WORKER_REPORT_INTERVAL = 1.0
+    env = Environment(user_classes=user_mod.make_user_classes(1, 1))
+    runner = env.create_worker_runner(master_host, master_port)
+
+    def on_config(environment: Any, msg: Any, **_: Any) -> None:
+        config = LoadConfig.model_validate_json(msg.data["config"])
+        user_mod.CTX = user_mod.LoadContext(config, Recorder(config.record),
+                                            worker_index=runner.worker_index,
+                                            workers=int(msg.data["workers"]))
+
+    def on_stop(environment: Any, msg: Any, **_: Any) -> None:
+        gevent.spawn(_ship)
+
+    def _ship() -> None:
+        ctx = user_mod.CTX
+        if ctx is None:
+            runner.send_message("pigeon_rows", {"data": _table_chunks(rows_to_table([]))[0],
+                                                "last": True})
+            return
+        _drain_local(ctx, ctx.config.drain_budget_s)
+        parts = _table_chunks(rows_to_table(ctx.recorder.take()))
+        for i, part in enumerate(parts):
+            runner.send_message("pigeon_rows", {"data": part, "last": i == len(parts) - 1})
+            gevent.sleep(0)
+
+    def on_report(client_id: str, data: dict[str, Any]) -> None:
+        if user_mod.CTX is not None:
+            data["pigeon"] = dict(user_mod.CTX.counters)
+
+    env.events.report_to_master.add_listener(on_report)
+    runner.register_message("pigeon_config", on_config)
+    runner.register_message("pigeon_stop", on_stop)
+    assert runner.greenlet is not None
+    runner.greenlet.join()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run_main(config: LoadConfig) -> LoadSummary:
+    """Run the load for ``config`` and print the final summary line."""
+    config.out_dir.mkdir(parents=True, exist_ok=True)
+    if config.processes > 1 or config.master_bind:
+        summary = run_master(config)
+    else:
+        summary = run_local(config)
+    _emit(json.loads(summary.model_dump_json()))
+    return summary

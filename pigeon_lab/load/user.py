@@ -1,0 +1,324 @@
+"""The simulated chat user: the client algorithm over python-socketio's sync client, in Locust.
+
+Imports Locust (and so gevent's monkey-patching): only the load process imports this.
+Every event of invariants.md goes to the process's Recorder; acks, joins, connects
+and deliveries also fire Locust's ``request`` event with real timings.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import gevent
+import socketio
+from gevent.event import Event
+from locust import User, task
+from locust.contrib.socketio import SocketIOClient, SocketIOUser
+
+from pigeon_lab.history.recorder import Recorder, body_hash
+from pigeon_lab.history.schema import Kind
+from pigeon_lab.load import client_algorithm as ca
+from pigeon_lab.load.config import LoadConfig
+from pigeon_lab.load.workload import UserPlan, body_sent_wall_ns, make_body, next_send_delay, plan_user
+from pigeon_lab.tokens import mint_token
+
+_mono = time.monotonic
+
+
+@dataclass
+class LoadContext:
+    """What the users of one load process share."""
+
+    config: LoadConfig
+    recorder: Recorder
+    worker_index: int = 0
+    workers: int = 1
+    stopping: bool = False
+    users: list[ChatUser] = field(default_factory=list)
+    counters: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
+        ("sends", "acks", "send_fail", "send_info", "recv", "deliver", "errors"), 0))
+    _local_index: int = 0
+
+    def next_index(self) -> int:
+        """Global user index: local k-th user of worker w is ``k * workers + w``."""
+        i = self._local_index * self.workers + self.worker_index
+        self._local_index += 1
+        return i
+
+    def token(self, workspace: str, user: str, ttl_s: float = 3600.0) -> str:
+        cfg = self.config
+        if cfg.jwt_secret:
+            return mint_token(cfg.jwt_secret, workspace, user, ttl_s=ttl_s)
+        import subprocess
+
+        argv = [a.replace("{workspace}", workspace).replace("{user}", user)
+                for a in cfg.token_command or []]
+        return subprocess.run(argv, check=True, capture_output=True, text=True).stdout.strip()
+
+    def finished(self) -> bool:
+        return all(u.finished for u in self.users)
+
+
+CTX: LoadContext | None = None  # set by the load process before users spawn
+
+
+def refusal_code(data: Any) -> str:
+    """The code of a ``connect_error`` payload (``{data: {code}}`` or ``{code}``), else its text."""
+    if isinstance(data, dict):
+        inner = data.get("data")
+        if isinstance(inner, dict) and inner.get("code"):
+            return str(inner["code"])
+        if data.get("code"):
+            return str(data["code"])
+        return str(data.get("message") or data)[:200]
+    return str(data)[:200]
+
+
+def _ctx() -> LoadContext:
+    assert CTX is not None, "the load process sets pigeon_lab.load.user.CTX"
+    return CTX
+
+
+class PigeonSocketIOClient(SocketIOClient):
+    """Locust's contrib client without its zero-time emit stats; connect raises on failure."""
+
+    def connect(self, *args: Any, **kwargs: Any) -> None:
+        socketio.Client.connect(self, *args, **kwargs)
+
+    def emit(self, event: str, data: Any = None, namespace: str | None = None,
+             callback: Any = None) -> None:
+        socketio.Client.emit(self, event, data, namespace, callback)
+
+
+class ChatUser(SocketIOUser):
+    """One chat client: connect, join its channels, send on schedule, deliver in order."""
+
+    abstract = True
+    options = {"reconnection": False}
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        self.sio_greenlet.kill(block=False)  # the user drives its own client
+        ctx = _ctx()
+        self.ctx, self.cfg, self.rec = ctx, ctx.config, ctx.recorder
+        self.plan: UserPlan = plan_user(self.cfg, ctx.next_index())
+        self.client_id = self.plan.user
+        self.rng = random.Random(self.plan.seed)
+        policy = ca.Policy(ack_timeout=self.cfg.ack_timeout_ms / 1000,
+                           send_deadline=self.cfg.send_deadline_ms / 1000,
+                           gap_timeout=self.cfg.gap_timeout_ms / 1000)
+        self.algo = ca.ClientAlgorithm(policy, random.Random(self.plan.seed * 7919 + 1))
+        self.sio = PigeonSocketIOClient(environment.events.request, reconnection=False)
+        self.sio.on("message", self._on_message)
+        self.sio.on("disconnect", self._on_disconnect)
+        self.sio.on("connect_error", self._on_connect_error)
+        self.node: str | None = None
+        self.wake = Event()
+        self.sleep_until = 0.0
+        self.finished = False
+        self._connect_error: str | None = None
+        self._bodies: dict[str, tuple[str, int | None]] = {}
+        self._fire = environment.events.request.fire
+        ctx.users.append(self)
+
+    # ----- recording -----
+    def _row(self, kind: Kind, **kw: Any) -> None:
+        self.rec.record(kind, self.client_id, self.plan.user, self.plan.workspace, self.node, **kw)
+
+    def _stat(self, name: str, ms: float, error: str | None = None) -> None:
+        self._fire(request_type="WS", name=name, response_time=ms, response_length=0,
+                   exception=RuntimeError(error) if error else None, context={})
+
+    # ----- the main loop -----
+    @task
+    def chat(self) -> None:
+        for ch in self.plan.channels:
+            self.algo.join(ch, _mono())
+        self._connect()
+        next_send = _mono() + next_send_delay(self.cfg, self.rng)
+        drain_started: float | None = None
+        while True:
+            now = _mono()
+            if self.ctx.stopping:
+                if drain_started is None:
+                    drain_started = now
+                    self.algo.stopping = True
+                    self._perform(self.algo.sync_all(now))
+                elif self.algo.idle() or not self.algo.connected:
+                    break
+            elif now >= next_send:
+                next_send = now + next_send_delay(self.cfg, self.rng)
+                if self.algo.connected:
+                    self._send(now)
+            self._perform(self.algo.tick(now))
+            wake_at = min(self.algo.next_deadline() or now + 1.0, now + 1.0)
+            if not self.ctx.stopping:
+                wake_at = min(wake_at, next_send)
+            self.sleep_until = wake_at
+            self.wake.clear()
+            self.wake.wait(timeout=max(0.0, wake_at - _mono()))
+        self._perform(self.algo.abandon(_mono()))
+        self._disconnect()
+        self.finished = True
+        while True:
+            gevent.sleep(3600)
+
+    def abandon(self) -> None:
+        """Called when the drain budget is spent: unresolved sends become send_info."""
+        if not self.finished:
+            self._perform(self.algo.abandon(_mono()))
+            self._disconnect()
+            self.finished = True
+
+    def _send(self, now: float) -> None:
+        joined = [c for c in self.plan.channels if self.algo.channels[c].joined]
+        if not joined:
+            return
+        channel = self.rng.choice(joined)
+        wall = time.time_ns()
+        body = make_body(self.cfg, self.rng, wall)
+        cmid = str(uuid.uuid4())  # unique per run, not a seeded choice
+        self._bodies[cmid] = (body_hash(body), wall)
+        self.ctx.counters["sends"] += 1
+        self._perform(self.algo.send(channel, cmid, body, now))
+
+    def _wake_if_due(self) -> None:
+        nd = self.algo.next_deadline()
+        if nd is not None and nd < self.sleep_until:
+            self.wake.set()
+
+    # ----- connection -----
+    def _connect(self) -> None:
+        self._connect_error = None
+        token = self.ctx.token(self.plan.workspace, self.plan.user)
+        t0 = _mono()
+        try:
+            self.sio.connect(self.plan.url, auth={"token": token}, transports=[self.cfg.transport],
+                             wait_timeout=self.cfg.connect_timeout_s)
+        except (socketio.exceptions.ConnectionError, ValueError, OSError) as exc:
+            err = self._connect_error or f"connection: {exc}"[:200]
+            ms = (_mono() - t0) * 1000
+            self._row(Kind.CONNECT_ERROR, error=err, latency_ms=ms, attempt=self.algo.connect_attempt)
+            self._stat("connect", ms, err)
+            self._perform(self.algo.on_connect_failed(_mono()))
+            return
+        ms = (_mono() - t0) * 1000
+        self._row(Kind.CONNECT, latency_ms=ms, attempt=self.algo.connect_attempt)
+        self._stat("connect", ms)
+        self._perform(self.algo.on_connect(_mono()))
+
+    def _disconnect(self) -> None:
+        if self.sio.connected:
+            try:
+                self.sio.disconnect()
+            except Exception:  # noqa: BLE001 - closing a broken socket; nothing to record
+                pass
+
+    def _on_connect_error(self, data: Any = None) -> None:
+        self._connect_error = refusal_code(data)
+
+    def _on_disconnect(self, reason: Any = None) -> None:
+        self._row(Kind.DISCONNECT, error=str(reason) if reason else None)
+        self.node = None
+        self._perform(self.algo.on_disconnect(_mono()))
+        self.wake.set()
+
+    # ----- inputs -----
+    def _on_message(self, msg: Any) -> None:
+        now = _mono()
+        self.ctx.counters["recv"] += 1
+        if not isinstance(msg, dict):
+            self._row(Kind.RECV, error="malformed", detail=str(msg)[:200])
+            return
+        body = msg.get("body")
+        self._row(Kind.RECV, channel=msg.get("channel"), client_msg_id=msg.get("client_msg_id"),
+                  seq=msg.get("seq"), msg_id=msg.get("id"), sender=msg.get("sender"),
+                  body_hash=body_hash(body) if isinstance(body, str) else None,
+                  sent_wall=msg.get("ts"))
+        self._perform(self.algo.on_message(msg, now))
+        self._wake_if_due()
+
+    def _on_ack(self, op: int, args: tuple[Any, ...]) -> None:
+        self._perform(self.algo.on_ack(op, args[0] if args else None, _mono()))
+        self._wake_if_due()
+
+    # ----- actions -----
+    def _perform(self, actions: list[ca.Action]) -> None:
+        for a in actions:
+            if isinstance(a, ca.Deliver):
+                self._deliver(a.channel, a.message)
+            elif isinstance(a, ca.Emit):
+                self._emit(a)
+            elif isinstance(a, ca.Synced):
+                m = a.message
+                body = m.get("body")
+                self._row(Kind.SYNC_OK, channel=a.channel, seq=m.get("seq"), msg_id=m.get("id"),
+                          client_msg_id=m.get("client_msg_id"), sender=m.get("sender"),
+                          body_hash=body_hash(body) if isinstance(body, str) else None,
+                          sent_wall=m.get("ts"))
+            elif isinstance(a, ca.SendDone):
+                self._send_done(a)
+            elif isinstance(a, ca.JoinDone):
+                if a.ok:
+                    self.node = a.node
+                self._row(Kind.JOIN_OK if a.ok else Kind.JOIN_FAIL, channel=a.channel,
+                          seq=a.head_seq, error=a.error, latency_ms=a.latency,
+                          detail="truncated" if a.truncated else None)
+                self._stat("join", a.latency, a.error)
+            elif isinstance(a, ca.Connect):
+                self._connect()
+
+    def _emit(self, a: ca.Emit) -> None:
+        p = a.payload
+        if a.event == "send":
+            h, wall = self._bodies.get(p["client_msg_id"], (None, None))
+            self._row(Kind.SEND_INVOKE, channel=p["channel"], client_msg_id=p["client_msg_id"],
+                      body_hash=h, attempt=a.attempt, sent_wall=wall // 1_000_000 if wall else None)
+        elif a.event == "join":
+            self._row(Kind.JOIN, channel=p["channel"], seq=p.get("after_seq"))
+        op = a.op
+        try:
+            self.sio.emit(a.event, p, callback=lambda *args: self._on_ack(op, args))
+        except socketio.exceptions.SocketIOError:
+            pass  # not connected: the ack timeout or the disconnect handler takes it from here
+
+    def _send_done(self, a: ca.SendDone) -> None:
+        kind = {"ok": Kind.SEND_OK, "fail": Kind.SEND_FAIL, "info": Kind.SEND_INFO}[a.outcome]
+        h, _ = self._bodies.pop(a.client_msg_id, (None, None))
+        c = self.ctx.counters
+        c["acks" if a.outcome == "ok" else f"send_{a.outcome}"] += 1
+        self._row(kind, channel=a.channel, client_msg_id=a.client_msg_id, seq=a.seq,
+                  msg_id=a.msg_id, body_hash=h, attempt=a.attempt, latency_ms=a.latency,
+                  error=a.error, detail="duplicate" if a.duplicate else None)
+        self._stat("send", a.latency, None if a.outcome == "ok" else a.error)
+
+    def _deliver(self, channel: str, m: dict[str, Any]) -> None:
+        body = m.get("body")
+        sent = body_sent_wall_ns(body) if isinstance(body, str) else None
+        latency = (time.time_ns() - sent) / 1e6 if sent else None
+        self.ctx.counters["deliver"] += 1
+        self._row(Kind.DELIVER, channel=channel, seq=m.get("seq"), msg_id=m.get("id"),
+                  client_msg_id=m.get("client_msg_id"), sender=m.get("sender"),
+                  latency_ms=latency, sent_wall=m.get("ts"))
+        if latency is not None:
+            self._stat("deliver", latency)
+
+
+def make_user_classes(users: int, adversaries: int) -> list[type[User]]:
+    """The concrete user classes of a run (same names in master and workers)."""
+    from pigeon_lab.load.adversary import AdversaryUser
+
+    classes: list[type[User]] = []
+    if users:
+        classes.append(type("PigeonChatUser", (ChatUser,), {"abstract": False, "fixed_count": users}))
+    if adversaries:
+        classes.append(type("PigeonAdversary", (AdversaryUser,),
+                            {"abstract": False, "fixed_count": adversaries}))
+    return classes
+
+
+__all__ = ["CTX", "ChatUser", "LoadContext", "PigeonSocketIOClient", "make_user_classes", "task"]

@@ -1,0 +1,107 @@
+"""The load generator against one real backend node: history, delivery order, read-back."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pigeon_lab.history.io import read_history, write_table
+from pigeon_lab.history.schema import FINAL_LOG_SCHEMA, HISTORY_SCHEMA, READBACK_SCHEMA
+from pigeon_lab.load.config import LoadConfig
+from pigeon_lab.load.launcher import run_load
+from pigeon_lab.load.readback import read_back
+
+SECRET = "pigeon-load-test-secret-0123456789abcdef"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"backend exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url + "/readyz", timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("backend not ready")
+
+
+@pytest.fixture
+def backend(tmp_path: Path) -> Iterator[str]:
+    """redis-server + one reference backend node on free loopback ports; killed after."""
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        rport, nport = _free_port(), _free_port()
+        procs.append(subprocess.Popen(
+            ["/usr/bin/redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no"], stdout=subprocess.DEVNULL, start_new_session=True))
+        log = open(tmp_path / "node.log", "wb")  # noqa: SIM115 - closed with the process
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "reference_backend", "--port", str(nport), "--redis-url",
+             f"redis://127.0.0.1:{rport}/0", "--jwt-secret", SECRET, "--node-name", "node-1"],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+        url = f"http://127.0.0.1:{nport}"
+        _wait_ready(url, procs[-1])
+        yield url
+    finally:
+        for p in reversed(procs):
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait()
+
+
+@pytest.mark.integration
+def test_load_records_a_complete_history_and_read_back_has_every_ack(
+    backend: str, tmp_path: Path
+) -> None:
+    config = LoadConfig(urls=[backend], jwt_secret=SECRET, workspaces=2, channels_per_workspace=3,
+                        users=6, channels_per_user=2, send_rate_per_user=2.0, ramp_s=1.0,
+                        duration_s=5.0, adversarial_users=1, seed=11, out_dir=tmp_path / "run",
+                        send_deadline_ms=5000)
+    progress: list[dict[str, object]] = []
+    summary = run_load(config, progress.append)
+    assert progress and {"elapsed_s", "users", "sends_per_s", "acks", "recv"} <= set(progress[-1])
+    assert summary.acks > 0 and summary.recv > 0
+
+    h = read_history(summary.history_path)
+    assert list(h.columns) == HISTORY_SCHEMA.names
+    kinds = set(h["kind"].astype(str))
+    assert {"connect", "join_ok", "send_invoke", "send_ok", "recv", "deliver", "adversarial"} <= kinds
+    assert set(h.loc[h["kind"] == "join_ok", "node"].dropna()) == {"node-1"}
+    for (client, channel), g in h[h["kind"] == "deliver"].groupby(["client", "channel"]):
+        seqs = g["seq"].astype(int).tolist()
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), (client, channel)
+    adv = h[h["kind"] == "adversarial"].set_index("detail")["error"].to_dict()
+    assert adv["forged_token"] == "unauthorized" and adv["expired_token"] == "expired"
+    assert adv["oversized_body"] == "too_large" and adv["sender_spoof"] == "ignored"
+
+    final, rb = read_back(backend, SECRET, summary.channels)
+    assert final.schema.equals(FINAL_LOG_SCHEMA) and rb.schema.equals(READBACK_SCHEMA)
+    assert all(rb.column("complete").to_pylist())
+    write_table(final, tmp_path / "final_logs.parquet")
+    log = {(r["workspace"], r["channel"], r["seq"]): r for r in final.to_pylist()}
+    acked = h[h["kind"] == "send_ok"]
+    for _, row in acked.iterrows():
+        entry = log[(row["workspace"], row["channel"], int(row["seq"]))]
+        assert entry["client_msg_id"] == row["client_msg_id"] and entry["msg_id"] == row["msg_id"]
+        assert entry["body_hash"] == row["body_hash"]
