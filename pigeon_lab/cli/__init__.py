@@ -42,6 +42,10 @@ def _register_groups() -> None:
         if group is None:
             module.register(app)
         else:
+            if group == "scenario":
+                from pigeon_lab.cli import run_cmd
+
+                run_cmd.register(module.app)
             app.add_typer(module.app, name=group)
 
 

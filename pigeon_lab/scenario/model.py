@@ -33,6 +33,9 @@ FLAWS: tuple[str, ...] = (
 """Deliberate flaws the reference backend can be started with (``--flaw``)."""
 
 
+MIN_BODY_BYTES = 24
+"""A body starts with its send time (for delivery latency), so it needs this much room."""
+
 class Redis(Frozen):
     """Redis: one primary, optional replicas, optional Sentinels for failover."""
 
@@ -151,8 +154,8 @@ class Workload(Frozen):
         if isinstance(value, bool):
             raise ValueError(f"expected an integer or [min, max], got {value!r}")  # noqa: TRY004
         if isinstance(value, int):
-            if value < 1:
-                raise ValueError(f"must be >= 1, got {value}")
+            if value < MIN_BODY_BYTES:
+                raise ValueError(f"must be >= {MIN_BODY_BYTES} (room for the send time), got {value}")
             return value
         if (
             isinstance(value, (list, tuple))
@@ -160,8 +163,11 @@ class Workload(Frozen):
             and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
         ):
             low, high = value
-            if not 1 <= low <= high:
-                raise ValueError(f"[min, max] needs 1 <= min <= max, got [{low}, {high}]")
+            if not MIN_BODY_BYTES <= low <= high:
+                raise ValueError(
+                    f"[min, max] needs {MIN_BODY_BYTES} <= min <= max (a body carries its send "
+                    f"time), got [{low}, {high}]"
+                )
             return (low, high)
         raise ValueError(f"expected an integer or [min, max], got {value!r}")
 

@@ -199,8 +199,13 @@ def test_cross_field_workload(tmp_path: Path) -> None:
 
 
 def test_body_over_backend_max(tmp_path: Path) -> None:
-    err = error_of(tmp_path, "workload: {body_bytes: [10, 5000]}\n")
+    err = error_of(tmp_path, "workload: {body_bytes: [100, 5000]}\n")
     assert "workload.body_bytes: 5000 bytes is over topology.backend.max_body (4096)" in str(err)
+
+
+def test_body_too_small_for_the_send_time(tmp_path: Path) -> None:
+    err = error_of(tmp_path, "workload: {body_bytes: [10, 200]}\n")
+    assert "workload.body_bytes: [min, max] needs 24 <= min <= max" in str(err)
 
 
 def test_several_problems_are_all_listed(tmp_path: Path) -> None:
