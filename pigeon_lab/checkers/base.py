@@ -65,6 +65,9 @@ class CheckContext:
     ``final_log``: the quiescent read-back (FINAL_LOG_SCHEMA), or None when it is
     missing; ``readback``: one row per channel read back (READBACK_SCHEMA), or None.
     ``complete``: False when the history was cut short (load aborted).
+    ``settle_ms``: how long a correct client may take to deliver a committed message
+    (live push, or the repair of a lost one); the gaps checker requires of a client
+    only the messages acknowledged at least this long before it stopped.
     """
 
     final_log: pd.DataFrame | None
@@ -74,6 +77,7 @@ class CheckContext:
     ack_timeout_ms: float = 5000.0
     bucket_s: float = 1.0
     max_counterexamples: int = 10
+    settle_ms: float = 5000.0
 
 
 Checker = Callable[[pd.DataFrame, CheckContext], Verdict]

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import dataclasses
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pigeon_lab.checkers.base import Outcome
+from pigeon_lab.testing import HistoryBuilder
+from tests.unit.test_checker_helpers import assert_fails, assert_passes, generated, verdict
+
+N = "gaps"
+
+
+def chat(n: int = 3) -> HistoryBuilder:
+    b = HistoryBuilder().connect("c1", "alice", "acme").connect("c2", "bob", "acme")
+    b.join("c1", "general").join("c2", "general")
+    for s in range(1, n + 1):
+        b.send("c1", "general", f"m{s}", seq=s)
+        for c in ("c1", "c2"):
+            b.recv(c, "general", s).deliver(c, "general", s)
+    return b
+
+
+def test_complete_delivery_passes() -> None:
+    assert_passes(N, *chat().tick(10_000).build())
+
+
+def test_hole_in_final_log_fails() -> None:
+    v = assert_fails(N, *chat().drop_from_final("acme", "general", 2).build())
+    assert v.counts["final_log_holes"] == 1
+    assert "lacks seq 2" in v.counterexamples[0].summary
+
+
+def test_truncated_prefix_is_allowed_but_not_a_middle_hole() -> None:
+    b = chat().readback("acme", "general", truncated=True).drop_from_final("acme", "general", 1)
+    assert verdict(N, *b.tick(10_000).build()).counts["final_log_holes"] == 0
+    b = chat().readback("acme", "general", truncated=True).drop_from_final("acme", "general", 2)
+    assert_fails(N, *b.build())
+
+
+def test_readback_head_above_the_log_is_a_hole() -> None:
+    assert_fails(N, *chat().readback("acme", "general", head_seq=4).build())
+
+
+def test_client_that_stayed_joined_missing_a_committed_seq_fails() -> None:
+    b = chat(2)
+    b.send("c1", "general", "m3", seq=3).recv("c1", "general", 3).deliver("c1", "general", 3)
+    b.tick(10_000).recv("c2", "general", 1)  # c2 is still around, never got 3
+    v = assert_fails(N, *b.build())
+    assert v.counts["missing_deliveries"] == 1
+    assert "never delivered seq 3" in v.counterexamples[0].summary
+
+
+def test_messages_acked_just_before_the_end_are_not_required() -> None:
+    b = chat(2)
+    b.send("c1", "general", "m3", seq=3).recv("c1", "general", 3).deliver("c1", "general", 3)
+    assert_passes(N, *b.build())  # within settle_ms of c2's last event
+
+
+def test_client_that_ended_disconnected_is_not_blamed_for_the_tail() -> None:
+    b = chat(2).disconnect("c2")
+    b.send("c1", "general", "m3", seq=3).recv("c1", "general", 3).deliver("c1", "general", 3)
+    assert_passes(N, *b.tick(10_000).build())
+
+
+def test_resume_after_reconnect_continues_the_membership() -> None:
+    b = chat(1).disconnect("c2")
+    b.send("c1", "general", "m2", seq=2).recv("c1", "general", 2).deliver("c1", "general", 2)
+    b.connect("c2", "bob", "acme").join("c2", "general", head_seq=2, after_seq=1)
+    b.sync("c2", "general", [2])
+    assert_passes(N, *b.tick(10_000).build())
+
+
+def test_missing_final_log_or_cut_short_is_unknown() -> None:
+    assert verdict(N, *chat().build(final=False)).outcome is Outcome.UNKNOWN
+    assert verdict(N, *chat().build(complete=False)).outcome is Outcome.UNKNOWN
+
+
+def test_incomplete_readback_is_unknown() -> None:
+    b = chat().readback("acme", "general", complete=False).drop_from_final("acme", "general", 2)
+    assert verdict(N, *b.tick(10_000).build()).outcome is Outcome.UNKNOWN
+
+
+def test_repaired_live_gap_is_a_metric_not_a_failure() -> None:
+    b = HistoryBuilder().connect("c1", "alice", "acme").join("c1", "general")
+    b.send("c1", "general", "m1", seq=1).send("c1", "general", "m2", seq=2)
+    b.recv("c1", "general", 2).sync("c1", "general", [1, 2])
+    v = assert_passes(N, *b.tick(10_000).build())
+    assert v.metrics["live_gaps_repaired"] == 1
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 10_000))
+def test_generated_hole_fails(seed: int) -> None:
+    h, ctx = generated(seed)
+    fl = ctx.final_log
+    assert fl is not None
+    mid = fl[fl["seq"] > 1]
+    if mid.empty:
+        return
+    row = mid.iloc[0]
+    keep = ~((fl["workspace"] == row["workspace"]) & (fl["channel"] == row["channel"])
+             & (fl["seq"] == row["seq"] - 1))
+    v = assert_fails(N, h, dataclasses.replace(ctx, final_log=fl[keep].reset_index(drop=True)))
+    assert v.counts["final_log_holes"] == 1

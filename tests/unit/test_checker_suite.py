@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pigeon_lab.checkers.base import REGISTRY, CheckContext, Outcome, Verdict, register, run_checker
+from pigeon_lab.checkers.suite import CHECKER_ORDER, check_all
+from tests.unit.test_checker_helpers import generated
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 100_000))
+def test_generated_correct_histories_pass_every_checker(seed: int) -> None:
+    h, ctx = generated(seed)
+    for v in check_all(h, ctx):
+        assert v.outcome is Outcome.PASS, (v.name, v.summary, v.counterexamples[:2], v.error)
+
+
+@settings(max_examples=5, deadline=None)
+@given(st.integers(0, 100_000))
+def test_history_cut_short_is_never_pass(seed: int) -> None:
+    h, ctx = generated(seed)
+    h = h.iloc[: len(h) // 2].reset_index(drop=True)
+    for v in check_all(h, dataclasses.replace(ctx, complete=False)):
+        if v.name != "slo":
+            assert v.outcome is not Outcome.PASS, v.name
+
+
+def test_unsorted_string_history_is_judged_the_same() -> None:
+    h, ctx = generated(7)
+    shuffled = h.sample(frac=1.0, random_state=1).astype({"kind": str})
+    a = [v.outcome for v in check_all(h, ctx)]
+    b = [v.outcome for v in check_all(shuffled, ctx)]
+    assert a == b == [Outcome.PASS] * 7
+
+
+def test_order_and_names() -> None:
+    h, ctx = generated(1)
+    assert [v.name for v in check_all(h, ctx)] == list(CHECKER_ORDER)
+    assert [v.name for v in check_all(h, ctx, names=["gaps"])] == ["gaps"]
+    with pytest.raises(KeyError):
+        check_all(h, ctx, names=["nope"])
+
+
+def test_a_crashing_checker_gives_unknown() -> None:
+    @register("boom")
+    def boom(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
+        raise RuntimeError("bad")
+
+    try:
+        v = run_checker("boom", pd.DataFrame(), CheckContext(final_log=None))
+        assert v.outcome is Outcome.UNKNOWN and "RuntimeError" in (v.error or "")
+        (v,) = check_all(pd.DataFrame(), CheckContext(final_log=None), names=["boom"])
+        assert v.outcome is Outcome.UNKNOWN
+    finally:
+        del REGISTRY["boom"]
+
+
+def test_garbage_history_gives_unknown_not_pass() -> None:
+    bad = pd.DataFrame({"t": [1], "kind": ["send_ok"]})
+    for v in check_all(bad, CheckContext(final_log=None, complete=True)):
+        assert v.outcome is not Outcome.PASS or v.name in ("order", "delivery", "isolation")
