@@ -8,6 +8,7 @@ the history's clock (``time.monotonic_ns()``) for the checkers and the report.
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -25,6 +26,10 @@ class FaultTarget(Protocol):
     def restart(self, name: str) -> None: ...
     def drain(self, name: str) -> None: ...
     def failover(self) -> None: ...
+
+
+INSTANT_KINDS = frozenset({"restart", "redis-failover"})
+"""Faults that are over once injected: their window is the injection itself."""
 
 
 @dataclass
@@ -113,12 +118,13 @@ class FaultScheduler(threading.Thread):
                     record.error = f"inject failed: {exc}"
                     record.end_t = time.monotonic_ns()
                     continue
-                if fault.duration_s is None:
+                if fault.kind in INSTANT_KINDS:
                     record.end_t = time.monotonic_ns()
-                    heal()
-                else:
-                    with self._lock:
-                        self._open.append((fault.at_s + fault.duration_s, record, heal))
+                    continue
+                # A window fault without a duration stays until the load ends (healed by stop()).
+                until = math.inf if fault.duration_s is None else fault.at_s + fault.duration_s
+                with self._lock:
+                    self._open.append((until, record, heal))
             with self._lock:
                 due = [o for o in self._open if o[0] <= now]
                 self._open = [o for o in self._open if o[0] > now]
