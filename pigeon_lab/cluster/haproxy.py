@@ -1,0 +1,108 @@
+"""HAProxy in front of the backend nodes: generated haproxy.cfg and its process.
+
+- `mode http`: HAProxy sees the WebSocket upgrade and switches the
+  connection to a tunnel, whose idle limit is `timeout tunnel` (long, so
+  quiet websockets are not cut; Engine.IO pings keep them busy anyway).
+- Health checks `GET /readyz` every 500 ms, down after 2 failures, up after
+  1 success: a killed or paused node leaves rotation within ~1.5 s.
+- `cookie SERVERID insert indirect nocache`: long-polling requests of one
+  Engine.IO session stick to one node; `option redispatch` ignores the
+  cookie when that node is down so the client's reconnect lands elsewhere.
+- A stats page (`/stats`, `;csv`) on its own port: the supervisor reads
+  server states from it.
+"""
+
+from __future__ import annotations
+
+import resource
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from pigeon_lab.cluster import health
+from pigeon_lab.cluster.process import ManagedProcess
+from pigeon_lab.errors import EnvironmentProblem
+
+HOST = health.HOST
+
+
+def haproxy_binary() -> str:
+    found = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin:/usr/local/sbin")
+    if not found:
+        raise EnvironmentProblem("haproxy not found; install it: sudo apt-get install -y haproxy")
+    return found
+
+
+def haproxy_config(port: int, stats_port: int, nodes: dict[str, int]) -> str:
+    """haproxy.cfg balancing over `nodes` ({name: port})."""
+    # Each proxied connection holds two fds; stay inside the fd limit HAProxy inherits.
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    limit = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    maxconn = max(256, min(20000, (limit - 200) // 2))
+    servers = "\n".join(
+        f"    server {name} {HOST}:{nport} check cookie {name}" for name, nport in nodes.items()
+    )
+    return f"""\
+global
+    maxconn {maxconn}
+    hard-stop-after 2s
+
+defaults
+    mode http
+    option redispatch
+    retries 2
+    timeout connect 1s
+    timeout client 60s
+    timeout server 60s
+    timeout tunnel 1h
+    timeout client-fin 5s
+    timeout http-request 10s
+    timeout check 400ms
+
+frontend pigeon
+    bind {HOST}:{port}
+    default_backend nodes
+
+backend nodes
+    balance leastconn
+    option httpchk GET /readyz
+    http-check expect status 200
+    cookie SERVERID insert indirect nocache
+    default-server inter 500ms fastinter 250ms downinter 500ms rise 1 fall 2
+{servers}
+
+listen stats
+    bind {HOST}:{stats_port}
+    stats enable
+    stats uri /stats
+    stats refresh 2s
+"""
+
+
+def haproxy_process(
+    run_dir: Path,
+    port: int,
+    stats_port: int,
+    nodes: dict[str, int],
+    expect_up: Callable[[], list[str]],
+) -> ManagedProcess:
+    """Write `<run_dir>/haproxy/haproxy.cfg`; ready when the nodes `expect_up()` names are UP."""
+    conf_dir = run_dir / "haproxy"
+    conf_dir.mkdir(parents=True, exist_ok=True)
+    conf = conf_dir / "haproxy.cfg"
+    conf.write_text(haproxy_config(port, stats_port, nodes))
+    stats_url = f"http://{HOST}:{stats_port}/stats"
+
+    def ready() -> bool:
+        states = health.haproxy_server_states(stats_url)
+        return bool(states) and all(states.get(n) == "UP" for n in expect_up())
+
+    return ManagedProcess(
+        "haproxy",
+        "haproxy",
+        [haproxy_binary(), "-db", "-f", str(conf)],
+        log_path=run_dir / "logs" / "haproxy.log",
+        cwd=conf_dir,
+        port=port,
+        ready_check=ready,
+    )

@@ -1,0 +1,67 @@
+"""Backend nodes: the command line and environment of `python -m reference_backend`.
+
+The JWT secret goes through the environment (`PIGEON_BACKEND_JWT_SECRET`), not
+argv, so `ps` does not show it. PYTHONPATH is set so the package imports the
+same way from any working directory.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+from pigeon_lab.cluster import health
+from pigeon_lab.cluster.process import ManagedProcess
+from pigeon_lab.cluster.spec import ClusterSpec
+from pigeon_lab.errors import EnvironmentProblem
+
+BACKEND_MODULE = "reference_backend"
+HOST = health.HOST
+
+
+def backend_pythonpath() -> str:
+    """PYTHONPATH that makes `reference_backend` import as a regular package from any cwd.
+
+    An editable install made before the package had its __init__.py maps it
+    as a namespace package, which breaks importlib.resources; putting its
+    parent directory first on the path avoids depending on how it was installed.
+    """
+    spec = importlib.util.find_spec(BACKEND_MODULE)
+    if spec is None or not spec.submodule_search_locations:
+        raise EnvironmentProblem(
+            f"cannot find the {BACKEND_MODULE} package; is pigeon-lab installed?"
+        )
+    parent = str(Path(next(iter(spec.submodule_search_locations))).parent)
+    return os.pathsep.join(p for p in (parent, os.environ.get("PYTHONPATH", "")) if p)
+
+
+def node_process(
+    name: str, port: int, spec: ClusterSpec, *, redis_url: str, jwt_secret: str
+) -> ManagedProcess:
+    """An (unstarted) backend node; ready when `GET /readyz` answers 200."""
+    argv = [sys.executable, "-m", BACKEND_MODULE, "--host", HOST, "--port", str(port)]
+    argv += ["--node-name", name, "--redis-url", redis_url, "--durability", spec.durability]
+    argv += list(spec.backend_args)
+    for flaw in spec.flaws:
+        argv += ["--flaw", flaw]
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "PIGEON_LAB_RUN_DIR": str(spec.run_dir),
+        "PYTHONPATH": backend_pythonpath(),
+        "PIGEON_BACKEND_JWT_SECRET": jwt_secret,
+        **spec.extra_env,
+    }
+    url = f"http://{HOST}:{port}"
+    return ManagedProcess(
+        name,
+        "node",
+        argv,
+        log_path=spec.run_dir / "logs" / f"{name}.log",
+        cwd=spec.run_dir / "nodes" / name,
+        port=port,
+        env=env,
+        ready_check=lambda: health.http_ready(url),
+    )

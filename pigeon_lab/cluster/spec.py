@@ -1,0 +1,70 @@
+"""ClusterSpec: what to start. Plain data so it can cross a process boundary (--detach)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pigeon_lab.errors import ConfigError
+
+Durability = Literal["fast", "replicated"]
+DURABILITIES = ("fast", "replicated")
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """The topology of one bundled cluster.
+
+    `backend_args` are appended to every backend node's command line (e.g.
+    `("--ping-interval", "2")`); `flaws` become one `--flaw` each.
+    `redis_aof`: Redis keeps an append-only file (fsync every second), so a
+    restarted primary comes back with its data instead of empty.
+    """
+
+    run_dir: Path
+    nodes: int = 3
+    replicas: int = 1
+    sentinels: int = 3
+    durability: Durability = "fast"
+    load_balancer: bool = True
+    jwt_secret: str | None = None
+    backend_args: tuple[str, ...] = ()
+    flaws: tuple[str, ...] = ()
+    ready_timeout_s: float = 30.0
+    master_name: str = "pigeon"
+    redis_aof: bool = True
+    down_after_ms: int = 2000
+    failover_timeout_ms: int = 6000
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "run_dir", Path(self.run_dir).expanduser().resolve())
+        object.__setattr__(self, "backend_args", tuple(self.backend_args))
+        object.__setattr__(self, "flaws", tuple(self.flaws))
+        for name in ("nodes", "replicas", "sentinels"):
+            if getattr(self, name) < 0:
+                raise ConfigError("must be >= 0", source="cluster spec", field=name)
+        if self.load_balancer and self.nodes < 1:
+            raise ConfigError("a load balancer needs at least one node", field="nodes")
+        if self.durability not in DURABILITIES:
+            raise ConfigError(
+                f"{self.durability!r} is not one of {', '.join(DURABILITIES)}", field="durability"
+            )
+        if self.ready_timeout_s <= 0:
+            raise ConfigError("must be > 0", source="cluster spec", field="ready_timeout_s")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["run_dir"] = str(self.run_dir)
+        data["backend_args"] = list(self.backend_args)
+        data["flaws"] = list(self.flaws)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ClusterSpec:
+        values = dict(data)
+        values["run_dir"] = Path(values["run_dir"])
+        values["backend_args"] = tuple(values.get("backend_args", ()))
+        values["flaws"] = tuple(values.get("flaws", ()))
+        return cls(**values)
