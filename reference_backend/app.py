@@ -1,0 +1,207 @@
+"""One backend node: the Socket.IO server, its store, readiness and the HTTP endpoints.
+
+Readiness is computed in the background every READY_INTERVAL_S (never per request):
+Redis answers PING, the adapter's own probe came back through its pub/sub listener
+recently, and the node is not draining.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import socketio
+
+from reference_backend import fastjson, speedups
+from reference_backend.adapter import PigeonRedisManager
+from reference_backend.handlers import Handlers
+from reference_backend.metrics import CONTENT_TYPE_LATEST, Metrics
+from reference_backend.settings import Settings
+from reference_backend.store import Store, connect
+
+log = logging.getLogger("reference_backend.app")
+
+READY_INTERVAL_S = 0.5
+PROBE_MAX_AGE_S = 2.0  # a probe older than this: the listener is not live
+RESUBSCRIBE_AFTER_S = 5.0  # subscribed but deaf for this long: force a re-subscribe
+MAX_PACKET_BYTES = 1_000_000
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+class Node:
+    """Owns every long-lived object of a node and its start/drain/close lifecycle."""
+
+    def __init__(self, settings: Settings) -> None:
+        speedups.install()
+        self.settings = settings
+        self.metrics = Metrics(settings.node_name)
+        self.manager = PigeonRedisManager(
+            settings.redis_url, on_publish_failure=self.metrics.publish_failures.inc,
+            publish_client=connect(settings.redis_url, decode=False),
+        )
+        self.sio = socketio.AsyncServer(
+            async_mode="asgi",
+            client_manager=self.manager,
+            json=fastjson,
+            ping_interval=settings.ping_interval,
+            ping_timeout=settings.ping_timeout,
+            cors_allowed_origins="*",
+            max_http_buffer_size=MAX_PACKET_BYTES,
+            logger=False,
+            engineio_logger=False,
+        )
+        timeout = max(2.0, settings.wait_timeout_ms / 1000 + 1.5)
+        self.store = Store(
+            connect(settings.redis_url, command_timeout_s=timeout),
+            retention=settings.retention,
+            dedupe_ttl_s=settings.dedupe_ttl_s,
+            durability=settings.durability,
+            wait_replicas=settings.wait_replicas,
+            wait_timeout_ms=settings.wait_timeout_ms,
+        )
+        self.handlers = Handlers(self.sio, self.store, settings, self.metrics)
+        self.handlers.register()
+        self.sio_app = socketio.ASGIApp(self.sio, other_asgi_app=self.http,
+                                        socketio_path="socket.io")
+        self.redis_ok = False
+        self.ready = False
+        self._monitor: asyncio.Task[None] | None = None
+
+    @property
+    def draining(self) -> bool:
+        return self.handlers.draining
+
+    async def start(self) -> None:
+        """Start the adapter listener now (python-socketio waits for the first client)."""
+        if not self.sio.manager_initialized:
+            self.sio.manager_initialized = True
+            self.manager.initialize()
+        self._monitor = asyncio.get_running_loop().create_task(self._watch())
+
+    async def _watch(self) -> None:
+        """Recompute readiness forever; an unexpected error means "not ready", not a dead loop."""
+        deaf_since: float | None = None
+        while True:
+            try:
+                deaf_since = await self._check(deaf_since)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("readiness check failed")
+                self.ready = False
+                self.metrics.ready.set(0)
+            await asyncio.sleep(READY_INTERVAL_S)
+
+    async def _check(self, deaf_since: float | None) -> float | None:
+        """One readiness round; returns since when the adapter has been deaf (or None)."""
+        was_ok = self.redis_ok
+        try:
+            self.redis_ok = await asyncio.wait_for(self.store.ping(), READY_INTERVAL_S * 2)
+        except asyncio.TimeoutError:
+            self.redis_ok = False
+        if self.redis_ok and not was_ok:
+            await self._load_script()
+        try:
+            await asyncio.wait_for(self.manager.send_probe(), READY_INTERVAL_S * 2)
+        except Exception as exc:  # noqa: BLE001 - any failure is "adapter not live"
+            log.debug("adapter probe failed: %s", exc)
+        live = self.manager.probe_ok(PROBE_MAX_AGE_S)
+        now = time.monotonic()
+        if live or not self.manager.subscribed or not self.redis_ok:
+            deaf_since = None
+        elif deaf_since is None:
+            deaf_since = now
+        elif now - deaf_since > RESUBSCRIBE_AFTER_S:
+            log.warning("adapter subscribed but deaf for %.0fs: re-subscribing",
+                        now - deaf_since)
+            await self.manager.force_resubscribe()
+            deaf_since = None
+        ready = self.redis_ok and live and not self.draining
+        if ready != self.ready:
+            log.info("readiness -> %s (redis %s, adapter %s, draining %s)",
+                     ready, self.redis_ok, live, self.draining)
+        self.ready = ready
+        self.metrics.ready.set(1 if ready else 0)
+        return deaf_since
+
+    async def _load_script(self) -> None:
+        try:
+            await self.store.load_script()
+        except Exception as exc:  # noqa: BLE001 - EVALSHA reloads on NOSCRIPT anyway
+            log.warning("loading send.lua failed: %s", exc)
+
+    def begin_drain(self) -> None:
+        """Readiness 503 and new connections refused, at once."""
+        self.handlers.draining = True
+        self.ready = False
+        self.metrics.ready.set(0)
+
+    async def close(self) -> None:
+        if self._monitor is not None:
+            self._monitor.cancel()
+        for task in list(self.handlers.pending):
+            task.cancel()
+        await self.store.batcher.close()
+        await self.manager.close_publisher()
+        try:
+            await self.store.redis.aclose()
+        except Exception as exc:  # noqa: BLE001 - closing at exit must not mask the exit
+            log.debug("closing the store failed: %s", exc)
+
+    # ---- ASGI entry -------------------------------------------------------------------
+    async def asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """While draining, refuse new Engine.IO sessions (no `sid`); existing ones go on.
+
+        The listener itself stays open until the drain deadline so that health checks see
+        /readyz 503 (not a refused connection) and long-polling sessions keep working.
+        """
+        if self.draining and scope["type"] in ("http", "websocket") \
+                and scope.get("path", "").startswith("/socket.io") \
+                and b"sid=" not in scope.get("query_string", b""):
+            if scope["type"] == "http":
+                await respond(send, 503, b"node is draining\n")
+            else:
+                await send({"type": "websocket.close", "code": 1013})
+            return
+        await self.sio_app(scope, receive, send)
+
+    # ---- plain HTTP -------------------------------------------------------------------
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        path = scope.get("path", "")
+        if path == "/healthz":
+            await respond(send, 200, b"ok\n")
+        elif path == "/readyz":
+            ok = self.ready and not self.draining
+            await respond(send, 200 if ok else 503, b"ready\n" if ok else b"not ready\n")
+        elif path == "/metrics":
+            await respond(send, 200, self.metrics.render(), CONTENT_TYPE_LATEST)
+        else:
+            await respond(send, 404, b"not found\n")
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+async def respond(send: Send, status: int, body: bytes,
+                  content_type: str = "text/plain; charset=utf-8") -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", content_type.encode()),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})

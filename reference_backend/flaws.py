@@ -1,0 +1,38 @@
+"""Deliberate flaws: each breaks one guarantee so that the checkers can be seen to fail.
+
+Off by default; only `--flaw NAME` switches one on. A node with any flaw shouts about it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+ACK_BEFORE_PERSIST = "ack-before-persist"  # ack ok with a seq, persist later (or never)
+LOCAL_SEQ = "local-seq"  # seq from a node-local counter, not Redis INCR
+UNPREFIXED_ROOMS = "unprefixed-rooms"  # rooms shared between workspaces
+NO_DEDUPE = "no-dedupe"  # retries stored again under a new seq
+SENDER_FROM_PAYLOAD = "sender-from-payload"  # payload's `sender` trusted
+
+FLAW_NAMES: frozenset[str] = frozenset(
+    {ACK_BEFORE_PERSIST, LOCAL_SEQ, UNPREFIXED_ROOMS, NO_DEDUPE, SENDER_FROM_PAYLOAD}
+)
+
+# ack-before-persist: share of acked messages whose write is dropped, and the delay of the rest.
+DROP_FRACTION = 0.2
+PERSIST_DELAY_S = 0.05
+
+
+def warn_flaws(flaws: frozenset[str], log: logging.Logger) -> None:
+    """Make a flawed node impossible to mistake for a correct one in any log."""
+    if not flaws:
+        return
+    banner = (
+        "!" * 72
+        + f"\n!!! DELIBERATE FLAWS ON: {', '.join(sorted(flaws))}"
+        + "\n!!! This node breaks protocol guarantees on purpose (self-tests only)."
+        + "\n"
+        + "!" * 72
+    )
+    print(banner, file=sys.stderr, flush=True)
+    log.warning("deliberate flaws on: %s", ", ".join(sorted(flaws)))

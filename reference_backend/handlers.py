@@ -1,0 +1,261 @@
+"""Socket.IO event handlers: connect/disconnect, join/leave/send/sync and a catch-all.
+
+Every event goes through `_answer`, which applies the rate limits, turns a ProtoError into
+its ack, turns any other exception into `internal` (logged and counted, never raised into
+python-socketio), and records metrics. Handlers take `*args` so that a client sending the
+wrong number of arguments gets `bad_request`, not a TypeError inside the library.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import socketio
+
+from reference_backend import flaws, validation
+from reference_backend.auth import Identity, verify
+from reference_backend.errors import ProtoError, bad_request
+from reference_backend.metrics import Metrics
+from reference_backend.ratelimit import TokenBucket, WorkspaceBuckets
+from reference_backend.settings import Settings
+from reference_backend.store import Store
+
+log = logging.getLogger("reference_backend.handlers")
+
+Ack = dict[str, Any]
+MAX_ROOMS_PER_CONN = 1000
+INTERNAL_ACK: Ack = {"ok": False, "error": {"code": "internal", "message": "internal error"}}
+OK_ACK: Ack = {"ok": True}
+
+
+@dataclass(slots=True)
+class Conn:
+    """Per-connection state: who it is, its rate bucket, and the rooms it joined."""
+
+    identity: Identity
+    bucket: TokenBucket
+    rooms: set[str] = field(default_factory=set)
+
+
+class Handlers:
+    """The protocol's behaviour, bound to one server, store and settings."""
+
+    def __init__(self, sio: socketio.AsyncServer, store: Store, settings: Settings,
+                 metrics: Metrics) -> None:
+        self.sio = sio
+        self.store = store
+        self.s = settings
+        self.metrics = metrics
+        self.conns: dict[str, Conn] = {}
+        self.ws_buckets = WorkspaceBuckets(settings.ws_rate, settings.ws_burst)
+        self.draining = False
+        f = settings.flaws
+        self.flaw_ack_early = flaws.ACK_BEFORE_PERSIST in f
+        self.flaw_local_seq = flaws.LOCAL_SEQ in f
+        self.flaw_unprefixed = flaws.UNPREFIXED_ROOMS in f
+        self.flaw_no_dedupe = flaws.NO_DEDUPE in f
+        self.flaw_sender = flaws.SENDER_FROM_PAYLOAD in f
+        self.local_seqs: dict[tuple[str, str], int] = {}
+        self.pending: set[asyncio.Task[None]] = set()
+
+    def register(self) -> None:
+        on = self.sio.on
+        on("connect", self.on_connect)
+        on("disconnect", self.on_disconnect)
+        on("join", self.on_join)
+        on("leave", self.on_leave)
+        on("send", self.on_send)
+        on("sync", self.on_sync)
+        on("*", self.on_unknown)
+
+    # python-socketio awaits only real coroutine functions: one small method per event.
+    async def on_join(self, sid: str, *args: Any) -> Ack:
+        return await self._answer("join", sid, args, self.join)
+
+    async def on_leave(self, sid: str, *args: Any) -> Ack:
+        return await self._answer("leave", sid, args, self.leave)
+
+    async def on_send(self, sid: str, *args: Any) -> Ack:
+        return await self._answer("send", sid, args, self.send)
+
+    async def on_sync(self, sid: str, *args: Any) -> Ack:
+        return await self._answer("sync", sid, args, self.sync)
+
+    # ---- connection lifecycle ---------------------------------------------------------
+    async def on_connect(self, sid: str, *args: Any) -> Any:
+        if sid in self.conns:  # a client emitted an event named "connect"
+            return bad_request("unknown event 'connect'").ack()
+        auth = args[1] if len(args) > 1 else None
+        if self.draining:
+            self.metrics.connects.labels(result="draining").inc()
+            raise socketio.exceptions.ConnectionRefusedError(
+                "node is draining", {"code": "unavailable", "message": "node is draining"})
+        try:
+            identity = verify(auth, self.s.jwt_secret)
+        except socketio.exceptions.ConnectionRefusedError as exc:
+            code = exc.error_args.get("data", {}).get("code", "unauthorized")
+            self.metrics.connects.labels(result=code).inc()
+            raise
+        self.conns[sid] = Conn(identity, TokenBucket(self.s.conn_rate, self.s.conn_burst))
+        self.metrics.connects.labels(result="ok").inc()
+        self.metrics.connections.set(len(self.conns))
+        return True
+
+    async def on_disconnect(self, sid: str, *args: Any) -> Any:
+        if self.sio.manager.is_connected(sid, "/"):  # an event named "disconnect", not one
+            return bad_request("unknown event 'disconnect'").ack()
+        self.conns.pop(sid, None)
+        self.metrics.connections.set(len(self.conns))
+        return None
+
+    async def on_unknown(self, event: Any, sid: str, *args: Any) -> Ack:
+        async def unknown(conn: Conn, sid: str, args: tuple[Any, ...]) -> Ack:
+            raise bad_request(f"unknown event {str(event)[:64]!r}")
+
+        return await self._answer("unknown", sid, args, unknown)
+
+    # ---- the one wrapper --------------------------------------------------------------
+    async def _answer(
+        self, event: str, sid: str, args: tuple[Any, ...],
+        fn: Callable[[Conn, str, tuple[Any, ...]], Awaitable[Ack]],
+    ) -> Ack:
+        t0 = time.monotonic()
+        code: str | None = None
+        try:
+            conn = self.conns.get(sid)
+            if conn is None:
+                raise ProtoError("unauthorized", "not connected")
+            if not conn.bucket.take(t0):
+                raise ProtoError("rate_limited", "too many events on this connection")
+            if not self.ws_buckets.take(conn.identity.workspace, t0):
+                raise ProtoError("rate_limited", "too many events in this workspace")
+            reply = await fn(conn, sid, args)
+        except ProtoError as exc:
+            code = exc.code
+            reply = exc.ack()
+        except Exception:
+            code = "internal"
+            reply = INTERNAL_ACK
+            self.metrics.internal.inc()
+            log.exception("%s handler failed", event)
+        self.metrics.observe(event, time.monotonic() - t0, code)
+        return reply
+
+    def room(self, ws: str, channel: str) -> str:
+        return f"ch:{channel}" if self.flaw_unprefixed else f"ws:{ws}:ch:{channel}"
+
+    # ---- events -----------------------------------------------------------------------
+    async def join(self, conn: Conn, sid: str, args: tuple[Any, ...]) -> Ack:
+        req = validation.parse_join(args)
+        ws = conn.identity.workspace
+        room = self.room(ws, req.channel)
+        if room not in conn.rooms:
+            if len(conn.rooms) >= MAX_ROOMS_PER_CONN:
+                raise ProtoError("forbidden",
+                                 f"at most {MAX_ROOMS_PER_CONN} channels per connection")
+            # Enter the room before reading: a message committed after the read is pushed.
+            await self.sio.enter_room(sid, room)
+            conn.rooms.add(room)
+        if req.after_seq is None:
+            head = await self.store.head(ws, req.channel)
+            return {"ok": True, "channel": req.channel, "head_seq": head, "messages": [],
+                    "more": False, "truncated": False, "node": self.s.node_name}
+        page = await self.store.read(ws, req.channel, req.after_seq, req.limit)
+        return {"ok": True, "channel": req.channel, "head_seq": page.head_seq,
+                "messages": page.messages, "more": page.more, "truncated": page.truncated,
+                "node": self.s.node_name}
+
+    async def leave(self, conn: Conn, sid: str, args: tuple[Any, ...]) -> Ack:
+        room = self.room(conn.identity.workspace, validation.parse_leave(args))
+        if room in conn.rooms:
+            await self.sio.leave_room(sid, room)
+            conn.rooms.discard(room)
+        return OK_ACK
+
+    async def sync(self, conn: Conn, sid: str, args: tuple[Any, ...]) -> Ack:
+        req = validation.parse_sync(args)
+        page = await self.store.read(conn.identity.workspace, req.channel, req.after_seq,
+                                     req.limit)
+        return {"ok": True, "head_seq": page.head_seq, "messages": page.messages,
+                "more": page.more, "truncated": page.truncated}
+
+    async def send(self, conn: Conn, sid: str, args: tuple[Any, ...]) -> Ack:
+        req = validation.parse_send(args, self.s.max_body)
+        ws, sender = conn.identity.workspace, conn.identity.user
+        room = self.room(ws, req.channel)
+        if room not in conn.rooms:
+            raise ProtoError("not_member", "join the channel first")
+        if self.flaw_sender and req.claimed_sender:
+            sender = req.claimed_sender
+        msg_id = str(uuid.uuid4())
+        ts = int(time.time() * 1000)
+        if self.flaw_ack_early:
+            return await self._send_ack_early(req, ws, sender, room, msg_id, ts)
+        c = await self.store.send(ws, req.channel, req.client_msg_id, sender, req.body,
+                                  msg_id=msg_id, ts=ts, dedupe=not self.flaw_no_dedupe)
+        seq = c.seq
+        if self.flaw_local_seq and not c.duplicate:
+            seq = self._local_seq(ws, req.channel)
+        # A duplicate was pushed by its first attempt; under `replicated` that attempt may
+        # have ended not_durable (and was then not pushed), so the durable retry pushes it.
+        if not c.duplicate or self.store.replicated:
+            await self._broadcast(room, req.channel, seq, c.id, req.client_msg_id, sender,
+                                  req.body, c.ts)
+        return {"ok": True, "seq": seq, "id": c.id, "ts": c.ts, "duplicate": c.duplicate}
+
+    async def _broadcast(self, room: str, channel: str, seq: int, msg_id: str, cmid: str,
+                         sender: str, body: str, ts: int) -> None:
+        message = {"channel": channel, "seq": seq, "id": msg_id, "client_msg_id": cmid,
+                   "sender": sender, "body": body, "ts": ts}
+        await self.sio.emit("message", message, room=room)
+        self.metrics.broadcasts.inc()
+
+    def _local_seq(self, ws: str, channel: str) -> int:
+        """Flaw local-seq: a per-node counter; two nodes hand out the same seqs."""
+        key = (ws, channel)
+        n = self.local_seqs.get(key, 0) + 1
+        self.local_seqs[key] = n
+        return n
+
+    async def _send_ack_early(self, req: validation.SendReq, ws: str, sender: str,
+                              room: str, msg_id: str, ts: int) -> Ack:
+        """Flaw ack-before-persist: take a seq, ack and push, persist later or never."""
+        if self.flaw_local_seq:
+            seq = self._local_seq(ws, req.channel)
+        else:
+            seq = await self.store.incr(ws, req.channel)
+        task = asyncio.get_running_loop().create_task(
+            self._persist_late(req, ws, sender, msg_id, ts, seq))
+        self.pending.add(task)
+        task.add_done_callback(self.pending.discard)
+        await self._broadcast(room, req.channel, seq, msg_id, req.client_msg_id, sender,
+                              req.body, ts)
+        return {"ok": True, "seq": seq, "id": msg_id, "ts": ts, "duplicate": False}
+
+    async def _persist_late(self, req: validation.SendReq, ws: str, sender: str, msg_id: str,
+                            ts: int, seq: int) -> None:
+        await asyncio.sleep(flaws.PERSIST_DELAY_S)
+        if random.random() < flaws.DROP_FRACTION:
+            self.metrics.flaw_drops.inc()
+            return
+        try:
+            await self.store.send(ws, req.channel, req.client_msg_id, sender, req.body,
+                                  msg_id=msg_id, ts=ts, forced_seq=seq, dedupe=False)
+        except ProtoError as exc:  # out-of-order id or Redis down: the acked write is lost
+            self.metrics.flaw_drops.inc()
+            log.debug("ack-before-persist lost seq %d: %s", seq, exc.message)
+
+    async def disconnect_all(self) -> None:
+        """Drop this node's clients (drain deadline); they reconnect elsewhere."""
+        for sid in list(self.conns):
+            try:
+                await self.sio.disconnect(sid, ignore_queue=True)
+            except Exception:  # noqa: BLE001 - a half-closed socket must not stop the drain
+                log.warning("disconnecting %s failed", sid, exc_info=True)

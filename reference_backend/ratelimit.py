@@ -1,0 +1,50 @@
+"""Token buckets: one per connection and one per workspace on this node.
+
+Lazy refill on take (no timers): a take costs a clock read and a few float ops.
+"""
+
+from __future__ import annotations
+
+import time
+
+
+class TokenBucket:
+    """`rate` tokens per second up to `burst`; `take()` says whether one was available."""
+
+    __slots__ = ("rate", "burst", "tokens", "stamp")
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        self.stamp = time.monotonic()
+
+    def take(self, now: float | None = None) -> bool:
+        t = time.monotonic() if now is None else now
+        tokens = self.tokens + (t - self.stamp) * self.rate
+        self.stamp = t
+        if tokens > self.burst:
+            tokens = self.burst
+        if tokens < 1.0:
+            self.tokens = tokens
+            return False
+        self.tokens = tokens - 1.0
+        return True
+
+
+class WorkspaceBuckets:
+    """Per-workspace buckets, created on first use and kept (workspaces are few)."""
+
+    def __init__(self, rate: float, burst: float, max_workspaces: int = 100_000) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.max_workspaces = max_workspaces
+        self.buckets: dict[str, TokenBucket] = {}
+
+    def take(self, ws: str, now: float) -> bool:
+        bucket = self.buckets.get(ws)
+        if bucket is None:
+            if len(self.buckets) >= self.max_workspaces:
+                self.buckets.clear()  # bounded memory beats exact limits for a flood of tenants
+            bucket = self.buckets[ws] = TokenBucket(self.rate, self.burst)
+        return bucket.take(now)

@@ -1,0 +1,136 @@
+"""One validated settings object for a backend node, read from CLI flags with env fallbacks.
+
+Every flag `--some-flag` can also be given as `PIGEON_BACKEND_SOME_FLAG`; the flag wins.
+The flag table in docs/interfaces.md is a contract other parts build against: keep both equal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from reference_backend.flaws import FLAW_NAMES
+
+ENV_PREFIX = "PIGEON_BACKEND_"
+
+
+class Settings(BaseModel):
+    """Everything a node needs to know, validated once at start."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    node_name: str = ""
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    jwt_secret: str = Field(min_length=1)
+    durability: Literal["fast", "replicated"] = "fast"
+    wait_replicas: int = Field(1, ge=1, le=16)
+    wait_timeout_ms: int = Field(500, ge=1, le=60_000)
+    retention: int = Field(10_000, ge=1)
+    dedupe_ttl_s: int = Field(3600, ge=1)
+    max_body: int = Field(4096, ge=1, le=512 * 1024)
+    conn_rate: float = Field(200.0, gt=0)
+    conn_burst: float = Field(400.0, ge=1)
+    ws_rate: float = Field(5000.0, gt=0)
+    ws_burst: float = Field(10_000.0, ge=1)
+    ping_interval: float = Field(25.0, gt=0)
+    ping_timeout: float = Field(20.0, gt=0)
+    drain_s: float = Field(5.0, ge=0)
+    flaws: frozenset[str] = frozenset()
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "redis+sentinel://", "unix://")):
+            raise ValueError("must start with redis://, rediss://, unix:// or redis+sentinel://")
+        return value
+
+    @field_validator("flaws")
+    @classmethod
+    def _known_flaws(cls, value: frozenset[str]) -> frozenset[str]:
+        unknown = sorted(value - FLAW_NAMES)
+        if unknown:
+            raise ValueError(f"unknown flaw(s) {unknown}; known: {sorted(FLAW_NAMES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _default_node_name(self) -> Settings:
+        if not self.node_name:
+            object.__setattr__(self, "node_name", f"node-{self.port}")
+        return self
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m reference_backend",
+        description="Pigeon protocol v1 reference backend (python-socketio + Redis). "
+        f"Every flag may also be set as env var {ENV_PREFIX}<FLAG_UPPER_SNAKE>.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add = p.add_argument
+    add("--host", default="127.0.0.1", help="address to listen on")
+    add("--port", type=int, default=8000, help="port to listen on")
+    add("--node-name", default="", help="name in join acks and /metrics (default node-<port>)")
+    add("--redis-url", default="redis://127.0.0.1:6379/0",
+        help="redis://h:p/db or redis+sentinel://h1:p1,h2:p2/db/<master> (adapter and store)")
+    add("--jwt-secret", default=None, help="HS256 secret of the tokens (required)")
+    add("--durability", choices=["fast", "replicated"], default="fast",
+        help="fast: ack once on the primary; replicated: also WAIT for replicas")
+    add("--wait-replicas", type=int, default=1, help="replicas WAIT needs (replicated)")
+    add("--wait-timeout-ms", type=int, default=500, help="WAIT timeout; short -> not_durable")
+    add("--retention", type=int, default=10_000, help="messages kept per channel (MAXLEN ~)")
+    add("--dedupe-ttl-s", type=int, default=3600, help="dedupe window of client_msg_id (s)")
+    add("--max-body", type=int, default=4096, help="max body size in UTF-8 bytes -> too_large")
+    add("--conn-rate", type=float, default=200.0, help="events/s per connection")
+    add("--conn-burst", type=float, default=400.0, help="burst per connection")
+    add("--ws-rate", type=float, default=5000.0, help="events/s per workspace on this node")
+    add("--ws-burst", type=float, default=10_000.0, help="burst per workspace on this node")
+    add("--ping-interval", type=float, default=25.0, help="Engine.IO ping interval (s)")
+    add("--ping-timeout", type=float, default=20.0, help="Engine.IO ping timeout (s)")
+    add("--drain-s", type=float, default=5.0,
+        help="on SIGTERM: readiness 503 and listener closed at once, clients dropped after this")
+    add("--flaw", action="append", default=None, metavar="NAME",
+        help=f"deliberate flaw for self-tests, repeatable (env: comma-separated): "
+        f"{', '.join(sorted(FLAW_NAMES))}")
+    add("--log-level", choices=["debug", "info", "warning", "error"], default="info")
+    return p
+
+
+def parse_settings(
+    argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Merge flags over env vars over defaults; exit 2 with a named field on bad input."""
+    env = os.environ if environ is None else environ
+    parser = _parser()
+    # Env vars become parser defaults so that explicit flags still win.
+    defaults: dict[str, object] = {}
+    env_flaws: list[str] = []
+    for action in parser._actions:
+        if not action.option_strings or action.dest == "help":
+            continue
+        value = env.get(ENV_PREFIX + action.dest.upper())
+        if value is None:
+            continue
+        if action.dest == "flaw":  # `append` would add flags to a list default: merge below
+            env_flaws = [v.strip() for v in value.split(",") if v.strip()]
+        else:
+            defaults[action.dest] = value
+    parser.set_defaults(**defaults)
+    ns = vars(parser.parse_args(argv))
+    flaws = ns.pop("flaw") or env_flaws
+    if ns["jwt_secret"] is None:
+        parser.error(f"--jwt-secret (or {ENV_PREFIX}JWT_SECRET) is required")
+    try:
+        return Settings(**ns, flaws=frozenset(flaws))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"--{'-'.join(str(p) for p in e['loc']).replace('_', '-')}: {e['msg']}"
+            for e in exc.errors()
+        )
+        parser.error(problems)
