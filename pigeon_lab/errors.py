@@ -24,7 +24,9 @@ class PigeonLabError(Exception):
 class ConfigError(PigeonLabError):
     """Bad input: a scenario file, a CLI flag or a setting. Says where and why."""
 
-    def __init__(self, message: str, *, source: str | None = None, field: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, source: str | None = None, field: str | None = None
+    ) -> None:
         self.source = source
         self.field = field
         where = ": ".join(p for p in (source, field) if p)

@@ -27,7 +27,7 @@ import pandas as pd
 from pigeon_lab.checkers.base import CheckContext, FaultWindow
 from pigeon_lab.history.schema import HISTORY_COLUMNS
 
-__all__ = ["HistoryBuilder", "correct_history", "empty", "with_duplicates", "indefinite"]
+__all__ = ["HistoryBuilder", "correct_history", "empty", "indefinite", "with_duplicates"]
 
 _UNSET: Any = object()
 
@@ -68,9 +68,15 @@ class HistoryBuilder:
         """Append one raw row (for shapes the helpers do not cover)."""
         self.now += self.step_ns
         user, ws = self.clients.get(client, (None, None))
-        r: dict[str, Any] = {"t": self.now, "wall": self.now + 1_700_000_000_000_000_000,
-                             "client": client, "user": user, "workspace": ws,
-                             "node": self.nodes.get(client), "kind": kind}
+        r: dict[str, Any] = {
+            "t": self.now,
+            "wall": self.now + 1_700_000_000_000_000_000,
+            "client": client,
+            "user": user,
+            "workspace": ws,
+            "node": self.nodes.get(client),
+            "kind": kind,
+        }
         r.update(fields)
         self.rows.append(r)
         return self
@@ -79,7 +85,9 @@ class HistoryBuilder:
         return self.clients[client][1]
 
     # connections
-    def connect(self, client: str, user: str, ws: str, node: str | None = "node-1") -> HistoryBuilder:
+    def connect(
+        self, client: str, user: str, ws: str, node: str | None = "node-1"
+    ) -> HistoryBuilder:
         self.clients[client] = (user, ws)
         self.nodes[client] = node
         return self.row("connect", client)
@@ -87,8 +95,14 @@ class HistoryBuilder:
     def disconnect(self, client: str, error: str | None = "transport close") -> HistoryBuilder:
         return self.row("disconnect", client, error=error)
 
-    def join(self, client: str, channel: str, head_seq: int = 0, after_seq: int | None = None,
-             ok: bool = True) -> HistoryBuilder:
+    def join(
+        self,
+        client: str,
+        channel: str,
+        head_seq: int = 0,
+        after_seq: int | None = None,
+        ok: bool = True,
+    ) -> HistoryBuilder:
         """A join (its ``seq`` = after_seq) and its ack (``join_ok`` seq = head_seq)."""
         self.row("join", client, channel=channel, seq=after_seq)
         if ok:
@@ -99,48 +113,93 @@ class HistoryBuilder:
         return self.row("leave", client, channel=channel)
 
     # messages
-    def commit(self, ws: str, channel: str, seq: int, cmid: str, sender: str,
-               body_hash: str | None = None) -> _Msg:
+    def commit(
+        self, ws: str, channel: str, seq: int, cmid: str, sender: str, body_hash: str | None = None
+    ) -> _Msg:
         """Record that the server stored a message (the final log will hold it)."""
-        m = _Msg(msg_id=f"id-{ws}-{channel}-{seq}-{cmid}", cmid=cmid, sender=sender,
-                 body_hash=body_hash or f"h-{cmid}", ts=(self.now + 1_700_000_000_000_000_000)
-                 // 1_000_000)
+        m = _Msg(
+            msg_id=f"id-{ws}-{channel}-{seq}-{cmid}",
+            cmid=cmid,
+            sender=sender,
+            body_hash=body_hash or f"h-{cmid}",
+            ts=(self.now + 1_700_000_000_000_000_000) // 1_000_000,
+        )
         self.messages[(ws, channel, seq)] = m
         return m
 
-    def send(self, client: str, channel: str, cmid: str, seq: int | None = None,
-             ok: bool | None = True, attempt: int = 1, latency_ms: float = 5.0,
-             commit: bool = True, **over: Any) -> HistoryBuilder:
+    def send(
+        self,
+        client: str,
+        channel: str,
+        cmid: str,
+        seq: int | None = None,
+        ok: bool | None = True,
+        attempt: int = 1,
+        latency_ms: float = 5.0,
+        commit: bool = True,
+        **over: Any,
+    ) -> HistoryBuilder:
         """``send_invoke`` and its outcome: ``ok=True`` send_ok, False send_fail, None send_info.
 
         With ``seq`` and ``commit`` the message is stored at ``seq`` (also for info).
         """
         user, ws = self.clients[client]
-        self.row("send_invoke", client, channel=channel, client_msg_id=cmid, attempt=attempt,
-                 body_hash=f"h-{cmid}")
+        self.row(
+            "send_invoke",
+            client,
+            channel=channel,
+            client_msg_id=cmid,
+            attempt=attempt,
+            body_hash=f"h-{cmid}",
+        )
         m = None
         if seq is not None and commit and ok is not False:
             m = self.messages.get((ws, channel, seq)) or self.commit(ws, channel, seq, cmid, user)
         if ok is True:
-            fields = {"channel": channel, "client_msg_id": cmid, "seq": seq, "attempt": attempt,
-                      "latency_ms": latency_ms, "msg_id": m.msg_id if m else None,
-                      "body_hash": f"h-{cmid}"}
+            fields = {
+                "channel": channel,
+                "client_msg_id": cmid,
+                "seq": seq,
+                "attempt": attempt,
+                "latency_ms": latency_ms,
+                "msg_id": m.msg_id if m else None,
+                "body_hash": f"h-{cmid}",
+            }
             fields.update(over)
             return self.row("send_ok", client, **fields)
         if ok is False:
-            return self.row("send_fail", client, channel=channel, client_msg_id=cmid,
-                            attempt=attempt, error="forbidden")
-        return self.row("send_info", client, channel=channel, client_msg_id=cmid,
-                        attempt=attempt, error="timeout")
+            return self.row(
+                "send_fail",
+                client,
+                channel=channel,
+                client_msg_id=cmid,
+                attempt=attempt,
+                error="forbidden",
+            )
+        return self.row(
+            "send_info",
+            client,
+            channel=channel,
+            client_msg_id=cmid,
+            attempt=attempt,
+            error="timeout",
+        )
 
-    def _msg_row(self, kind: str, client: str, channel: str, seq: int, over: dict[str, Any]
-                 ) -> HistoryBuilder:
+    def _msg_row(
+        self, kind: str, client: str, channel: str, seq: int, over: dict[str, Any]
+    ) -> HistoryBuilder:
         ws = self._ws(client)
         m = self.messages.get((ws, channel, seq))
         fields: dict[str, Any] = {"channel": channel, "seq": seq}
         if m is not None:
-            fields.update(msg_id=m.msg_id, client_msg_id=m.cmid, sender=m.sender,
-                          body_hash=m.body_hash, sent_wall=m.ts, msg_workspace=ws)
+            fields.update(
+                msg_id=m.msg_id,
+                client_msg_id=m.cmid,
+                sender=m.sender,
+                body_hash=m.body_hash,
+                sent_wall=m.ts,
+                msg_workspace=ws,
+            )
         fields.update(over)
         return self.row(kind, client, **fields)
 
@@ -151,8 +210,9 @@ class HistoryBuilder:
     def deliver(self, client: str, channel: str, seq: int, **over: Any) -> HistoryBuilder:
         return self._msg_row("deliver", client, channel, seq, over)
 
-    def sync(self, client: str, channel: str, seqs: list[int] | range, deliver: bool = True
-             ) -> HistoryBuilder:
+    def sync(
+        self, client: str, channel: str, seqs: list[int] | range, deliver: bool = True
+    ) -> HistoryBuilder:
         """Messages returned by a sync (``sync_ok`` rows), each then delivered if asked."""
         for s in seqs:
             self._msg_row("sync_ok", client, channel, s, {})
@@ -160,8 +220,9 @@ class HistoryBuilder:
                 self.deliver(client, channel, s)
         return self
 
-    def adversarial(self, client: str, what: str = "forged_token",
-                    error: str | None = "unauthorized") -> HistoryBuilder:
+    def adversarial(
+        self, client: str, what: str = "forged_token", error: str | None = "unauthorized"
+    ) -> HistoryBuilder:
         return self.row("adversarial", client, error=error, body_hash=what)
 
     # the read-back
@@ -174,10 +235,19 @@ class HistoryBuilder:
         self.dropped.add((ws, channel, seq))
         return self
 
-    def readback(self, ws: str, channel: str, complete: bool = True, truncated: bool = False,
-                 head_seq: int | None = None) -> HistoryBuilder:
-        self.readbacks[(ws, channel)] = {"complete": complete, "truncated": truncated,
-                                         "head_seq": head_seq}
+    def readback(
+        self,
+        ws: str,
+        channel: str,
+        complete: bool = True,
+        truncated: bool = False,
+        head_seq: int | None = None,
+    ) -> HistoryBuilder:
+        self.readbacks[(ws, channel)] = {
+            "complete": complete,
+            "truncated": truncated,
+            "head_seq": head_seq,
+        }
         return self
 
     def history(self) -> pd.DataFrame:
@@ -193,45 +263,87 @@ class HistoryBuilder:
         if self.final_rows is not None:
             rows = self.final_rows
         else:
-            rows = [{"workspace": ws, "channel": ch, "seq": s, "msg_id": m.msg_id,
-                     "client_msg_id": m.cmid, "sender": m.sender, "body_hash": m.body_hash,
-                     "ts": m.ts}
-                    for (ws, ch, s), m in sorted(self.messages.items())
-                    if (ws, ch, s) not in self.dropped]
-        cols = ["workspace", "channel", "seq", "msg_id", "client_msg_id", "sender",
-                "body_hash", "ts"]
+            rows = [
+                {
+                    "workspace": ws,
+                    "channel": ch,
+                    "seq": s,
+                    "msg_id": m.msg_id,
+                    "client_msg_id": m.cmid,
+                    "sender": m.sender,
+                    "body_hash": m.body_hash,
+                    "ts": m.ts,
+                }
+                for (ws, ch, s), m in sorted(self.messages.items())
+                if (ws, ch, s) not in self.dropped
+            ]
+        cols = [
+            "workspace",
+            "channel",
+            "seq",
+            "msg_id",
+            "client_msg_id",
+            "sender",
+            "body_hash",
+            "ts",
+        ]
         df = pd.DataFrame(rows, columns=cols)
         df["seq"] = df["seq"].astype("int64")
         return df
 
-    def build(self, final: bool = True, complete: bool = True,
-              faults: tuple[FaultWindow, ...] = (), **ctx: Any) -> tuple[pd.DataFrame, CheckContext]:
+    def build(
+        self,
+        final: bool = True,
+        complete: bool = True,
+        faults: tuple[FaultWindow, ...] = (),
+        **ctx: Any,
+    ) -> tuple[pd.DataFrame, CheckContext]:
         """The history and a context (final log and read-back unless ``final=False``)."""
         fl = self.final() if final else None
         rb = None
         if final:
             chans = {(ws, ch) for (ws, ch, _s) in self.messages} | set(self.readbacks)
-            chans |= {(r["workspace"], r["channel"]) for r in self.rows
-                      if r.get("channel") and r.get("workspace")}
+            chans |= {
+                (r["workspace"], r["channel"])
+                for r in self.rows
+                if r.get("channel") and r.get("workspace")
+            }
             recs = []
             for ws, ch in sorted(chans):
                 heads = [s for (w, c, s) in self.messages if (w, c) == (ws, ch)]
                 o = self.readbacks.get((ws, ch), {})
-                recs.append({"workspace": ws, "channel": ch,
-                             "head_seq": o.get("head_seq") if o.get("head_seq") is not None
-                             else max(heads, default=0),
-                             "complete": o.get("complete", True),
-                             "truncated": o.get("truncated", False), "error": None})
-            rb = pd.DataFrame(recs, columns=["workspace", "channel", "head_seq", "complete",
-                                             "truncated", "error"])
-        return self.history(), CheckContext(final_log=fl, readback=rb, faults=faults,
-                                            complete=complete, **ctx)
+                recs.append(
+                    {
+                        "workspace": ws,
+                        "channel": ch,
+                        "head_seq": o.get("head_seq")
+                        if o.get("head_seq") is not None
+                        else max(heads, default=0),
+                        "complete": o.get("complete", True),
+                        "truncated": o.get("truncated", False),
+                        "error": None,
+                    }
+                )
+            rb = pd.DataFrame(
+                recs, columns=["workspace", "channel", "head_seq", "complete", "truncated", "error"]
+            )
+        return self.history(), CheckContext(
+            final_log=fl, readback=rb, faults=faults, complete=complete, **ctx
+        )
 
 
-def correct_history(seed: int, clients: int = 4, channels: int = 2, messages: int = 30,
-                    workspaces: int = 1, p_drop: float = 0.1, p_dup: float = 0.1,
-                    p_reorder: float = 0.1, p_disconnect: float = 0.03,
-                    p_leave: float = 0.01) -> HistoryBuilder:
+def correct_history(
+    seed: int,
+    clients: int = 4,
+    channels: int = 2,
+    messages: int = 30,
+    workspaces: int = 1,
+    p_drop: float = 0.1,
+    p_dup: float = 0.1,
+    p_reorder: float = 0.1,
+    p_disconnect: float = 0.03,
+    p_leave: float = 0.01,
+) -> HistoryBuilder:
     """A history of a correct backend driven by the reference client algorithm.
 
     Live pushes are lost, duplicated and delayed at random; clients repair gaps
@@ -320,8 +432,9 @@ def correct_history(seed: int, clients: int = 4, channels: int = 2, messages: in
         s = head[key] = head.get(key, 0) + 1
         cmid = f"m{i}-{seed}"
         if rnd.random() < 0.1:  # a first attempt that timed out, then a retry
-            b.row("send_invoke", c, channel=ch, client_msg_id=cmid, attempt=1,
-                  body_hash=f"h-{cmid}")
+            b.row(
+                "send_invoke", c, channel=ch, client_msg_id=cmid, attempt=1, body_hash=f"h-{cmid}"
+            )
             b.send(c, ch, cmid, seq=s, attempt=2)
         elif rnd.random() < 0.05:  # gave up: outcome unknown, but it was stored
             b.send(c, ch, cmid, seq=s, ok=None)
@@ -345,8 +458,11 @@ def correct_history(seed: int, clients: int = 4, channels: int = 2, messages: in
                     push(d, lch, ls)
             late.clear()
         if rnd.random() < 0.05:
-            b.adversarial(rnd.choice(names), rnd.choice(["forged_token", "foreign_channel"]),
-                          rnd.choice(["unauthorized", "forbidden", "bad_request"]))
+            b.adversarial(
+                rnd.choice(names),
+                rnd.choice(["forged_token", "foreign_channel"]),
+                rnd.choice(["unauthorized", "forbidden", "bad_request"]),
+            )
     b.tick(10_000)  # quiet period; then everyone catches up
     for c in names:
         if not online[c]:

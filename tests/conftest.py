@@ -99,14 +99,15 @@ def pigeon_client() -> Iterator[ClientFactory]:
         sio = socketio.Client(reconnection=True, reconnection_delay=0.2, reconnection_delay_max=1.0)
         client = PigeonClient(sio)
 
-        @sio.on("message")  # type: ignore[misc]
         def _on_message(data: dict[str, Any]) -> None:
             client.messages.append(data)
 
-        @sio.on("connect")  # type: ignore[misc]
         def _on_connect() -> None:
             client.connects += 1
             client.connected_event.set()
+
+        sio.on("message", _on_message)
+        sio.on("connect", _on_connect)
 
         made.append(client)
         token = mint_token(secret, workspace, user)

@@ -58,7 +58,8 @@ class Membership:
         if top <= 64_000_000:  # dense lookup table: linear, no search
             lut = np.full(top + 1, NONE, I64)
             lut[self.pairs] = np.arange(len(self.pairs))
-            return lut[np.clip(raw_pair, -1, top)]
+            compacted: np.ndarray = lut[np.clip(raw_pair, -1, top)]
+            return compacted
         i = np.minimum(np.searchsorted(self.pairs, raw_pair), len(self.pairs) - 1)
         return np.where(self.pairs[i] == raw_pair, i, NONE)
 
@@ -144,12 +145,21 @@ def membership(p: Prepared) -> Membership:
     st_key = (cp[jo] << POS_BITS) | start_pos[jo]
     so = np.argsort(st_key, kind="stable")
     m = Membership(
-        pairs=pairs, seg_pair=cp[starts], seg_client=p.client[idx[starts]].astype(I64),
-        seg_chan=p.chan[idx[starts]].astype(I64), seg_base=base.astype(I64),
-        seg_start=start_pos[starts].astype(I64), seg_end=seg_end,
-        jo_seg=seg_r[okr].astype(I64), jo_pos=idx[jo].astype(I64), jo_head=seq[jo],
-        ev_key=ev_key[o], ev_start=ev_start[o], ev_seg=ev_seg[o].astype(I64),
-        st_key=st_key[so], st_seg=seg_r[okr][so].astype(I64),
+        pairs=pairs,
+        seg_pair=cp[starts],
+        seg_client=p.client[idx[starts]].astype(I64),
+        seg_chan=p.chan[idx[starts]].astype(I64),
+        seg_base=base.astype(I64),
+        seg_start=start_pos[starts].astype(I64),
+        seg_end=seg_end,
+        jo_seg=seg_r[okr].astype(I64),
+        jo_pos=idx[jo].astype(I64),
+        jo_head=seq[jo],
+        ev_key=ev_key[o],
+        ev_start=ev_start[o],
+        ev_seg=ev_seg[o].astype(I64),
+        st_key=st_key[so],
+        st_seg=seg_r[okr][so].astype(I64),
     )
     p.cache["membership"] = m
     return m
@@ -197,18 +207,17 @@ def _streams(p: Prepared) -> None:
     contrib = np.r_[False, at[1:] == at[:-1]] if len(at) else np.empty(0, bool)
     val = np.where(contrib, seq[at], -1)
     g = seg[at]
-    if len(val):
-        run = pd.Series(val).groupby(g, sort=False).cummax().to_numpy()
-    else:
-        run = val
+    run = pd.Series(val).groupby(g, sort=False).cummax().to_numpy() if len(val) else val
     probe = ~contrib
     had = np.maximum(run[probe], m.seg_base[seg] if len(seg) else run[probe])
     d_sel = is_del
-    p.cache["deliveries"] = Deliveries(pos=rows[d_sel], seg=seg[d_sel], seq=seq[d_sel],
-                                       before=had[d_sel], orphan=orphan)
+    p.cache["deliveries"] = Deliveries(
+        pos=rows[d_sel], seg=seg[d_sel], seq=seq[d_sel], before=had[d_sel], orphan=orphan
+    )
     r_seq, r_had = seq[~d_sel], had[~d_sel]
-    p.cache["wire"] = Wire(duplicates=int(np.sum(r_seq <= r_had)),
-                           gaps=int(np.sum(r_seq > r_had + 1)), outside=outside)
+    p.cache["wire"] = Wire(
+        duplicates=int(np.sum(r_seq <= r_had)), gaps=int(np.sum(r_seq > r_had + 1)), outside=outside
+    )
 
 
 def deliveries(p: Prepared) -> Deliveries:
@@ -225,8 +234,9 @@ def wire(p: Prepared) -> Wire:
     return p.cache["wire"]  # type: ignore[no-any-return]
 
 
-def running_max(group: np.ndarray, val: np.ndarray, start: np.ndarray) -> tuple[
-        np.ndarray, np.ndarray]:
+def running_max(
+    group: np.ndarray, val: np.ndarray, start: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Inclusive and exclusive running max of ``val`` within contiguous groups.
 
     Each group's running max starts at ``start[group]``; one pass of

@@ -42,8 +42,10 @@ def codes_of(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
 def map_into(s: pd.Series, cats: pd.Index) -> tuple[np.ndarray, pd.Index]:
     """Codes of ``s`` in the space of ``cats``, extended with values ``cats`` lacks."""
     own, own_cats = codes_of(s)
-    lut = cats.get_indexer(own_cats).astype(np.int32) if len(cats) else np.full(
-        len(own_cats), -1, np.int32
+    lut = (
+        cats.get_indexer(own_cats).astype(np.int32)
+        if len(cats)
+        else np.full(len(own_cats), -1, np.int32)
     )
     new = lut < 0
     if new.any():
@@ -67,8 +69,9 @@ def with_columns(df: pd.DataFrame, names: tuple[str, ...]) -> pd.DataFrame:
     missing = [n for n in names if n not in df.columns]
     if not missing:
         return df
-    return df.assign(**{n: pd.Series([None] * len(df), index=df.index, dtype=object)
-                        for n in missing})
+    return df.assign(
+        **{n: pd.Series([None] * len(df), index=df.index, dtype=object) for n in missing}
+    )
 
 
 @dataclass
@@ -90,6 +93,7 @@ class Prepared:
     ctx: CheckContext
     n: int
     rowid: np.ndarray
+    in_order: bool  # the history was already in time order: rowid is the identity
     t: np.ndarray
     kind: np.ndarray
     client: np.ndarray
@@ -114,18 +118,15 @@ class Prepared:
     def col(self, name: str) -> pd.Series:
         """A raw history column in time order (for the few columns without codes)."""
         s = self.history[name]
-        return s if self.sorted_already else s.take(self.rowid)
-
-    @cached_property
-    def sorted_already(self) -> bool:
-        return bool(self.n == 0 or (self.rowid[0] == 0 and np.all(np.diff(self.rowid) == 1)))
+        return s if self.in_order else s.take(self.rowid)
 
     def is_kind(self, *names: str) -> np.ndarray:
         """Boolean mask of rows whose kind is one of ``names``."""
         lut = np.zeros(len(KINDS) + 1, bool)
         for n in names:
             lut[K[n]] = True
-        return lut[self.kind]
+        mask: np.ndarray = lut[self.kind]
+        return mask
 
     def slots(self, chan: np.ndarray, seq: np.ndarray) -> np.ndarray:
         """Dense id of (channel, seq); -1 where either is missing or seq is negative."""
@@ -175,7 +176,8 @@ def records(df: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows as dicts of plain Python values, dropping nulls."""
     out = []
     for rec in df.astype(object).to_dict("records"):
-        out.append({str(k): _py(v) for k, v in rec.items() if _py(v) is not None})
+        values = {str(k): _py(v) for k, v in rec.items()}
+        out.append({k: v for k, v in values.items() if v is not None})
     return out
 
 
@@ -199,20 +201,20 @@ def _prepare(history: pd.DataFrame, ctx: CheckContext) -> Prepared:
     h = with_columns(history, HISTORY_COLUMNS)
     n = len(h)
     t = h["t"].to_numpy(dtype=I64)
-    if n > 1 and not np.all(t[1:] >= t[:-1]):
-        rowid = np.argsort(t, kind="stable")
-    else:
-        rowid = np.arange(n, dtype=I64)
-    sorted_ = n == 0 or rowid[0] == 0 and rowid[-1] == n - 1 and np.all(np.diff(rowid) == 1)
+    in_order = n < 2 or bool(np.all(t[1:] >= t[:-1]))
+    rowid = np.arange(n, dtype=I64) if in_order else np.argsort(t, kind="stable")
 
     def perm(a: np.ndarray) -> np.ndarray:
-        return a if sorted_ else a[rowid]
+        return a if in_order else a[rowid]
 
     kcodes, kcats = codes_of(h["kind"])
     lut = pd.Index(KINDS).get_indexer(kcats.astype(str)).astype(np.int8)
     lut = np.where(lut < 0, len(KINDS), lut).astype(np.int8)  # unknown kinds: own bucket
-    kind = perm(np.where(kcodes >= 0, lut[np.maximum(kcodes, 0)] if len(lut) else 0,
-                         len(KINDS)).astype(np.int8))
+    kind = perm(
+        np.where(kcodes >= 0, lut[np.maximum(kcodes, 0)] if len(lut) else 0, len(KINDS)).astype(
+            np.int8
+        )
+    )
     client, clients = codes_of(h["client"])
     user, users = codes_of(h["user"])
     ws, wss = codes_of(h["workspace"])
@@ -260,19 +262,44 @@ def _prepare(history: pd.DataFrame, ctx: CheckContext) -> Prepared:
     if fl is not None:
         okf = (f_chan >= 0) & (f_seq >= 0)
         np.maximum.at(mx, f_chan[okf], f_seq[okf])
-        final = Final(chan=f_chan.astype(np.int32), seq=f_seq, msg=f_msg, cmid=f_cmid,
-                      row=np.arange(len(fl), dtype=I64))
+        final = Final(
+            chan=f_chan.astype(np.int32),
+            seq=f_seq,
+            msg=f_msg,
+            cmid=f_cmid,
+            row=np.arange(len(fl), dtype=I64),
+        )
     sizes = mx + 1
     if sizes.sum() > max(64_000_000, 8 * n):
-        raise ValueError("sequence numbers too large or sparse for dense slots "
-                         f"({int(sizes.sum())} slots)")
+        raise ValueError(
+            f"sequence numbers too large or sparse for dense slots ({int(sizes.sum())} slots)"
+        )
     off = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(I64)
     return Prepared(
-        history=history, ctx=ctx, n=n, rowid=rowid, t=perm(t), kind=kind,
-        client=perm(client), clients=clients, user=perm(user), users=users, ws=perm(ws),
-        wss=wss, chan=chan, chan_ws=chan_ws, chan_name=chan_name, seq=seq, msg=perm(msg),
-        n_msg=len(msg_cats), cmid=perm(cmid), n_cmid=len(cmid_cats), final=final,
-        slot_off=off, n_slots=int(sizes.sum()),
+        history=history,
+        ctx=ctx,
+        n=n,
+        rowid=rowid,
+        in_order=in_order,
+        t=perm(t),
+        kind=kind,
+        client=perm(client),
+        clients=clients,
+        user=perm(user),
+        users=users,
+        ws=perm(ws),
+        wss=wss,
+        chan=chan,
+        chan_ws=chan_ws,
+        chan_name=chan_name,
+        seq=seq,
+        msg=perm(msg),
+        n_msg=len(msg_cats),
+        cmid=perm(cmid),
+        n_cmid=len(cmid_cats),
+        final=final,
+        slot_off=off,
+        n_slots=int(sizes.sum()),
     )
 
 
@@ -296,7 +323,12 @@ def readback(p: Prepared) -> Readback:
     ids = {p.chan_label(c): c for c in range(nchan)}
     dec, trunc, head = np.zeros(nchan, bool), np.zeros(nchan, bool), np.full(nchan, -1, I64)
     for ws, ch, hs, complete, truncated in zip(
-        rb["workspace"], rb["channel"], rb["head_seq"], rb["complete"], rb["truncated"]
+        rb["workspace"],
+        rb["channel"],
+        rb["head_seq"],
+        rb["complete"],
+        rb["truncated"],
+        strict=True,
     ):
         c = ids.get((None if pd.isna(ws) else str(ws), str(ch)))
         if c is None:
@@ -315,5 +347,5 @@ def judge(violations: int, undecided: int | bool) -> Outcome:
 
 
 def first(mask: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the first ``k`` true entries (without scanning past them when possible)."""
+    """Indices of the first ``k`` true entries."""
     return np.flatnonzero(mask)[:k]

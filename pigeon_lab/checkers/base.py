@@ -100,7 +100,7 @@ def run_checker(name: str, history: pd.DataFrame, context: CheckContext) -> Verd
     fn = REGISTRY[name]
     try:
         return fn(history, context)
-    except Exception as exc:  # noqa: BLE001 - a crashing checker must yield unknown
+    except Exception as exc:  # a crashing checker must yield unknown
         return Verdict(
             name=name,
             outcome=Outcome.UNKNOWN,

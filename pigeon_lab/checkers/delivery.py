@@ -42,26 +42,46 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
         what = "duplicate" if again[i] else "reordered" if dup[i] else "skipped ahead"
         who = str(p.clients[m.seg_client[s]])
         ws, ch = p.chan_label(int(m.seg_chan[s]))
-        examples.append(Counterexample(
-            f"client {who} on {ws}/{ch} delivered seq {int(d.seq[i])} ({what}) after "
-            f"{int(d.before[i])}; expected {int(d.before[i]) + 1}", p.rows(prev + [int(d.pos[i])])))
+        examples.append(
+            Counterexample(
+                f"client {who} on {ws}/{ch} delivered seq {int(d.seq[i])} ({what}) after "
+                f"{int(d.before[i])}; expected {int(d.before[i]) + 1}",
+                p.rows([*prev, int(d.pos[i])]),
+            )
+        )
     for pos in d.orphan[: max(0, k - len(examples))]:
-        examples.append(Counterexample("deliver on a channel the client never joined",
-                                       p.rows([int(pos)])))
-    counts = {"delivered": len(d.seq) + len(d.orphan), "memberships": len(m.seg_base),
-              "duplicates": int(again.sum()), "reordered": int((dup & ~again).sum()),
-              "skipped": int(skip.sum()), "without_join": len(d.orphan), "violations": nbad}
+        examples.append(
+            Counterexample("deliver on a channel the client never joined", p.rows([int(pos)]))
+        )
+    counts = {
+        "delivered": len(d.seq) + len(d.orphan),
+        "memberships": len(m.seg_base),
+        "duplicates": int(again.sum()),
+        "reordered": int((dup & ~again).sum()),
+        "skipped": int(skip.sum()),
+        "without_join": len(d.orphan),
+        "violations": nbad,
+    }
     outcome = judge(nbad, not ctx.complete)
     if nbad:
-        summary = (f"{nbad} of {counts['delivered']} deliveries out of order, repeated or "
-                   "without a join")
+        summary = (
+            f"{nbad} of {counts['delivered']} deliveries out of order, repeated or without a join"
+        )
     else:
-        summary = (f"{counts['delivered']} deliveries in order and exactly once "
-                   f"({w.duplicates} wire duplicates dropped)")
+        summary = (
+            f"{counts['delivered']} deliveries in order and exactly once "
+            f"({w.duplicates} wire duplicates dropped)"
+        )
         if not ctx.complete:
             summary += "; history cut short, so unknown"
-    return Verdict(NAME, outcome, summary, counts=counts, counterexamples=examples,
-                   metrics={"wire_duplicates": w.duplicates, "live_gaps": w.gaps})
+    return Verdict(
+        NAME,
+        outcome,
+        summary,
+        counts=counts,
+        counterexamples=examples,
+        metrics={"wire_duplicates": w.duplicates, "live_gaps": w.gaps},
+    )
 
 
 def _again(d: Deliveries) -> np.ndarray:

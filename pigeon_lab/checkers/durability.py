@@ -26,12 +26,16 @@ NAME = "durability"
 
 @register(NAME)
 def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
-    """Every send_ok (c, s) is in the final log of c at s with the same msg_id, client_msg_id and body."""
+    """Every send_ok (c, s) is in c's final log at s, same msg_id, client_msg_id and body."""
     p = prepare(history, ctx)
     acks = np.flatnonzero(p.is_kind("send_ok"))
     if ctx.final_log is None or p.final is None:
-        return Verdict(NAME, Outcome.UNKNOWN, "no final log (read-back missing): cannot tell "
-                       "whether acknowledged writes survived", counts={"acked": len(acks)})
+        return Verdict(
+            NAME,
+            Outcome.UNKNOWN,
+            "no final log (read-back missing): cannot tell whether acknowledged writes survived",
+            counts={"acked": len(acks)},
+        )
     rb = readback(p)
     f = p.final
     fslot = p.slots(f.chan, f.seq)
@@ -67,10 +71,18 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
     missing = decidable & ~here
 
     def differs(mine: np.ndarray, theirs: np.ndarray) -> np.ndarray:
-        return (mine >= 0) & (theirs != mine)
+        out: np.ndarray = (mine >= 0) & (theirs != mine)
+        return out
 
-    wrong = decidable & here & (differs(p.msg[acks], fmsg[ss]) | differs(p.cmid[acks], fcmid[ss])
-                                | differs(a_body, fbody[ss]))
+    wrong = (
+        decidable
+        & here
+        & (
+            differs(p.msg[acks], fmsg[ss])
+            | differs(p.cmid[acks], fcmid[ss])
+            | differs(a_body, fbody[ss])
+        )
+    )
     lost = missing | wrong
     nlost = int(lost.sum())
     undecided = int((~decidable).sum())
@@ -88,10 +100,16 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
         what = "missing from" if missing[i] else "different in"
         if here[i]:
             rows += p.final_rows([int(frow[ss[i]])])
-        examples.append(Counterexample(
-            f"acknowledged write {ws}/{ch} seq {seq} is {what} the final log", rows))
-    counts = {"acked": len(acks), "checked": int(decidable.sum()), "lost": int(missing.sum()),
-              "mismatched": int(wrong.sum()), "undecidable": undecided}
+        examples.append(
+            Counterexample(f"acknowledged write {ws}/{ch} seq {seq} is {what} the final log", rows)
+        )
+    counts = {
+        "acked": len(acks),
+        "checked": int(decidable.sum()),
+        "lost": int(missing.sum()),
+        "mismatched": int(wrong.sum()),
+        "undecidable": undecided,
+    }
     incomplete = not ctx.complete
     outcome = judge(nlost, undecided or incomplete)
     if nlost:
@@ -99,9 +117,17 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
     elif incomplete:
         summary = "history cut short: acknowledged writes so far survived, but the run is partial"
     elif undecided:
-        summary = (f"no loss among {int(decidable.sum())} checked acks; {undecided} undecidable "
-                   "(incomplete or truncated read-back, malformed acks)")
+        summary = (
+            f"no loss among {int(decidable.sum())} checked acks; {undecided} undecidable "
+            "(incomplete or truncated read-back, malformed acks)"
+        )
     else:
         summary = f"all {len(acks)} acknowledged writes are in the final log"
-    return Verdict(NAME, outcome, summary, counts=counts, counterexamples=examples,
-                   metrics={"acked_never_read": never_read})
+    return Verdict(
+        NAME,
+        outcome,
+        summary,
+        counts=counts,
+        counterexamples=examples,
+        metrics={"acked_never_read": never_read},
+    )

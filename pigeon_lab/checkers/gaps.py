@@ -61,14 +61,18 @@ def _final_holes(p: Prepared, k: int) -> tuple[int, int, int, list[Counterexampl
     holes = np.where(judged, expected - have, 0)
     examples = []
     for c in np.flatnonzero(holes > 0)[:k]:
-        got = present[p.slot_off[c] + lo[c]: p.slot_off[c] + min(head[c], fmax[c]) + 1]
+        got = present[p.slot_off[c] + lo[c] : p.slot_off[c] + min(head[c], fmax[c]) + 1]
         miss = np.flatnonzero(~got)
         s = int(lo[c] + miss[0]) if len(miss) else int(fmax[c] + 1)
         ws, ch = p.chan_label(int(c))
         near = np.flatnonzero((f.chan == c) & (np.abs(f.seq - s) == 1))
-        examples.append(Counterexample(
-            f"final log of {ws}/{ch} lacks seq {s} (head {int(head[c])}, "
-            f"{int(holes[c])} missing)", p.final_rows(near, 2)))
+        examples.append(
+            Counterexample(
+                f"final log of {ws}/{ch} lacks seq {s} (head {int(head[c])}, "
+                f"{int(holes[c])} missing)",
+                p.final_rows(near, 2),
+            )
+        )
     return int(judged.sum()), int(holes.sum()), int((seen & ~rb.decidable).sum()), examples
 
 
@@ -157,19 +161,30 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
         rows += p.rows(last, 1)
         sent = np.flatnonzero(p.slot == p.slot_off[m.seg_chan[s]] + gone[0])[:1]
         rows += p.rows(sent, 1)
-        examples.append(Counterexample(
-            f"client {who} joined {ws}/{ch} from seq {int(m.seg_base[s]) + 1} never delivered "
-            f"seq {int(gone[0])} ({len(gone)} missing up to {int(req[s])})", rows))
+        examples.append(
+            Counterexample(
+                f"client {who} joined {ws}/{ch} from seq {int(m.seg_base[s]) + 1} never delivered "
+                f"seq {int(gone[0])} ({len(gone)} missing up to {int(req[s])})",
+                rows,
+            )
+        )
     w = wire(p)
     nviol = holes + int(miss[definite].sum())
     undecided = undecided_chan + int(tail_unknown.sum()) + (p.final is None)
-    counts = {"channels_checked": nchan, "final_log_holes": holes,
-              "memberships_checked": len(req), "missing_deliveries": int(miss[definite].sum()),
-              "undecidable": undecided, "violations": nviol}
+    counts = {
+        "channels_checked": nchan,
+        "final_log_holes": holes,
+        "memberships_checked": len(req),
+        "missing_deliveries": int(miss[definite].sum()),
+        "undecidable": undecided,
+        "violations": nviol,
+    }
     outcome = judge(nviol, undecided or not ctx.complete)
     if nviol:
-        summary = (f"{holes} holes in final logs and {counts['missing_deliveries']} committed "
-                   f"messages never delivered to clients that stayed joined")
+        summary = (
+            f"{holes} holes in final logs and {counts['missing_deliveries']} committed "
+            f"messages never delivered to clients that stayed joined"
+        )
     elif p.final is None:
         summary = "no final log: channel completeness cannot be judged"
     elif not ctx.complete:
@@ -177,7 +192,15 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
     elif undecided:
         summary = f"no gap seen; {undecided} channels or memberships undecidable"
     else:
-        summary = (f"{nchan} final logs without holes; {len(req)} memberships delivered every "
-                   f"committed seq ({w.gaps} live-push gaps repaired)")
-    return Verdict(NAME, outcome, summary, counts=counts, counterexamples=examples,
-                   metrics={"live_gaps_repaired": w.gaps})
+        summary = (
+            f"{nchan} final logs without holes; {len(req)} memberships delivered every "
+            f"committed seq ({w.gaps} live-push gaps repaired)"
+        )
+    return Verdict(
+        NAME,
+        outcome,
+        summary,
+        counts=counts,
+        counterexamples=examples,
+        metrics={"live_gaps_repaired": w.gaps},
+    )

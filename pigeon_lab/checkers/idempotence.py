@@ -37,8 +37,11 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
         at = acks[p.cmid[acks] == c]
         a = at[p.slot[at] == where[c]][:1]
         b = at[p.slot[at] != where[c]][:1]
-        examples.append(Counterexample("one client_msg_id acknowledged at two different seqs",
-                                       p.rows(np.r_[a, b])))
+        examples.append(
+            Counterexample(
+                "one client_msg_id acknowledged at two different seqs", p.rows(np.r_[a, b])
+            )
+        )
     twice = np.empty(0, I64)
     info_twice = 0
     if p.final is not None:
@@ -53,23 +56,34 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
         info_twice = int(info[twice_cmids].sum()) if len(twice_cmids) else 0
         for c in twice_cmids[: max(0, k - len(examples))]:
             rows = twice[f.cmid[twice] == c]
-            sends = np.flatnonzero(p.is_kind("send_invoke", "send_ok", "send_info")
-                                   & (p.cmid == c))[:4]
-            examples.append(Counterexample(
-                f"client_msg_id stored at {len(rows)} seqs of one channel "
-                f"({'outcome was unknown' if info[c] else 'a retried send'})",
-                p.final_rows(rows, 3) + p.rows(sends)))
+            sends = np.flatnonzero(
+                p.is_kind("send_invoke", "send_ok", "send_info") & (p.cmid == c)
+            )[:4]
+            examples.append(
+                Counterexample(
+                    f"client_msg_id stored at {len(rows)} seqs of one channel "
+                    f"({'outcome was unknown' if info[c] else 'a retried send'})",
+                    p.final_rows(rows, 3) + p.rows(sends),
+                )
+            )
         stored_twice = len(twice_cmids)
     else:
         stored_twice = 0
     nviol = len(bad_cmids) + stored_twice
-    counts = {"acks": len(acks), "retried_acks": retried, "acked_at_two_seqs": len(bad_cmids),
-              "stored_twice": stored_twice, "info_stored_twice": info_twice,
-              "violations": nviol}
+    counts = {
+        "acks": len(acks),
+        "retried_acks": retried,
+        "acked_at_two_seqs": len(bad_cmids),
+        "stored_twice": stored_twice,
+        "info_stored_twice": info_twice,
+        "violations": nviol,
+    }
     outcome = judge(nviol, p.final is None or not ctx.complete)
     if nviol:
-        summary = (f"{stored_twice} client_msg_ids stored more than once and {len(bad_cmids)} "
-                   "acknowledged at different seqs")
+        summary = (
+            f"{stored_twice} client_msg_ids stored more than once and {len(bad_cmids)} "
+            "acknowledged at different seqs"
+        )
     elif p.final is None:
         summary = "acks agree, but without a final log double stores cannot be ruled out"
     else:

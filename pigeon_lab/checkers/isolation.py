@@ -42,7 +42,7 @@ def _owner(p: Prepared, codes: np.ndarray) -> np.ndarray:
 
 @register(NAME)
 def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
-    """No event of another workspace, no recv outside membership, adversaries refused, true senders."""
+    """No other workspace's events, no recv outside membership, attacks refused, true senders."""
     p = prepare(history, ctx)
     k = ctx.max_counterexamples
     msgs = p.is_kind("recv", "deliver", "sync_ok")
@@ -82,20 +82,28 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
     add(outside, "received a message on a channel it had not joined or had left")
     add(accepted, "an adversarial attempt was accepted")
     add(spoof_idx, "message sender differs from the user who sent it", True)
-    counts = {"cross_tenant": len(foreign_idx), "recv_without_join": len(outside),
-              "adversarial": len(adv), "adversarial_accepted": len(accepted),
-              "spoofed_sender": len(spoof_idx),
-              "checked_senders": int((has & (uo >= 0) & (snd >= 0)).sum())}
+    counts = {
+        "cross_tenant": len(foreign_idx),
+        "recv_without_join": len(outside),
+        "adversarial": len(adv),
+        "adversarial_accepted": len(accepted),
+        "spoofed_sender": len(spoof_idx),
+        "checked_senders": int((has & (uo >= 0) & (snd >= 0)).sum()),
+    }
     nviol = len(foreign_idx) + len(outside) + len(accepted) + len(spoof_idx)
     counts["violations"] = nviol
     outcome = judge(nviol, not ctx.complete)
     if nviol:
-        summary = (f"{len(foreign_idx)} cross-tenant events, {len(outside)} receipts outside "
-                   f"membership, {len(accepted)} adversarial attempts accepted, "
-                   f"{len(spoof_idx)} spoofed senders")
+        summary = (
+            f"{len(foreign_idx)} cross-tenant events, {len(outside)} receipts outside "
+            f"membership, {len(accepted)} adversarial attempts accepted, "
+            f"{len(spoof_idx)} spoofed senders"
+        )
     else:
-        summary = (f"no cross-tenant event or receipt outside membership; {len(adv)} adversarial "
-                   f"attempts refused; {counts['checked_senders']} senders verified")
+        summary = (
+            f"no cross-tenant event or receipt outside membership; {len(adv)} adversarial "
+            f"attempts refused; {counts['checked_senders']} senders verified"
+        )
         if not ctx.complete:
             summary += "; history cut short, so unknown"
     return Verdict(NAME, outcome, summary, counts=counts, counterexamples=examples)

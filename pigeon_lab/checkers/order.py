@@ -30,6 +30,8 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
     hidx = np.flatnonzero(p.is_kind(*OBS_KINDS) & (p.msg >= 0) & (p.slot >= 0))
     slots, msgs = p.slot[hidx], p.msg[hidx]
     nh = len(hidx)
+    # observation i < nh is history row hidx[i]; i >= nh is final-log entry fv[i - nh]
+    final_chan = p.final.chan if p.final is not None else np.empty(0, np.int32)
     if p.final is not None:
         fs = p.slots(p.final.chan, p.final.seq)
         fv = np.flatnonzero((fs >= 0) & (p.final.msg >= 0))
@@ -58,25 +60,35 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
         at = np.flatnonzero(slots == sl)
         a = at[msgs[at] == rep[sl]][:1]
         b = at[msgs[at] != rep[sl]][:1]
-        c = int(p.chan[hidx[a[0]]]) if a[0] < nh else int(p.final.chan[fv[a[0] - nh]])  # type: ignore[union-attr]
+        c = int(p.chan[hidx[a[0]]]) if a[0] < nh else int(final_chan[fv[a[0] - nh]])
         ws, ch = p.chan_label(c)
         seq = int(sl - p.slot_off[c])
-        examples.append(Counterexample(
-            f"{ws}/{ch} seq {seq} names two different messages", rows_at(np.r_[a, b])))
+        examples.append(
+            Counterexample(
+                f"{ws}/{ch} seq {seq} names two different messages", rows_at(np.r_[a, b])
+            )
+        )
     for m in conflict_msgs[: max(0, k - len(examples))]:
         at = np.flatnonzero(msgs == m)
         a = at[slots[at] == where[m]][:1]
         b = at[slots[at] != where[m]][:1]
-        examples.append(Counterexample("one message seen at two different seqs",
-                                       rows_at(np.r_[a, b])))
-    counts = {"observations": len(slots), "seqs": int(len(np.unique(slots))) if nviol else
-              int((rep >= 0).sum()), "conflicting_seqs": len(conflict_slots),
-              "conflicting_messages": len(conflict_msgs), "violations": nviol}
+        examples.append(
+            Counterexample("one message seen at two different seqs", rows_at(np.r_[a, b]))
+        )
+    counts = {
+        "observations": len(slots),
+        "seqs": len(np.unique(slots)) if nviol else int((rep >= 0).sum()),
+        "conflicting_seqs": len(conflict_slots),
+        "conflicting_messages": len(conflict_msgs),
+        "violations": nviol,
+    }
     incomplete = not ctx.complete
     outcome = judge(nviol, incomplete)
     if nviol:
-        summary = (f"{len(conflict_slots)} seqs name more than one message and "
-                   f"{len(conflict_msgs)} messages have more than one seq")
+        summary = (
+            f"{len(conflict_slots)} seqs name more than one message and "
+            f"{len(conflict_msgs)} messages have more than one seq"
+        )
     else:
         summary = f"every one of {counts['seqs']} seqs names one message across all observers"
         if p.final is None:

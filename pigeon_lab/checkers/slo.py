@@ -38,16 +38,23 @@ def summary_of(v: np.ndarray) -> dict[str, float | int | None]:
     if len(v) == 0:
         return {"n": 0, "p50": None, "p95": None, "p99": None, "max": None, "mean": None}
     q = np.quantile(v, QS)
-    return {"n": len(v), "p50": _r(q[0]), "p95": _r(q[1]), "p99": _r(q[2]),
-            "max": _r(v.max()), "mean": _r(v.mean())}
+    return {
+        "n": len(v),
+        "p50": _r(q[0]),
+        "p95": _r(q[1]),
+        "p99": _r(q[2]),
+        "max": _r(v.max()),
+        "mean": _r(v.mean()),
+    }
 
 
 def _r(x: float) -> float:
     return round(float(x), 3)
 
 
-def grouped_quantiles(group: np.ndarray, v: np.ndarray, ngroups: int,
-                      qs: tuple[float, ...] = (0.5, 0.99)) -> np.ndarray:
+def grouped_quantiles(
+    group: np.ndarray, v: np.ndarray, ngroups: int, qs: tuple[float, ...] = (0.5, 0.99)
+) -> np.ndarray:
     """Quantiles of ``v`` per group from a log histogram; NaN for empty groups."""
     out = np.full((ngroups, len(qs)), np.nan)
     ok = np.isfinite(v) & (group >= 0)
@@ -126,23 +133,30 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
     errors = np.flatnonzero(p.is_kind(*ERROR_KINDS))
 
     def per_bucket(idx: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-        return np.bincount(bucket[idx], weights=weights, minlength=nb)[:nb] if nb else \
-            np.zeros(0)
+        return np.bincount(bucket[idx], weights=weights, minlength=nb)[:nb] if nb else np.zeros(0)
 
     n_cnt = per_bucket(spos[counted])
     n_ok = per_bucket(spos[counted], acked[counted].astype(float))
     aq = grouped_quantiles(bucket[acks], ack_ms, nb)
     dq = grouped_quantiles(bucket[dl], del_ms, nb)
-    cols = {"sends": per_bucket(spos), "acks": per_bucket(acks),
-            "deliveries": per_bucket(deliveries), "errors": per_bucket(errors),
-            "reconnects": per_bucket(rec_at)}
+    cols = {
+        "sends": per_bucket(spos),
+        "acks": per_bucket(acks),
+        "deliveries": per_bucket(deliveries),
+        "errors": per_bucket(errors),
+        "reconnects": per_bucket(rec_at),
+    }
     timeline: list[dict[str, Any]] = []
     for b in range(nb):
         row: dict[str, Any] = {"t_s": _r(b * ctx.bucket_s)}
         row.update({name: int(c[b]) for name, c in cols.items()})
         row["availability"] = _r(n_ok[b] / n_cnt[b]) if n_cnt[b] else None
-        row.update(ack_p50=_num(aq[b, 0]), ack_p99=_num(aq[b, 1]),
-                   delivery_p50=_num(dq[b, 0]), delivery_p99=_num(dq[b, 1]))
+        row.update(
+            ack_p50=_num(aq[b, 0]),
+            ack_p99=_num(aq[b, 1]),
+            delivery_p50=_num(dq[b, 0]),
+            delivery_p99=_num(dq[b, 1]),
+        )
         timeline.append(row)
 
     nws = len(p.wss)
@@ -150,29 +164,51 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
     wq_d = grouped_quantiles(p.ws[dl].astype(I64), del_ms, nws)
     w_sends = np.bincount(p.ws[spos][p.ws[spos] >= 0], minlength=nws)
     w_del = np.bincount(p.ws[deliveries][p.ws[deliveries] >= 0], minlength=nws)
-    per_ws = {str(p.wss[w]): {"sends": int(w_sends[w]), "deliveries": int(w_del[w]),
-                              "ack_p50": _num(wq_a[w, 0]), "ack_p99": _num(wq_a[w, 1]),
-                              "delivery_p50": _num(wq_d[w, 0]), "delivery_p99": _num(wq_d[w, 1])}
-              for w in range(nws) if w_sends[w] or w_del[w]}
+    per_ws = {
+        str(p.wss[w]): {
+            "sends": int(w_sends[w]),
+            "deliveries": int(w_del[w]),
+            "ack_p50": _num(wq_a[w, 0]),
+            "ack_p99": _num(wq_a[w, 1]),
+            "delivery_p50": _num(wq_d[w, 0]),
+            "delivery_p99": _num(wq_d[w, 1]),
+        }
+        for w in range(nws)
+        if w_sends[w] or w_del[w]
+    }
 
     faults = _faults(p, ctx, t0, np.flatnonzero(p.is_kind(*ERROR_KINDS, "disconnect")), acks)
     metrics: dict[str, Any] = {
-        "ack_latency_ms": summary_of(ack_ms), "delivery_latency_ms": summary_of(del_ms),
-        "reconnect_ms": summary_of(rec_ms), "availability": None if avail is None else
-        round(avail, 6), "timeline": timeline, "per_workspace": per_ws, "faults": faults}
-    counts = {"sends": len(spos), "acks": len(acks), "deliveries": len(deliveries),
-              "errors": len(errors), "reconnects": len(rec_at)}
+        "ack_latency_ms": summary_of(ack_ms),
+        "delivery_latency_ms": summary_of(del_ms),
+        "reconnect_ms": summary_of(rec_ms),
+        "availability": None if avail is None else round(avail, 6),
+        "timeline": timeline,
+        "per_workspace": per_ws,
+        "faults": faults,
+    }
+    counts = {
+        "sends": len(spos),
+        "acks": len(acks),
+        "deliveries": len(deliveries),
+        "errors": len(errors),
+        "reconnects": len(rec_at),
+    }
     if len(spos) == 0:
-        return Verdict(NAME, Outcome.UNKNOWN, "no sends: nothing to measure", counts=counts,
-                       metrics=metrics)
+        return Verdict(
+            NAME, Outcome.UNKNOWN, "no sends: nothing to measure", counts=counts, metrics=metrics
+        )
     a = metrics["ack_latency_ms"]
-    summary = (f"{len(spos)} sends, availability {avail if avail is None else round(avail, 4)}, "
-               f"ack p99 {a['p99']} ms, delivery p99 {metrics['delivery_latency_ms']['p99']} ms")
+    summary = (
+        f"{len(spos)} sends, availability {avail if avail is None else round(avail, 4)}, "
+        f"ack p99 {a['p99']} ms, delivery p99 {metrics['delivery_latency_ms']['p99']} ms"
+    )
     return Verdict(NAME, Outcome.PASS, summary, counts=counts, metrics=metrics)
 
 
-def _faults(p: Prepared, ctx: CheckContext, t0: int, errs: np.ndarray,
-            acks: np.ndarray) -> list[dict[str, Any]]:
+def _faults(
+    p: Prepared, ctx: CheckContext, t0: int, errs: np.ndarray, acks: np.ndarray
+) -> list[dict[str, Any]]:
     """Per fault: time from its start to the first error, and from its heal to recovery."""
     out: list[dict[str, Any]] = []
     end_all = int(p.t[-1]) if p.n else t0
@@ -182,8 +218,7 @@ def _faults(p: Prepared, ctx: CheckContext, t0: int, errs: np.ndarray,
         later = [s for s in starts if s > f.start_t]
         horizon = later[0] if later else end_all + 1
         i = np.searchsorted(et, f.start_t)
-        first_err = (float(et[i] - f.start_t) / 1e9
-                     if i < len(et) and et[i] < horizon else None)
+        first_err = float(et[i] - f.start_t) / 1e9 if i < len(et) and et[i] < horizon else None
         rec = None
         if f.end_t is not None:
             lo, hi = np.searchsorted(et, [f.end_t, max(horizon, f.end_t)])
@@ -191,8 +226,14 @@ def _faults(p: Prepared, ctx: CheckContext, t0: int, errs: np.ndarray,
             j = np.searchsorted(at, since, side="right")
             if j < len(at) and (hi == lo or at[j] < max(horizon, f.end_t) or not later):
                 rec = float(at[j] - f.end_t) / 1e9
-        out.append({"kind": f.kind, "target": f.target, "start_s": _r((f.start_t - t0) / 1e9),
-                    "end_s": None if f.end_t is None else _r((f.end_t - t0) / 1e9),
-                    "time_to_first_error_s": None if first_err is None else _r(first_err),
-                    "time_to_recovery_s": None if rec is None else _r(max(rec, 0.0))})
+        out.append(
+            {
+                "kind": f.kind,
+                "target": f.target,
+                "start_s": _r((f.start_t - t0) / 1e9),
+                "end_s": None if f.end_t is None else _r((f.end_t - t0) / 1e9),
+                "time_to_first_error_s": None if first_err is None else _r(first_err),
+                "time_to_recovery_s": None if rec is None else _r(max(rec, 0.0)),
+            }
+        )
     return out

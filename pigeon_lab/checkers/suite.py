@@ -17,29 +17,31 @@ from pigeon_lab.checkers import (  # noqa: F401
     slo,
 )
 from pigeon_lab.checkers._prep import clear_cache
-from pigeon_lab.checkers.base import CheckContext, Verdict, run_checker
+from pigeon_lab.checkers.base import REGISTRY, CheckContext, Verdict, run_checker
 
 CHECKER_ORDER: tuple[str, ...] = (
-    "durability", "order", "gaps", "delivery", "idempotence", "isolation", "slo")
+    "durability",
+    "order",
+    "gaps",
+    "delivery",
+    "idempotence",
+    "isolation",
+    "slo",
+)
 
 
-def check_all(history: pd.DataFrame, ctx: CheckContext,
-              names: Sequence[str] | None = None) -> list[Verdict]:
+def check_all(
+    history: pd.DataFrame, ctx: CheckContext, names: Sequence[str] | None = None
+) -> list[Verdict]:
     """Verdicts of ``names`` (default: every checker, in report order) on one history.
 
     The history is turned into integer codes once (see ``_prep``) and shared.
     """
     chosen = CHECKER_ORDER if names is None else tuple(names)
-    unknown = [n for n in chosen if n not in CHECKER_ORDER and n not in _registry()]
+    unknown = [n for n in chosen if n not in REGISTRY]
     if unknown:
         raise KeyError(f"unknown checkers {unknown}; known: {', '.join(CHECKER_ORDER)}")
     try:
         return [run_checker(name, history, ctx) for name in chosen]
     finally:
         clear_cache()
-
-
-def _registry() -> dict[str, object]:
-    from pigeon_lab.checkers.base import REGISTRY
-
-    return dict(REGISTRY)

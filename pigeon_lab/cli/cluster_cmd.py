@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 from rich.console import Console
@@ -24,7 +24,7 @@ from rich.table import Table
 from pigeon_lab.cluster.daemon import serve
 from pigeon_lab.cluster.info import ClusterInfo
 from pigeon_lab.cluster.process import log_tail
-from pigeon_lab.cluster.spec import ClusterSpec
+from pigeon_lab.cluster.spec import ClusterSpec, Durability
 from pigeon_lab.cluster.state import (
     default_state_file,
     read_json_line,
@@ -135,7 +135,7 @@ def up(
         nodes=nodes,
         replicas=replicas,
         sentinels=sentinels,
-        durability=durability,  # type: ignore[arg-type]  # checked above
+        durability=cast(Durability, durability),  # checked above
         load_balancer=lb,
         jwt_secret=jwt_secret,
         backend_args=tuple(backend_arg or ()),

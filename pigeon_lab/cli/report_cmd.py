@@ -27,7 +27,9 @@ console = Console()
 RunDir = Annotated[Path, typer.Argument(help="a run folder (reports/<stamp>-<scenario>/)")]
 PolicyOpt = Annotated[
     Path | None,
-    typer.Option("--policy", help="gate policy YAML (GatePolicy fields, or a scenario with checks.gate)"),
+    typer.Option(
+        "--policy", help="gate policy YAML (GatePolicy fields, or a scenario with checks.gate)"
+    ),
 ]
 
 
@@ -36,10 +38,12 @@ def render(
     run_dir: RunDir,
     policy: PolicyOpt = None,
     checkers: Annotated[
-        str | None, typer.Option("--checkers", help="comma-separated checker names (default: the scenario's)")
+        str | None,
+        typer.Option("--checkers", help="comma-separated checker names (default: the scenario's)"),
     ] = None,
     from_json: Annotated[
-        bool, typer.Option("--from-json", help="re-render report.json as it is, without re-checking")
+        bool,
+        typer.Option("--from-json", help="re-render report.json as it is, without re-checking"),
     ] = False,
 ) -> None:
     """Re-check RUN_DIR from its files and rewrite report.json, junit.xml and report.html."""
@@ -74,7 +78,12 @@ def gate(
 
     Without --policy, the scenario's own `checks.gate` (scenario.yaml) is used.
     """
-    from pigeon_lab.report.gate import evaluate_gate, exit_code, gate_policy_of_scenario, load_policy
+    from pigeon_lab.report.gate import (
+        evaluate_gate,
+        exit_code,
+        gate_policy_of_scenario,
+        load_policy,
+    )
     from pigeon_lab.report.recheck import read_scenario
     from pigeon_lab.report.render import load_report
 
@@ -125,7 +134,13 @@ def gate_table(result: GateResult) -> Table:
     table.add_column("message", min_width=20, ratio=1)
     for c in result.checks:
         mark = "[green]✓[/]" if c.passed else "[red]✗[/]"
-        observed = "-" if c.observed is None else f"{c.observed:.4g}" if isinstance(c.observed, float) else str(c.observed)
+        observed = (
+            "-"
+            if c.observed is None
+            else f"{c.observed:.4g}"
+            if isinstance(c.observed, float)
+            else str(c.observed)
+        )
         name = escape(c.name) + ("" if c.kind == "threshold" else " [dim](invariant)[/]")
         table.add_row(mark, name, escape(c.condition), escape(observed), escape(c.message))
     return table

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 console = Console(stderr=True)
+PHASE_MARK = "\u203a"  # a single right-pointing angle quote before each phase
 
 
 def register(scenario_app: typer.Typer) -> None:
@@ -18,7 +19,9 @@ def register(scenario_app: typer.Typer) -> None:
 
 
 def run(
-    scenario: Annotated[str, typer.Argument(help="a catalogue name (see `scenario list`) or a YAML file")],
+    scenario: Annotated[
+        str, typer.Argument(help="a catalogue name (see `scenario list`) or a YAML file")
+    ],
     out: Annotated[Path, typer.Option("--out", help="folder for the run folder")] = Path("reports"),
     seed: Annotated[int | None, typer.Option(help="override the scenario's seed")] = None,
     duration: Annotated[float | None, typer.Option(help="override workload.duration_s (s)")] = None,
@@ -41,7 +44,7 @@ def run(
         task = progress.add_task("starting", total=None, detail="")
 
         def on_phase(message: str) -> None:
-            progress.console.print(f"[cyan]›[/] {message}")
+            progress.console.print(f"[cyan]{PHASE_MARK}[/] {message}")
             progress.update(task, description=message)
 
         def on_progress(p: dict[str, Any]) -> None:

@@ -20,8 +20,18 @@ def worker(
     users and ships its history back when the master stops the load.
     """
     # Locust monkey-patches the standard library: run it in its own process.
-    rc = subprocess.call([sys.executable, "-m", "pigeon_lab.load", "--worker",
-                          "--master-host", master_host, "--master-port", str(master_port)])
+    rc = subprocess.call(
+        [
+            sys.executable,
+            "-m",
+            "pigeon_lab.load",
+            "--worker",
+            "--master-host",
+            master_host,
+            "--master-port",
+            str(master_port),
+        ]
+    )
     if rc != 0:
         raise LoadError(f"load worker exited with {rc}")
 

@@ -84,11 +84,17 @@ def replica_synced(port: int) -> bool:
     )
 
 
+def command(client: redis.Redis, *args: str | int) -> object:
+    """The raw reply to one Redis command (redis-py leaves ``execute_command`` untyped)."""
+    reply: object = client.execute_command(*args)  # type: ignore[no-untyped-call]
+    return reply
+
+
 def sentinel_primary(port: int, master_name: str, timeout_s: float = 0.5) -> str | None:
     """The primary 'host:port' that a Sentinel reports, or None."""
     client = redis_client(port, timeout_s)
     try:
-        addr = client.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", master_name)
+        addr = command(client, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", master_name)
     except (redis.RedisError, OSError):
         return None
     finally:

@@ -72,7 +72,7 @@ class _Spawner:
                 continue
             try:
                 fn()
-            except BaseException as exc:  # noqa: BLE001 (re-raised in the waiting caller)
+            except BaseException as exc:  # re-raised in the waiting caller
                 future.set_exception(exc)
             else:
                 future.set_result(None)
@@ -157,7 +157,7 @@ class ManagedProcess:
                 cwd=self.cwd,
                 env=self.env,
                 start_new_session=True,
-                preexec_fn=_pdeathsig_preexec(os.getpid()),  # noqa: PLW1509 (prctl in child)
+                preexec_fn=_pdeathsig_preexec(os.getpid()),  # prctl in the child
             )
 
         try:

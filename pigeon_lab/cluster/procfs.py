@@ -10,7 +10,6 @@ true even when a process rewrites its title, so this works from any process:
 from __future__ import annotations
 
 import os
-import signal
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,13 +42,32 @@ class ProcEntry:
     cwd: str
 
 
-def _read_entry(proc: Path) -> ProcEntry | None:
+def cmdline(pid: int) -> str | None:
+    """The command line of `pid`, arguments joined by spaces; None when it cannot be read."""
     try:
-        raw = (proc / "cmdline").read_bytes()
-        cwd = os.readlink(proc / "cwd")
+        raw = (PROC / str(pid) / "cmdline").read_bytes()
     except OSError:
         return None
-    return ProcEntry(int(proc.name), raw.replace(b"\0", b" ").decode(errors="replace").strip(), cwd)
+    return raw.replace(b"\0", b" ").decode(errors="replace").strip()
+
+
+def _read_entry(pid: int) -> ProcEntry | None:
+    line = cmdline(pid)
+    try:
+        cwd = os.readlink(PROC / str(pid) / "cwd")
+    except OSError:
+        return None
+    return None if line is None else ProcEntry(pid, line, cwd)
+
+
+def _live_entry_under(pid: int, root: str) -> ProcEntry | None:
+    """`pid`'s entry when it is alive (not a zombie) and its cwd or command line is under `root`."""
+    entry = _read_entry(pid)
+    if entry is None or pid_state(pid) == "dead":
+        return None
+    if entry.cwd == root or entry.cwd.startswith(root + "/") or root in entry.cmdline:
+        return entry
+    return None
 
 
 def processes_under(run_dir: Path, *, exclude: set[int] | None = None) -> list[ProcEntry]:
@@ -60,28 +78,14 @@ def processes_under(run_dir: Path, *, exclude: set[int] | None = None) -> list[P
     for proc in PROC.iterdir():
         if not proc.name.isdigit() or int(proc.name) in skip:
             continue
-        entry = _read_entry(proc)
-        if entry is None or pid_state(entry.pid) == "dead":
-            continue
-        if entry.cwd == root or entry.cwd.startswith(root + "/") or root in entry.cmdline:
+        entry = _live_entry_under(int(proc.name), root)
+        if entry is not None:
             found.append(entry)
     return found
 
 
 def pid_belongs_to(pid: int, run_dir: Path) -> bool:
     """True when `pid` is alive and belongs to `run_dir` (guards against pid reuse)."""
-    return (
-        any(e.pid == pid for e in processes_under(run_dir)) if pid_state(pid) != "dead" else False
-    )
-
-
-def kill_run_dir_processes(run_dir: Path, sig: int = signal.SIGKILL) -> list[ProcEntry]:
-    """Send `sig` to every process under `run_dir` (the last-resort cleanup); returns them."""
-    victims = processes_under(run_dir)
-    for entry in victims:
-        try:
-            os.kill(entry.pid, signal.SIGCONT)
-            os.kill(entry.pid, sig)
-        except ProcessLookupError:
-            continue
-    return victims
+    if pid == os.getpid():
+        return False
+    return _live_entry_under(pid, str(Path(run_dir).resolve())) is not None

@@ -48,7 +48,8 @@ def _common(port: int, data_dir: Path) -> list[str]:
 
 def server_config(port: int, data_dir: Path, *, replica_of: int | None, aof: bool) -> str:
     """redis.conf for a primary (replica_of=None) or a replica of 127.0.0.1:<replica_of>."""
-    lines = _common(port, data_dir) + [
+    lines = [
+        *_common(port, data_dir),
         'save ""',
         f"appendonly {'yes' if aof else 'no'}",
         "appendfsync everysec",
@@ -75,7 +76,8 @@ def sentinel_config(
     failover_timeout_ms: int,
 ) -> str:
     """sentinel.conf: monitor the primary; Sentinel rewrites this file as it learns."""
-    lines = _common(port, data_dir) + [
+    lines = [
+        *_common(port, data_dir),
         f"sentinel monitor {master_name} {HOST} {primary_port} {quorum}",
         f"sentinel down-after-milliseconds {master_name} {down_after_ms}",
         f"sentinel failover-timeout {master_name} {failover_timeout_ms}",
@@ -117,12 +119,14 @@ def sentinel_mesh_ready(ports: Sequence[int], master_name: str, replicas: int) -
     for port in ports:
         client = health.redis_client(port)
         try:
-            known_replicas = client.execute_command("SENTINEL", "REPLICAS", master_name)
-            known_sentinels = client.execute_command("SENTINEL", "SENTINELS", master_name)
+            known_replicas = health.command(client, "SENTINEL", "REPLICAS", master_name)
+            known_sentinels = health.command(client, "SENTINEL", "SENTINELS", master_name)
         except (redis_py.RedisError, OSError):
             return False
         finally:
             client.close()
+        if not (isinstance(known_replicas, list) and isinstance(known_sentinels, list)):
+            return False
         if len(known_replicas) < replicas or len(known_sentinels) < len(ports) - 1:
             return False
     return True
@@ -146,7 +150,7 @@ def failover(sentinel_ports: Sequence[int], master_name: str, timeout_s: float =
     while True:
         client = health.redis_client(sentinel_ports[0], timeout_s=2.0)
         try:
-            client.execute_command("SENTINEL", "FAILOVER", master_name)
+            health.command(client, "SENTINEL", "FAILOVER", master_name)
             break
         except redis_py.ResponseError as exc:
             last_error = str(exc)  # NOGOODSLAVE / INPROG: Sentinel is not ready; retry
@@ -183,8 +187,8 @@ def _demote(old: str, new: str) -> bool:
         if client.info("replication").get("role") != "master":
             return True
         host, port = new.rsplit(":", 1)
-        client.execute_command("REPLICAOF", host, port)
-        client.execute_command("CONFIG", "REWRITE")
+        health.command(client, "REPLICAOF", host, port)
+        health.command(client, "CONFIG", "REWRITE")
         return client.info("replication").get("role") != "master"
     except (redis_py.RedisError, OSError):
         return True

@@ -46,10 +46,14 @@ class ClusterSpec:
             if getattr(self, name) < 0:
                 raise ConfigError("must be >= 0", source="cluster spec", field=name)
         if self.load_balancer and self.nodes < 1:
-            raise ConfigError("a load balancer needs at least one node", field="nodes")
+            raise ConfigError(
+                "a load balancer needs at least one node", source="cluster spec", field="nodes"
+            )
         if self.durability not in DURABILITIES:
             raise ConfigError(
-                f"{self.durability!r} is not one of {', '.join(DURABILITIES)}", field="durability"
+                f"{self.durability!r} is not one of {', '.join(DURABILITIES)}",
+                source="cluster spec",
+                field="durability",
             )
         if self.ready_timeout_s <= 0:
             raise ConfigError("must be > 0", source="cluster spec", field="ready_timeout_s")

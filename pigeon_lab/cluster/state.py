@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from pigeon_lab.cluster.info import ClusterInfo
-from pigeon_lab.cluster.procfs import PROC, pid_belongs_to, pid_state
+from pigeon_lab.cluster.procfs import cmdline, pid_belongs_to, pid_state
 from pigeon_lab.errors import ClusterError
 
 STATE_ENV = "PIGEON_LAB_STATE_FILE"
@@ -71,11 +71,7 @@ def supervisor_alive(info: ClusterInfo) -> bool:
     pid = info.supervisor_pid
     if not pid or pid_state(pid) == "dead":
         return False
-    try:
-        cmdline = (PROC / str(pid) / "cmdline").read_bytes()
-    except OSError:
-        return False
-    return b"pigeon" in cmdline
+    return "pigeon" in (cmdline(pid) or "")
 
 
 def stop_recorded(info: ClusterInfo, timeout_s: float = 20.0) -> list[str]:
@@ -108,5 +104,5 @@ def read_json_line(text: str) -> dict[str, object]:
     """Parse the one-line status the detached supervisor prints when it is up or has failed."""
     data = json.loads(text)
     if not isinstance(data, dict):
-        raise TypeError("not an object")
+        raise TypeError(f"supervisor status line is not a JSON object: {text[:200]!r}")
     return data

@@ -39,22 +39,26 @@ class ParamSpec:
     minimum: float | None = None
     choices: tuple[str, ...] = ()
 
-    def coerce(self, value: Any) -> int | float | str:
+    def coerce(self, value: object) -> int | float | str:
         """Check ``value`` against this spec; raise ValueError with the reason."""
+        out: int | float | str
         if self.type == "int":
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ValueError(f"expected an integer, got {value!r}")
+            out = value
         elif self.type == "float":
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ValueError(f"expected a number, got {value!r}")
-            value = float(value)
-        elif not isinstance(value, str):
+            out = float(value)
+        elif isinstance(value, str):
+            out = value
+        else:
             raise ValueError(f"expected a string, got {value!r}")
-        if self.minimum is not None and value < self.minimum:
-            raise ValueError(f"must be >= {self.minimum:g}, got {value!r}")
-        if self.choices and value not in self.choices:
-            raise ValueError(f"expected one of {', '.join(self.choices)}, got {value!r}")
-        return value  # type: ignore[no-any-return]
+        if self.minimum is not None and not isinstance(out, str) and out < self.minimum:
+            raise ValueError(f"must be >= {self.minimum:g}, got {out!r}")
+        if self.choices and out not in self.choices:
+            raise ValueError(f"expected one of {', '.join(self.choices)}, got {out!r}")
+        return out
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,8 @@ class FaultTarget(Protocol):
     def pause(self, name: str) -> None: ...
     def resume(self, name: str) -> None: ...
     def restart(self, name: str) -> None: ...
-    def drain(self, name: str) -> None: ...
-    def failover(self) -> None: ...
+    def drain(self, name: str) -> int | None: ...
+    def failover(self) -> str: ...
 
 
 INSTANT_KINDS = frozenset({"restart", "redis-failover"})
@@ -99,7 +99,7 @@ class FaultScheduler(threading.Thread):
     def _heal(self, record: FaultRecord, heal: Callable[[], None]) -> None:
         try:
             heal()
-        except Exception as exc:  # noqa: BLE001 - recorded, and the next heals still run
+        except Exception as exc:  # recorded, and the next heals still run
             record.error = f"heal failed: {exc}"
         record.end_t = time.monotonic_ns()
 
@@ -114,7 +114,7 @@ class FaultScheduler(threading.Thread):
                     self.records.append(record)
                 try:
                     heal = _inject(self._cluster, fault)
-                except Exception as exc:  # noqa: BLE001 - recorded in faults.json and the report
+                except Exception as exc:  # recorded in faults.json and the report
                     record.error = f"inject failed: {exc}"
                     record.end_t = time.monotonic_ns()
                     continue

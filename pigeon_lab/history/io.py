@@ -22,15 +22,21 @@ def write_table(table: pa.Table, path: str | Path) -> Path:
     return path
 
 
-def _read(path: str | Path, schema: pa.Schema) -> pd.DataFrame:
+def read_parquet(path: str | Path) -> pd.DataFrame:
+    """Any Parquet file as a DataFrame; ReportError naming the file when it cannot be read."""
     try:
-        table = pq.read_table(path)
-    except (OSError, pa.ArrowInvalid) as exc:
-        raise ReportError(f"{path}: cannot read: {exc}") from exc
-    missing = [n for n in schema.names if n not in table.column_names]
+        frame: pd.DataFrame = pq.read_table(path).to_pandas()  # pyarrow is untyped
+    except Exception as exc:  # pyarrow raises several types; map them all at the boundary
+        raise ReportError(f"{path}: cannot read Parquet: {type(exc).__name__}: {exc}") from exc
+    return frame
+
+
+def _read(path: str | Path, schema: pa.Schema) -> pd.DataFrame:
+    frame = read_parquet(path)
+    missing = [n for n in schema.names if n not in frame.columns]
     if missing:
         raise ReportError(f"{path}: missing columns {missing}")
-    return table.to_pandas()
+    return frame
 
 
 def read_history(path: str | Path) -> pd.DataFrame:

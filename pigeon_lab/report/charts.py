@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
+from itertools import pairwise
 
 from markupsafe import Markup
 
@@ -25,7 +26,10 @@ Fmt = Callable[[float], str]
 
 @dataclass(frozen=True)
 class Series:
-    """One line: a label, a CSS colour class (``s1``..``s6``) and (x, y) points; y None breaks it."""
+    """One line: a label, a CSS colour class (``s1``..``s6``) and (x, y) points.
+
+    A y of None breaks the line.
+    """
 
     label: str
     css: str
@@ -113,7 +117,7 @@ def line_chart(
     """
     xs = sorted({x for s in series for x, _ in s.points})
     ys = [y for s in series for _, y in s.points if y is not None and math.isfinite(y)]
-    step = min((b - a for a, b in zip(xs, xs[1:])), default=1.0) or 1.0
+    step = min((b - a for a, b in pairwise(xs)), default=1.0) or 1.0
     x_hi = max([xs[-1] + step if xs else 1.0] + [b.end or b.start for b in bands])
     lo = min(ys, default=0.0) if y_floor is None else y_floor
     hi = max(ys, default=1.0)
@@ -145,7 +149,9 @@ def bar_chart(
 ) -> Markup:
     """Grouped bars: for each category one bar per group ``(label, css class, values)``."""
     ys = [v for _, _, vals in groups for v in vals if v is not None and math.isfinite(v)]
-    frame = _Frame(0.0, float(max(len(categories), 1)), nice_ticks(0.0, max(ys, default=1.0) * 1.05))
+    frame = _Frame(
+        0.0, float(max(len(categories), 1)), nice_ticks(0.0, max(ys, default=1.0) * 1.05)
+    )
     parts = [_open(chart_id, title), _axes(frame, x_label, y_label, y_fmt, x_ticks=False)]
     n, slot = max(len(groups), 1), frame.pw / max(len(categories), 1)
     bar_w = max(min(slot * 0.8 / n, 28.0), 1.0)
@@ -164,7 +170,11 @@ def bar_chart(
             )
         cx = LEFT + (i + 0.5) * slot
         ty = TOP + frame.ph + 14
-        tr = f' transform="rotate(-35 {cx:.1f} {ty:.1f})" text-anchor="end"' if rotate else ' text-anchor="middle"'
+        tr = (
+            f' transform="rotate(-35 {cx:.1f} {ty:.1f})" text-anchor="end"'
+            if rotate
+            else ' text-anchor="middle"'
+        )
         parts.append(f'<text class="tick" x="{cx:.1f}" y="{ty:.1f}"{tr}>{escape(cat)}</text>')
     if not ys:
         parts.append(_no_data())
@@ -186,23 +196,39 @@ def _axes(frame: _Frame, x_label: str, y_label: str, y_fmt: Fmt, x_ticks: bool =
     out = []
     for t in frame.yticks:
         y = frame.y(t)
-        out.append(f'<line class="grid" x1="{LEFT}" x2="{LEFT + frame.pw}" y1="{y:.1f}" y2="{y:.1f}"/>')
-        out.append(f'<text class="tick" x="{LEFT - 6}" y="{y + 3.5:.1f}" text-anchor="end">{escape(y_fmt(t))}</text>')
+        out.append(
+            f'<line class="grid" x1="{LEFT}" x2="{LEFT + frame.pw}" y1="{y:.1f}" y2="{y:.1f}"/>'
+        )
+        out.append(
+            f'<text class="tick" x="{LEFT - 6}" y="{y + 3.5:.1f}" text-anchor="end">'
+            f"{escape(y_fmt(t))}</text>"
+        )
     base = TOP + frame.ph
     if x_ticks:
         for t in nice_ticks(frame.x0, frame.x1, 8):
             if t > frame.x1 + 1e-9:
                 continue
             x = frame.x(t)
-            out.append(f'<line class="axis" x1="{x:.1f}" x2="{x:.1f}" y1="{base}" y2="{base + 4}"/>')
-            out.append(f'<text class="tick" x="{x:.1f}" y="{base + 15}" text-anchor="middle">{escape(fmt_num(t))}</text>')
+            out.append(
+                f'<line class="axis" x1="{x:.1f}" x2="{x:.1f}" y1="{base}" y2="{base + 4}"/>'
+            )
+            out.append(
+                f'<text class="tick" x="{x:.1f}" y="{base + 15}" text-anchor="middle">'
+                f"{escape(fmt_num(t))}</text>"
+            )
     out.append(f'<line class="axis" x1="{LEFT}" x2="{LEFT + frame.pw}" y1="{base}" y2="{base}"/>')
     out.append(f'<line class="axis" x1="{LEFT}" x2="{LEFT}" y1="{TOP}" y2="{base}"/>')
     if x_label:
-        out.append(f'<text class="label" x="{LEFT + frame.pw / 2:.1f}" y="{HEIGHT - 6}" text-anchor="middle">{escape(x_label)}</text>')
+        out.append(
+            f'<text class="label" x="{LEFT + frame.pw / 2:.1f}" y="{HEIGHT - 6}" '
+            f'text-anchor="middle">{escape(x_label)}</text>'
+        )
     if y_label:
         cy = TOP + frame.ph / 2
-        out.append(f'<text class="label" x="14" y="{cy:.1f}" text-anchor="middle" transform="rotate(-90 14 {cy:.1f})">{escape(y_label)}</text>')
+        out.append(
+            f'<text class="label" x="14" y="{cy:.1f}" text-anchor="middle" '
+            f'transform="rotate(-90 14 {cy:.1f})">{escape(y_label)}</text>'
+        )
     return "".join(out)
 
 
@@ -233,14 +259,18 @@ def _line(frame: _Frame, s: Series) -> str:
     dash = ' stroke-dasharray="5 3"' if s.dashed else ""
     for seg in segments:
         if len(seg) == 1:
-            out.append(f'<circle class="dot {s.css}" cx="{seg[0][0]:.1f}" cy="{seg[0][1]:.1f}" r="2.5"/>')
+            out.append(
+                f'<circle class="dot {s.css}" cx="{seg[0][0]:.1f}" cy="{seg[0][1]:.1f}" r="2.5"/>'
+            )
         elif seg:
             d = "M" + "L".join(f"{x:.1f},{y:.1f}" for x, y in seg)
             out.append(f'<path class="line {s.css}" d="{d}"{dash}/>')
     return "".join(out)
 
 
-def _hover(frame: _Frame, xs: list[float], step: float, series: Sequence[Series], y_fmt: Fmt) -> str:
+def _hover(
+    frame: _Frame, xs: list[float], step: float, series: Sequence[Series], y_fmt: Fmt
+) -> str:
     if not xs or len(xs) > MAX_HOVER:
         return ""
     values = {s.label: dict(s.points) for s in series}

@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from pigeon_lab.report.gate import SLO, resolve_metric
-from pigeon_lab.report.model import Report, plain
+from pigeon_lab.report.model import Report, plain_dict
 
 #: slo metric paths compared, and whether a higher value is worse
 DIFF_METRICS: tuple[tuple[str, bool], ...] = (
@@ -112,7 +112,7 @@ class ReportDiff:
         """Plain JSON-ready form (``--json``)."""
         data = asdict(self)
         data["regressions"] = self.regressions
-        return plain(data)  # type: ignore[no-any-return]
+        return plain_dict(data)
 
 
 def diff_reports(a: Report, b: Report) -> ReportDiff:
@@ -122,7 +122,12 @@ def diff_reports(a: Report, b: Report) -> ReportDiff:
     names = list(va) + [n for n in vb if n not in va]
     verdicts = [VerdictChange(n, va.get(n), vb.get(n)) for n in names if va.get(n) != vb.get(n)]
     counts = [
-        CountChange(n, getattr(a.counts, n), getattr(b.counts, n), getattr(b.counts, n) - getattr(a.counts, n))
+        CountChange(
+            n,
+            getattr(a.counts, n),
+            getattr(b.counts, n),
+            getattr(b.counts, n) - getattr(a.counts, n),
+        )
         for n in COUNTS
     ]
     metrics = [_metric_delta(a, b, path, worse) for path, worse in DIFF_METRICS]
@@ -138,7 +143,9 @@ def diff_reports(a: Report, b: Report) -> ReportDiff:
                 None if ca is None else ca.passed, None if cb is None else cb.passed,
                 None if ca is None else ca.observed, None if cb is None else cb.observed,
             ))  # fmt: skip
-    return ReportDiff(a.run.id, b.run.id, a.gate.passed, b.gate.passed, verdicts, counts, metrics, gate)
+    return ReportDiff(
+        a.run.id, b.run.id, a.gate.passed, b.gate.passed, verdicts, counts, metrics, gate
+    )
 
 
 def _metric_delta(a: Report, b: Report, path: str, higher_is_worse: bool) -> MetricDelta:
@@ -162,10 +169,14 @@ def _number(report: Report, path: str) -> float | None:
 
 def render_diff(diff: ReportDiff, console: Console) -> None:
     """Print the diff as Rich tables."""
+
     def gate_word(p: bool) -> str:
         return "[green]PASS[/]" if p else "[red]FAIL[/]"
 
-    console.print(f"[bold]{escape(diff.a)}[/] -> [bold]{escape(diff.b)}[/]   gate {gate_word(diff.gate_before)} -> {gate_word(diff.gate_after)}")
+    console.print(
+        f"[bold]{escape(diff.a)}[/] -> [bold]{escape(diff.b)}[/]   "
+        f"gate {gate_word(diff.gate_before)} -> {gate_word(diff.gate_after)}"
+    )
     if diff.verdicts:
         t = Table(title="verdict changes", title_justify="left")
         for col in ("checker", "A", "B"):
@@ -176,18 +187,14 @@ def render_diff(diff: ReportDiff, console: Console) -> None:
         console.print(t)
     else:
         console.print("verdicts: no change")
-    t = Table(title="SLO percentiles", title_justify="left")
-    for col, justify in (("metric", "left"), ("A", "right"), ("B", "right"), ("change", "right"), ("%", "right")):
-        t.add_column(col, justify=justify)  # type: ignore[arg-type]
+    t = _figures_table("SLO percentiles", "metric", "A", "B", "change", "%")
     for m in diff.metrics:
         pct = "-" if m.rel_change is None else f"{m.rel_change * 100:+.1f}%"
         change = "-" if m.abs_change is None else f"{m.abs_change:+.4g}"
         style = "red" if m.worse else "green" if m.abs_change else ""
         t.add_row(m.metric, _fmt(m.before), _fmt(m.after), change, pct, style=style)
     console.print(t)
-    t = Table(title="counts", title_justify="left")
-    for col, justify in (("count", "left"), ("A", "right"), ("B", "right"), ("change", "right")):
-        t.add_column(col, justify=justify)  # type: ignore[arg-type]
+    t = _figures_table("counts", "count", "A", "B", "change")
     for c in diff.counts:
         t.add_row(c.name, f"{c.before:,}", f"{c.after:,}", f"{c.delta:+,}")
     console.print(t)
@@ -204,6 +211,15 @@ def render_diff(diff: ReportDiff, console: Console) -> None:
         console.print("[bold red]regressions:[/]")
         for line in diff.regressions:
             console.print(f"  [red]✗[/] {escape(line)}")
+
+
+def _figures_table(title: str, name: str, *figures: str) -> Table:
+    """A table of one left-aligned name column and right-aligned figure columns."""
+    t = Table(title=title, title_justify="left")
+    t.add_column(name, justify="left")
+    for col in figures:
+        t.add_column(col, justify="right")
+    return t
 
 
 def _passed(p: bool | None) -> str:

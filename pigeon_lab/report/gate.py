@@ -53,7 +53,9 @@ class _Missing:
 
 def evaluate_gate(verdicts: Sequence[Verdict], policy: GatePolicy) -> GateResult:
     """Judge the verdicts against the policy: one check per invariant and per threshold."""
-    checks = [_invariant_check(v, policy.allow_unknown) for v in verdicts if v.name not in NOT_INVARIANTS]
+    checks = [
+        _invariant_check(v, policy.allow_unknown) for v in verdicts if v.name not in NOT_INVARIANTS
+    ]
     failures = sum(not c.passed for c in checks)
     if not verdicts:
         checks.append(
@@ -92,13 +94,15 @@ def _invariant_check(verdict: Verdict, allow_unknown: bool) -> GateCheck:
     else:
         passed, message = False, f"fail: {verdict.summary}"
     condition = "pass or unknown" if allow_unknown else "pass"
-    return GateCheck(verdict.name, "invariant", None, condition, str(outcome.value), passed, message)
+    return GateCheck(
+        verdict.name, "invariant", None, condition, str(outcome.value), passed, message
+    )
 
 
 def threshold_check(verdicts: Sequence[Verdict], metric: str, condition: str) -> GateCheck:
     """Judge one threshold: resolve ``metric`` and compare it with ``condition``."""
     op, bound = parse_condition(condition)
-    cond = f"{op} {condition.strip()[len(op):].strip()}"
+    cond = f"{op} {condition.strip()[len(op) :].strip()}"
 
     def check(observed: Any, passed: bool, message: str) -> GateCheck:
         return GateCheck(metric, "threshold", metric, cond, observed, passed, message)
@@ -170,6 +174,7 @@ def resolve_metric(verdicts: Sequence[Verdict], path: str) -> Any:
 
 def _walk(node: Any, parts: list[str], where: str) -> list[tuple[str, Any]] | _Missing:
     """Every (concrete path, value) that ``parts`` reaches from ``node``."""
+
     def join(a: str, b: str) -> str:
         return f"{a}.{b}" if a else b
 
@@ -180,7 +185,9 @@ def _walk(node: Any, parts: list[str], where: str) -> list[tuple[str, Any]] | _M
             elif isinstance(node, list):
                 children = [(join(where, str(j)), v) for j, v in enumerate(node)]
             else:
-                return _Missing(f"'{where or 'metrics'}' is not a mapping or list, cannot expand '*'")
+                return _Missing(
+                    f"'{where or 'metrics'}' is not a mapping or list, cannot expand '*'"
+                )
             out: list[tuple[str, Any]] = []
             for child_where, child in children:
                 got = _walk(child, parts[i + 1 :], child_where)
@@ -191,7 +198,9 @@ def _walk(node: Any, parts: list[str], where: str) -> list[tuple[str, Any]] | _M
         if isinstance(node, Mapping):
             if part not in node:
                 known = ", ".join(sorted(map(str, node))[:12]) or "none"
-                return _Missing(f"metric not found: no '{part}' in '{where or 'metrics'}' (has: {known})")
+                return _Missing(
+                    f"metric not found: no '{part}' in '{where or 'metrics'}' (has: {known})"
+                )
             node = node[part]
         elif isinstance(node, list) and part.isdigit():
             if int(part) >= len(node):
@@ -230,7 +239,9 @@ def policy_from_mapping(data: Any, source: str = "gate policy") -> GatePolicy:
         raise ConfigError(str(first.get("msg", exc)), source=source, field=field) from exc
 
 
-def gate_policy_of_scenario(scenario: Mapping[str, Any], source: str = "scenario.yaml") -> GatePolicy:
+def gate_policy_of_scenario(
+    scenario: Mapping[str, Any], source: str = "scenario.yaml"
+) -> GatePolicy:
     """The policy at ``checks.gate`` of a scenario dict (defaults when absent)."""
     checks = scenario.get("checks") or {}
     if not isinstance(checks, Mapping):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from pigeon_lab.report.model import Report
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_WORKSPACES = 24
 MAX_ROWS = 50
+NO_VALUE = "\u2013"  # an en dash: what a cell shows for a missing value
 
 
 def _env() -> Environment:
@@ -54,7 +56,9 @@ def render_html(report: Report) -> str:
         "extra_metrics": {
             v.name: v.metrics for v in report.verdicts if v.metrics and v.name != SLO
         },
-        "slo_other": {k: v for k, v in metrics.items() if k not in ("timeline", "per_workspace", "faults")},
+        "slo_other": {
+            k: v for k, v in metrics.items() if k not in ("timeline", "per_workspace", "faults")
+        },
         "scenario_yaml": _yaml(report.scenario),
         "topology_yaml": _yaml(report.run.topology) if report.run.topology else "",
         "max_rows": MAX_ROWS,
@@ -70,6 +74,7 @@ def write_html(report: Report, path: Path) -> Path:
 
 def _headline(m: dict[str, Any]) -> list[tuple[str, str]]:
     """The few SLO numbers a reader wants first."""
+
     def pick(group: str, key: str) -> Any:
         g = m.get(group)
         return g.get(key) if isinstance(g, dict) else None
@@ -86,41 +91,78 @@ def _headline(m: dict[str, Any]) -> list[tuple[str, str]]:
 
 def _charts(report: Report, m: dict[str, Any]) -> list[tuple[str, str, Markup]]:
     """(title, caption, svg) for every chart."""
-    timeline = [b for b in m.get("timeline") or [] if isinstance(b, dict) and b.get("t_s") is not None]
+    timeline = [
+        b for b in m.get("timeline") or [] if isinstance(b, dict) and b.get("t_s") is not None
+    ]
     bands = [Band(f.start_s, f.end_s, f"{f.kind} {f.target}") for f in report.faults]
     ts = [float(b["t_s"]) for b in timeline]
-    width = min((b - a for a, b in zip(ts, ts[1:]) if b > a), default=1.0)
+    width = min((b - a for a, b in pairwise(ts) if b > a), default=1.0)
 
     def pts(key: str, scale: float = 1.0) -> list[tuple[float, float | None]]:
         return [(float(b["t_s"]), _f(b.get(key), scale)) for b in timeline]
 
+    def latency(key: str, title: str, caption: str) -> tuple[str, str, Markup]:
+        """The p50 and p99 lines of the timeline's ``<key>_p50`` / ``<key>_p99``."""
+        lines = [
+            Series(f"{key} p50", "s1", pts(f"{key}_p50")),
+            Series(f"{key} p99", "s2", pts(f"{key}_p99"), dashed=True),
+        ]
+        return title, caption, line_chart(f"chart-{key}", title, lines, bands=bands, y_label="ms")
+
     per_s = 1.0 / width
     charts = [
-        ("Ack latency", "time from send to ack, per bucket", line_chart(
-            "chart-ack", "Ack latency", [
-                Series("ack p50", "s1", pts("ack_p50")),
-                Series("ack p99", "s2", pts("ack_p99"), dashed=True),
-            ], bands=bands, y_label="ms")),
-        ("Delivery latency", "end to end: send to delivery at the receiver, per bucket", line_chart(
-            "chart-delivery", "Delivery latency", [
-                Series("delivery p50", "s1", pts("delivery_p50")),
-                Series("delivery p99", "s2", pts("delivery_p99"), dashed=True),
-            ], bands=bands, y_label="ms")),
-        ("Throughput", f"events per second (bucket {fmt_num(width)} s)", line_chart(
-            "chart-throughput", "Throughput", [
-                Series("sends/s", "s1", pts("sends", per_s)),
-                Series("acks/s", "s3", pts("acks", per_s)),
-                Series("deliveries/s", "s4", pts("deliveries", per_s)),
-            ], bands=bands, y_label="events / s")),
-        ("Availability", "share of sends acked within the ack timeout, per bucket", line_chart(
-            "chart-availability", "Availability", [
-                Series("availability", "s3", pts("availability")),
-            ], bands=bands, y_label="acked in time", y_fmt=fmt_pct, y_floor=None, y_ceil=1.0, min_span=0.01)),
-        ("Errors and reconnects", "per bucket", line_chart(
-            "chart-reconnects", "Errors and reconnects", [
-                Series("reconnects", "s2", pts("reconnects")),
-                Series("errors", "s5", pts("errors")),
-            ], bands=bands, y_label="count")),
+        latency("ack", "Ack latency", "time from send to ack, per bucket"),
+        latency(
+            "delivery",
+            "Delivery latency",
+            "end to end: send to delivery at the receiver, per bucket",
+        ),
+        (
+            "Throughput",
+            f"events per second (bucket {fmt_num(width)} s)",
+            line_chart(
+                "chart-throughput",
+                "Throughput",
+                [
+                    Series("sends/s", "s1", pts("sends", per_s)),
+                    Series("acks/s", "s3", pts("acks", per_s)),
+                    Series("deliveries/s", "s4", pts("deliveries", per_s)),
+                ],
+                bands=bands,
+                y_label="events / s",
+            ),
+        ),
+        (
+            "Availability",
+            "share of sends acked within the ack timeout, per bucket",
+            line_chart(
+                "chart-availability",
+                "Availability",
+                [
+                    Series("availability", "s3", pts("availability")),
+                ],
+                bands=bands,
+                y_label="acked in time",
+                y_fmt=fmt_pct,
+                y_floor=None,
+                y_ceil=1.0,
+                min_span=0.01,
+            ),
+        ),
+        (
+            "Errors and reconnects",
+            "per bucket",
+            line_chart(
+                "chart-reconnects",
+                "Errors and reconnects",
+                [
+                    Series("reconnects", "s2", pts("reconnects")),
+                    Series("errors", "s5", pts("errors")),
+                ],
+                bands=bands,
+                y_label="count",
+            ),
+        ),
     ]
     charts.append(_workspace_chart(m.get("per_workspace")))
     return charts
@@ -138,12 +180,18 @@ def _workspace_chart(per_ws: Any) -> tuple[str, str, Markup]:
     def col(key: str) -> list[float | None]:
         return [_f(rows[n].get(key)) if isinstance(rows[n], dict) else None for n in names]
 
-    svg = bar_chart("chart-workspaces", "Latency per workspace", names, [
-        ("ack p50", "s1", col("ack_p50")),
-        ("ack p99", "s2", col("ack_p99")),
-        ("delivery p50", "s3", col("delivery_p50")),
-        ("delivery p99", "s4", col("delivery_p99")),
-    ], y_label="ms")
+    svg = bar_chart(
+        "chart-workspaces",
+        "Latency per workspace",
+        names,
+        [
+            ("ack p50", "s1", col("ack_p50")),
+            ("ack p99", "s2", col("ack_p99")),
+            ("delivery p50", "s3", col("delivery_p50")),
+            ("delivery p99", "s4", col("delivery_p99")),
+        ],
+        y_label="ms",
+    )
     return ("Latency per workspace", caption, svg)
 
 
@@ -153,15 +201,26 @@ def _fault_rows(report: Report, m: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for i, f in enumerate(report.faults):
         match = next(
-            (x for x in measured if x.get("kind") == f.kind and x.get("target") == f.target
-             and _close(x.get("start_s"), f.start_s)),
+            (
+                x
+                for x in measured
+                if x.get("kind") == f.kind
+                and x.get("target") == f.target
+                and _close(x.get("start_s"), f.start_s)
+            ),
             measured[i] if i < len(measured) else {},
         )
-        rows.append({
-            "kind": f.kind, "target": f.target, "start_s": f.start_s, "end_s": f.end_s,
-            "duration_s": None if f.end_s is None else f.end_s - f.start_s,
-            "ttfe": match.get("time_to_first_error_s"), "ttr": match.get("time_to_recovery_s"),
-        })
+        rows.append(
+            {
+                "kind": f.kind,
+                "target": f.target,
+                "start_s": f.start_s,
+                "end_s": f.end_s,
+                "duration_s": None if f.end_s is None else f.end_s - f.start_s,
+                "ttfe": match.get("time_to_first_error_s"),
+                "ttr": match.get("time_to_recovery_s"),
+            }
+        )
     return rows
 
 
@@ -174,7 +233,11 @@ def _rows_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]
 
 
 def _yaml(data: Any) -> str:
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False) if data else ""
+    return (
+        yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False)
+        if data
+        else ""
+    )
 
 
 def _natural(name: str) -> list[Any]:
@@ -193,26 +256,26 @@ def _close(a: Any, b: float) -> bool:
 
 def _num(v: Any) -> str:
     if v is None:
-        return "–"
+        return NO_VALUE
     if isinstance(v, bool):
         return str(v).lower()
     if isinstance(v, int):
         return f"{v:,}"
     if isinstance(v, float):
-        return "–" if not math.isfinite(v) else f"{v:,.3g}" if abs(v) < 1000 else f"{v:,.0f}"
+        return NO_VALUE if not math.isfinite(v) else f"{v:,.3g}" if abs(v) < 1000 else f"{v:,.0f}"
     return str(v)
 
 
 def _ms(v: Any) -> str:
-    return "–" if _f(v) is None else f"{_num(float(v))} ms"
+    return NO_VALUE if _f(v) is None else f"{_num(float(v))} ms"
 
 
 def _pct(v: Any) -> str:
-    return "–" if _f(v) is None else f"{float(v) * 100:.3f}%"
+    return NO_VALUE if _f(v) is None else f"{float(v) * 100:.3f}%"
 
 
 def _dur(v: Any) -> str:
-    return "–" if _f(v) is None else f"{float(v):.1f} s"
+    return NO_VALUE if _f(v) is None else f"{float(v):.1f} s"
 
 
 def _cell(v: Any) -> str:
@@ -220,7 +283,7 @@ def _cell(v: Any) -> str:
         return _num(v)
     if isinstance(v, (dict, list)):
         return yaml.safe_dump(v, default_flow_style=True).strip()
-    return "–" if v is None else str(v)
+    return NO_VALUE if v is None else str(v)
 
 
 def verdict_counts(v: Verdict) -> str:

@@ -30,7 +30,7 @@ MAX_COUNTEREXAMPLES = 5
 MAX_ROWS = 10
 
 
-def junit_tree(report: Report) -> ET.ElementTree:
+def junit_tree(report: Report) -> ET.ElementTree[ET.Element]:
     """The JUnit document of a report."""
     root = ET.Element("testsuites", name="pigeon-lab")
     invariants = _suite(root, "invariants", report)
@@ -40,7 +40,9 @@ def junit_tree(report: Report) -> ET.ElementTree:
             continue
         _invariant_case(invariants, verdict, checks.get(verdict.name))
     if "verdicts" in checks and not report.verdicts:
-        case = ET.SubElement(invariants, "testcase", name="verdicts", classname="pigeon_lab.invariants")
+        case = ET.SubElement(
+            invariants, "testcase", name="verdicts", classname="pigeon_lab.invariants"
+        )
         ET.SubElement(case, "error", message="no checker ran", type="NoVerdicts")
     gate = _suite(root, "gate", report)
     for check in report.gate.checks:
@@ -92,7 +94,9 @@ def _invariant_case(suite: ET.Element, verdict: Verdict, check: GateCheck | None
     elif verdict.outcome is Outcome.UNKNOWN:
         allowed = check is not None and check.passed
         if allowed:
-            ET.SubElement(case, "skipped", message=f"unknown (allowed by policy): {verdict.summary}")
+            ET.SubElement(
+                case, "skipped", message=f"unknown (allowed by policy): {verdict.summary}"
+            )
         else:
             el = ET.SubElement(case, "error", message=f"unknown: {verdict.summary}", type="Unknown")
             el.text = _details(verdict)

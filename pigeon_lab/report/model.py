@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from enum import Enum
@@ -103,7 +104,7 @@ class GateResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready form."""
-        return _plain(asdict(self))  # type: ignore[no-any-return]
+        return plain_dict(asdict(self))
 
 
 @dataclass(frozen=True)
@@ -149,12 +150,12 @@ class Report:
         return {
             "schema_version": self.schema_version,
             "tool_version": self.tool_version,
-            "run": _plain(asdict(self.run)),
-            "scenario": _plain(self.scenario),
+            "run": plain(asdict(self.run)),
+            "scenario": plain(self.scenario),
             "verdicts": [verdict_to_dict(v) for v in self.verdicts],
             "gate": self.gate.to_dict(),
-            "counts": _plain(asdict(self.counts)),
-            "faults": [_plain(asdict(f)) for f in self.faults],
+            "counts": plain(asdict(self.counts)),
+            "faults": [plain(asdict(f)) for f in self.faults],
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -211,11 +212,11 @@ def verdict_to_dict(verdict: Verdict) -> dict[str, Any]:
         "name": verdict.name,
         "outcome": str(verdict.outcome.value),
         "summary": verdict.summary,
-        "counts": _plain(verdict.counts),
+        "counts": plain(verdict.counts),
         "counterexamples": [
-            {"summary": c.summary, "rows": _plain(c.rows)} for c in verdict.counterexamples
+            {"summary": c.summary, "rows": plain(c.rows)} for c in verdict.counterexamples
         ],
-        "metrics": _plain(verdict.metrics),
+        "metrics": plain(verdict.metrics),
         "error": verdict.error,
     }
 
@@ -236,10 +237,10 @@ def verdict_from_dict(data: dict[str, Any]) -> Verdict:
     )
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """Turn numpy/pandas scalars, enums, tuples and non-finite floats into JSON values."""
     if isinstance(value, Enum):
-        return _plain(value.value)
+        return plain(value.value)
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, int):
@@ -247,22 +248,22 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if pd.api.types.is_scalar(value) and pd.isna(value):  # pandas NA / NaT
         return None
     if isinstance(value, (datetime, date)):
         return value.isoformat()
     tolist = getattr(value, "tolist", None)  # numpy array or scalar
     if callable(tolist):
-        return _plain(tolist())
+        return plain(tolist())
     isoformat = getattr(value, "isoformat", None)  # pandas Timestamp
     if callable(isoformat):
         return str(isoformat())
     return str(value)
 
 
-def plain(value: Any) -> Any:
-    """Public alias of the JSON sanitiser, for metrics built elsewhere."""
-    return _plain(value)
+def plain_dict(value: Mapping[str, Any]) -> dict[str, Any]:
+    """``plain`` of a mapping, typed as the dict it returns."""
+    return {str(k): plain(v) for k, v in value.items()}

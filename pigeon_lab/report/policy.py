@@ -18,7 +18,9 @@ class GatePolicy(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    invariant_failures_max: int = Field(default=0, ge=0, description="invariant verdicts allowed to fail")
+    invariant_failures_max: int = Field(
+        default=0, ge=0, description="invariant verdicts allowed to fail"
+    )
     allow_unknown: bool = Field(
         default=False, description="treat an `unknown` invariant verdict as passing the gate"
     )

@@ -24,8 +24,9 @@ import yaml
 from pigeon_lab import __version__
 from pigeon_lab.checkers.base import CheckContext, FaultWindow, Verdict
 from pigeon_lab.errors import ConfigError, ReportError
+from pigeon_lab.history.io import read_parquet
 from pigeon_lab.report.gate import SLO, evaluate_gate, gate_policy_of_scenario
-from pigeon_lab.report.model import Counts, FaultSpan, Report, RunInfo, plain
+from pigeon_lab.report.model import Counts, FaultSpan, Report, RunInfo, plain, plain_dict
 from pigeon_lab.report.policy import GatePolicy
 
 NS = 1_000_000_000
@@ -34,7 +35,7 @@ NS = 1_000_000_000
 def recheck_run(
     run_dir: Path, policy: GatePolicy | None = None, names: Sequence[str] | None = None
 ) -> Report:
-    """Run the checkers on ``run_dir``'s files and gate them (policy: scenario's ``checks.gate``)."""
+    """Run the checkers on ``run_dir``'s files and gate them (default: ``checks.gate``)."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ReportError(f"{run_dir}: not a run folder (no such directory)")
@@ -52,7 +53,9 @@ def recheck_run(
         readback=readback,
         faults=tuple(windows),
         complete=bool(meta.get("complete", True)),
-        ack_timeout_ms=float(workload.get("ack_timeout_ms") or checks.get("ack_timeout_ms") or 5000.0),
+        ack_timeout_ms=float(
+            workload.get("ack_timeout_ms") or checks.get("ack_timeout_ms") or 5000.0
+        ),
         bucket_s=float(checks.get("bucket_s") or 1.0),
         max_counterexamples=int(checks.get("max_counterexamples") or 10),
     )
@@ -99,7 +102,11 @@ def build_report(
             duration = delta.total_seconds()
         except (ValueError, TypeError):
             duration = None
-    if duration is None and isinstance(meta.get("load_start_t"), int) and isinstance(meta.get("load_end_t"), int):
+    if (
+        duration is None
+        and isinstance(meta.get("load_start_t"), int)
+        and isinstance(meta.get("load_end_t"), int)
+    ):
         duration = (meta["load_end_t"] - meta["load_start_t"]) / NS
     topology = dict(_mapping(scenario.get("topology")))
     if isinstance(meta.get("cluster"), Mapping):
@@ -115,7 +122,7 @@ def build_report(
         duration_s=duration,
         complete=bool(meta.get("complete", True)),
         target=None if target is None else str(target),
-        topology=plain(topology),
+        topology=plain_dict(topology),
     )
     return Report(
         run=run,
@@ -123,7 +130,7 @@ def build_report(
         gate=evaluate_gate(verdicts, policy),
         counts=counts,
         faults=list(faults),
-        scenario=plain(dict(scenario)),
+        scenario=plain_dict(scenario),
         tool_version=str(meta.get("tool_version") or __version__),
     )
 
@@ -163,7 +170,9 @@ def read_faults(path: Path) -> list[FaultWindow]:
             out.append(FaultWindow(str(f["kind"]), str(f["target"]), int(f["start_t"]),
                                    None if end is None else int(end)))  # fmt: skip
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ReportError(f"{path}: fault [{i}] is not {{kind, target, start_t, end_t}}: {exc!r}") from exc
+            raise ReportError(
+                f"{path}: fault [{i}] is not {{kind, target, start_t, end_t}}: {exc!r}"
+            ) from exc
     return out
 
 
@@ -175,7 +184,11 @@ def history_counts(history: pd.DataFrame) -> Counts:
 
     def distinct(k: str) -> int:
         rows = history[kind == k]
-        ids = rows["client_msg_id"].dropna() if "client_msg_id" in rows else pd.Series([], dtype=object)
+        ids = (
+            rows["client_msg_id"].dropna()
+            if "client_msg_id" in rows
+            else pd.Series([], dtype=object)
+        )
         return int(ids.nunique()) if len(ids) == len(rows) else len(rows)
 
     return Counts(
@@ -190,19 +203,25 @@ def history_counts(history: pd.DataFrame) -> Counts:
 def fault_spans(
     windows: Sequence[FaultWindow], origin: int, verdicts: Sequence[Verdict] = ()
 ) -> list[FaultSpan]:
-    """Fault windows in seconds from ``origin``; the slo verdict's own times win when it has them."""
+    """Fault windows in seconds from ``origin``; the slo verdict's own times win if it has any."""
     slo = next((v for v in verdicts if v.name == SLO), None)
     measured = slo.metrics.get("faults") if slo is not None else None
     spans = []
     for i, w in enumerate(windows):
         start = (w.start_t - origin) / NS
         end = None if w.end_t is None else (w.end_t - origin) / NS
-        if isinstance(measured, list) and len(measured) == len(windows) and isinstance(measured[i], dict):
+        if (
+            isinstance(measured, list)
+            and len(measured) == len(windows)
+            and isinstance(measured[i], dict)
+        ):
             m = measured[i]
             if isinstance(m.get("start_s"), (int, float)):
                 start = float(m["start_s"])
                 end = float(m["end_s"]) if isinstance(m.get("end_s"), (int, float)) else end
-        spans.append(FaultSpan(w.kind, w.target, round(start, 6), None if end is None else round(end, 6)))
+        spans.append(
+            FaultSpan(w.kind, w.target, round(start, 6), None if end is None else round(end, 6))
+        )
     return spans
 
 
@@ -227,10 +246,7 @@ def _read_parquet(path: Path, *, required: bool) -> pd.DataFrame | None:
         if required:
             raise ReportError(f"{path}: missing from the run folder")
         return None
-    try:
-        return pd.read_parquet(path)
-    except Exception as exc:  # pyarrow raises several types; map them all at the boundary
-        raise ReportError(f"{path}: cannot read Parquet: {type(exc).__name__}: {exc}") from exc
+    return read_parquet(path)
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:

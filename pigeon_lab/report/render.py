@@ -39,7 +39,9 @@ def write_reports(run_dir: Path, report: Report) -> ReportPaths:
             REPORT_HTML: render_html(report),
         }
     except Exception as exc:
-        raise ReportError(f"{run_dir}: cannot render the reports: {type(exc).__name__}: {exc}") from exc
+        raise ReportError(
+            f"{run_dir}: cannot render the reports: {type(exc).__name__}: {exc}"
+        ) from exc
     for name, text in texts.items():
         _write_atomic(run_dir / name, text)
     return ReportPaths(run_dir / REPORT_JSON, run_dir / JUNIT_XML, run_dir / REPORT_HTML)
@@ -53,7 +55,9 @@ def load_report(run_dir: Path) -> Report:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
-        raise ReportError(f"{path}: no report.json (render it with `pigeon-lab report render`)") from exc
+        raise ReportError(
+            f"{path}: no report.json (render it with `pigeon-lab report render`)"
+        ) from exc
     except OSError as exc:
         raise ReportError(f"{path}: cannot read: {exc.strerror}") from exc
     try:

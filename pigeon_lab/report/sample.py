@@ -17,7 +17,10 @@ from pigeon_lab.report.gate import evaluate_gate
 from pigeon_lab.report.model import Counts, FaultSpan, Report, RunInfo
 from pigeon_lab.report.policy import GatePolicy
 
-FAULTS = (FaultSpan("kill", "node-2", 20.0, 30.0), FaultSpan("redis-failover", "redis-primary", 42.0, 47.5))
+FAULTS = (
+    FaultSpan("kill", "node-2", 20.0, 30.0),
+    FaultSpan("redis-failover", "redis-primary", 42.0, 47.5),
+)
 
 
 def sample_policy(**overrides: Any) -> GatePolicy:
@@ -36,32 +39,49 @@ def sample_policy(**overrides: Any) -> GatePolicy:
 def sample_slo_metrics(duration_s: int = 60, seed: int = 7, slow: float = 1.0) -> dict[str, Any]:
     """SLO metrics shaped as the `slo` checker writes them, with dips during FAULTS."""
     rng = random.Random(seed)
-    timeline = []
+    timeline: list[dict[str, Any]] = []
     for t in range(duration_s):
         hit = any(f.start_s <= t < (f.end_s or duration_s) for f in FAULTS)
         sends = 200 + rng.randint(-15, 15)
         acks = sends - (rng.randint(8, 30) if hit else rng.randint(0, 1))
         ack_p50 = (9 + rng.random() * 3) * slow * (4 if hit else 1)
-        timeline.append({
-            "t_s": float(t), "sends": sends, "acks": acks, "deliveries": acks * 3 - rng.randint(0, 5),
-            "errors": rng.randint(5, 25) if hit else 0,
-            "reconnects": rng.randint(10, 40) if hit and t - 20 < 3 else 0,
-            "availability": acks / sends,
-            "ack_p50": ack_p50, "ack_p99": ack_p50 * (6 if hit else 2.5),
-            "delivery_p50": ack_p50 * 1.6, "delivery_p99": ack_p50 * (9 if hit else 3.5),
-        })  # fmt: skip
+        timeline.append(
+            {
+                "t_s": float(t),
+                "sends": sends,
+                "acks": acks,
+                "deliveries": acks * 3 - rng.randint(0, 5),
+                "errors": rng.randint(5, 25) if hit else 0,
+                "reconnects": rng.randint(10, 40) if hit and t - 20 < 3 else 0,
+                "availability": acks / sends,
+                "ack_p50": ack_p50,
+                "ack_p99": ack_p50 * (6 if hit else 2.5),
+                "delivery_p50": ack_p50 * 1.6,
+                "delivery_p99": ack_p50 * (9 if hit else 3.5),
+            }
+        )
     timeline[33]["ack_p50"] = timeline[33]["ack_p99"] = None  # a bucket without acks
     per_ws = {
         f"ws-{i}": {
-            "sends": 1200 + 40 * i, "deliveries": 3500 + 100 * i,
-            "ack_p50": 10.0 * slow + i, "ack_p99": (40.0 + 9 * i) * slow * (3 if i == 3 else 1),
-            "delivery_p50": 16.0 * slow + i, "delivery_p99": (70.0 + 11 * i) * slow,
+            "sends": 1200 + 40 * i,
+            "deliveries": 3500 + 100 * i,
+            "ack_p50": 10.0 * slow + i,
+            "ack_p99": (40.0 + 9 * i) * slow * (3 if i == 3 else 1),
+            "delivery_p50": 16.0 * slow + i,
+            "delivery_p99": (70.0 + 11 * i) * slow,
         }
         for i in range(8)
-    }  # fmt: skip
+    }
 
     def stats(p50: float, n: int) -> dict[str, Any]:
-        return {"n": n, "p50": p50, "p95": p50 * 4, "p99": p50 * 9, "max": p50 * 40, "mean": p50 * 1.4}
+        return {
+            "n": n,
+            "p50": p50,
+            "p95": p50 * 4,
+            "p99": p50 * 9,
+            "max": p50 * 40,
+            "mean": p50 * 1.4,
+        }
 
     sends = sum(b["sends"] for b in timeline)
     acks = sum(b["acks"] for b in timeline)
@@ -73,71 +93,153 @@ def sample_slo_metrics(duration_s: int = 60, seed: int = 7, slow: float = 1.0) -
         "timeline": timeline,
         "per_workspace": per_ws,
         "faults": [
-            {"kind": f.kind, "target": f.target, "start_s": f.start_s, "end_s": f.end_s,
-             "time_to_first_error_s": 0.4 + i, "time_to_recovery_s": 3.2 + 2 * i}
+            {
+                "kind": f.kind,
+                "target": f.target,
+                "start_s": f.start_s,
+                "end_s": f.end_s,
+                "time_to_first_error_s": 0.4 + i,
+                "time_to_recovery_s": 3.2 + 2 * i,
+            }
             for i, f in enumerate(FAULTS)
-        ],  # fmt: skip
+        ],
     }
 
 
 def sample_verdicts(failing: bool = True, slow: float = 1.0) -> list[Verdict]:
-    """Seven verdicts in report order; `durability` fails and `isolation` is unknown when failing."""
+    """Seven verdicts in report order; when ``failing``, durability fails, isolation unknown."""
     lost = [
         Counterexample(
             summary=f"acked write lost: ws-1/general seq {s} missing from the final log",
             rows=[
-                {"t": 20_400_000_000 + s, "client": "c-17", "kind": "send_ok", "channel": "ws-1/general",
-                 "seq": s, "msg_id": f"m-{s:04d}", "client_msg_id": f"cm-{s}", "node": "node-2"},
-                {"t": None, "client": "readback", "kind": "final_log", "channel": "ws-1/general",
-                 "seq": s, "msg_id": None, "client_msg_id": None, "node": None},
+                {
+                    "t": 20_400_000_000 + s,
+                    "client": "c-17",
+                    "kind": "send_ok",
+                    "channel": "ws-1/general",
+                    "seq": s,
+                    "msg_id": f"m-{s:04d}",
+                    "client_msg_id": f"cm-{s}",
+                    "node": "node-2",
+                },
+                {
+                    "t": None,
+                    "client": "readback",
+                    "kind": "final_log",
+                    "channel": "ws-1/general",
+                    "seq": s,
+                    "msg_id": None,
+                    "client_msg_id": None,
+                    "node": None,
+                },
             ],
-        )  # fmt: skip
+        )
         for s in (412, 413, 415)
     ]
     ok = Outcome.PASS
     verdicts = [
-        Verdict("durability", Outcome.FAIL if failing else ok,
-                "3 of 11,873 acked writes lost" if failing else "11,873 acked writes all survive",
-                {"acked": 11873, "lost": 3 if failing else 0, "info": 14}, lost if failing else []),
-        Verdict("order", ok, "every (channel, seq) names one message", {"channels": 32, "seqs": 11887}),
-        Verdict("gaps", ok, "final logs complete; 41 live gaps repaired by resync",
-                {"channels": 32, "holes": 0}, metrics={"live_gaps_repaired": 41}),
-        Verdict("delivery", ok, "deliveries in order, exactly once", {"deliveries": 35012, "wire_duplicates": 57}),
-        Verdict("idempotence", ok, "no client_msg_id at two seqs", {"retried": 230, "duplicates": 0}),
-        Verdict("isolation", Outcome.UNKNOWN if failing else ok,
-                "read-back incomplete for 2 channels" if failing else "no cross-tenant event",
-                {"adversarial": 40, "refused": 40}),
-        Verdict("slo", ok, "latency and availability measured", {"sends": 11955},
-                metrics=sample_slo_metrics(slow=slow)),
-    ]  # fmt: skip
+        Verdict(
+            "durability",
+            Outcome.FAIL if failing else ok,
+            "3 of 11,873 acked writes lost" if failing else "11,873 acked writes all survive",
+            {"acked": 11873, "lost": 3 if failing else 0, "info": 14},
+            lost if failing else [],
+        ),
+        Verdict(
+            "order", ok, "every (channel, seq) names one message", {"channels": 32, "seqs": 11887}
+        ),
+        Verdict(
+            "gaps",
+            ok,
+            "final logs complete; 41 live gaps repaired by resync",
+            {"channels": 32, "holes": 0},
+            metrics={"live_gaps_repaired": 41},
+        ),
+        Verdict(
+            "delivery",
+            ok,
+            "deliveries in order, exactly once",
+            {"deliveries": 35012, "wire_duplicates": 57},
+        ),
+        Verdict(
+            "idempotence", ok, "no client_msg_id at two seqs", {"retried": 230, "duplicates": 0}
+        ),
+        Verdict(
+            "isolation",
+            Outcome.UNKNOWN if failing else ok,
+            "read-back incomplete for 2 channels" if failing else "no cross-tenant event",
+            {"adversarial": 40, "refused": 40},
+        ),
+        Verdict(
+            "slo",
+            ok,
+            "latency and availability measured",
+            {"sends": 11955},
+            metrics=sample_slo_metrics(slow=slow),
+        ),
+    ]
     return verdicts
 
 
-def sample_report(failing: bool = True, policy: GatePolicy | None = None, run_id: str = "20261128-101500-kill-node",
-                  slow: float = 1.0) -> Report:  # fmt: skip
+def sample_report(
+    failing: bool = True,
+    policy: GatePolicy | None = None,
+    run_id: str = "20261128-101500-kill-node",
+    slow: float = 1.0,
+) -> Report:
     """A complete synthetic Report (gate evaluated against ``policy`` or sample_policy())."""
     verdicts = sample_verdicts(failing, slow=slow)
-    scenario = {
-        "name": "kill-node", "description": "kill one backend node under load, then a Redis failover",
-        "seed": 42, "topology": {"nodes": 3, "redis": {"replicas": 1, "sentinels": 3},
-                                  "durability": "replicated", "load_balancer": "haproxy"},
-        "workload": {"workspaces": 8, "channels_per_workspace": 4, "users": 200, "duration_s": 60,
-                     "ack_timeout_ms": 5000},
-        "faults": [{"at_s": f.start_s, "duration_s": (f.end_s or 0) - f.start_s, "kind": f.kind,
-                    "target": f.target} for f in FAULTS],
+    topology: dict[str, Any] = {
+        "nodes": 3,
+        "redis": {"replicas": 1, "sentinels": 3},
+        "durability": "replicated",
+        "load_balancer": "haproxy",
+    }
+    scenario: dict[str, Any] = {
+        "name": "kill-node",
+        "description": "kill one backend node under load, then a Redis failover",
+        "seed": 42,
+        "topology": topology,
+        "workload": {
+            "workspaces": 8,
+            "channels_per_workspace": 4,
+            "users": 200,
+            "duration_s": 60,
+            "ack_timeout_ms": 5000,
+        },
+        "faults": [
+            {
+                "at_s": f.start_s,
+                "duration_s": (f.end_s or 0) - f.start_s,
+                "kind": f.kind,
+                "target": f.target,
+            }
+            for f in FAULTS
+        ],
         "checks": {"bucket_s": 1.0, "gate": sample_policy().model_dump()},
-    }  # fmt: skip
+    }
     slo = verdicts[-1].metrics
     return Report(
         run=RunInfo(
-            id=run_id, scenario="kill-node", seed=42, started="2026-11-28T10:15:00+00:00",
-            finished="2026-11-28T10:16:12.500000+00:00", duration_s=72.5, complete=True,
-            target="http://127.0.0.1:18080", topology=dict(scenario["topology"]),  # type: ignore[call-overload]
-        ),  # fmt: skip
+            id=run_id,
+            scenario="kill-node",
+            seed=42,
+            started="2026-11-28T10:15:00+00:00",
+            finished="2026-11-28T10:16:12.500000+00:00",
+            duration_s=72.5,
+            complete=True,
+            target="http://127.0.0.1:18080",
+            topology=dict(topology),
+        ),
         verdicts=verdicts,
         gate=evaluate_gate(verdicts, policy or sample_policy()),
-        counts=Counts(rows=98_765, clients=200, sends=sum(b["sends"] for b in slo["timeline"]),
-                      acks=sum(b["acks"] for b in slo["timeline"]), deliveries=35012),  # fmt: skip
+        counts=Counts(
+            rows=98_765,
+            clients=200,
+            sends=sum(b["sends"] for b in slo["timeline"]),
+            acks=sum(b["acks"] for b in slo["timeline"]),
+            deliveries=35012,
+        ),
         faults=list(FAULTS),
         scenario=scenario,
     )

@@ -20,7 +20,8 @@ INVARIANTS: tuple[str, ...] = (
 
 SLO_SERIES: tuple[str, ...] = ("ack_latency_ms", "delivery_latency_ms", "reconnect_ms")
 SLO_STATS: tuple[str, ...] = ("n", "p50", "p95", "p99", "max", "mean")
-SLO_METRICS: tuple[str, ...] = tuple(f"{s}.{t}" for s in SLO_SERIES for t in SLO_STATS) + (
+SLO_METRICS: tuple[str, ...] = (
+    *(f"{s}.{t}" for s in SLO_SERIES for t in SLO_STATS),
     "availability",
 )
 """Metric paths a gate threshold may name (the ``slo`` verdict's metrics)."""

@@ -93,7 +93,7 @@ def test_process_that_fails_to_start_is_named_with_its_log_tail(tmp_path: Path) 
 def test_process_control_by_name_also_from_a_short_lived_thread(tmp_path: Path) -> None:
     spec = ClusterSpec(run_dir=tmp_path, nodes=0, replicas=0, sentinels=0, load_balancer=False)
     with Cluster.start(spec) as cluster:
-        with pytest.raises(ProcessNotFound, match="node-9.*redis-primary"):
+        with pytest.raises(ProcessNotFound, match=r"node-9.*redis-primary"):
             cluster.kill("node-9")
         cluster.kill("redis-primary")
         assert cluster.status()[0].state == "dead"

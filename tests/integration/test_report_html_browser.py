@@ -53,13 +53,16 @@ def check_report_in_browser(path: Path, screenshot: Path | None = None) -> dict[
                     route.abort()
 
             page.route("**/*", on_route)
-            page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+            page.on(
+                "console", lambda m: console_errors.append(m.text) if m.type == "error" else None
+            )
             page.on("pageerror", lambda e: page_errors.append(str(e)))
             page.goto(Path(path).resolve().as_uri(), wait_until="load")
             verdicts = page.locator("#verdicts")
             sizes = page.eval_on_selector_all(
                 "svg.chart",
-                "els => els.map(e => { const r = e.getBoundingClientRect(); return [r.width, r.height]; })",
+                "els => els.map(e => {"
+                " const r = e.getBoundingClientRect(); return [r.width, r.height]; })",
             )
             result = {
                 "console_errors": console_errors,

@@ -5,7 +5,13 @@ from hypothesis import strategies as st
 
 from pigeon_lab.checkers.base import Outcome
 from pigeon_lab.testing import HistoryBuilder, with_duplicates
-from tests.unit.test_checker_helpers import assert_fails, assert_passes, generated, insert_after, verdict
+from tests.unit.test_checker_helpers import (
+    assert_fails,
+    assert_passes,
+    generated,
+    insert_after,
+    verdict,
+)
 
 N = "delivery"
 
@@ -72,8 +78,11 @@ def test_generated_reorder_or_duplicate_fails(seed: int, duplicate: bool) -> Non
     if duplicate:
         h = insert_after(h, i, h.loc[i].to_dict())
     else:
-        same = dl[(h.loc[dl, "client"] == h.at[i, "client"]).to_numpy()
-                  & (h.loc[dl, "channel"] == h.at[i, "channel"]).to_numpy() & (dl > i)]
+        same = dl[
+            (h.loc[dl, "client"] == h.at[i, "client"]).to_numpy()
+            & (h.loc[dl, "channel"] == h.at[i, "channel"]).to_numpy()
+            & (dl > i)
+        ]
         if len(same) == 0:
             return
         j = same[0]

@@ -1,13 +1,18 @@
 from __future__ import annotations
 
-import dataclasses
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pigeon_lab.checkers.base import Outcome
 from pigeon_lab.testing import HistoryBuilder
-from tests.unit.test_checker_helpers import assert_fails, assert_passes, generated, verdict
+from tests.unit.test_checker_helpers import (
+    assert_fails,
+    assert_passes,
+    final_log_of,
+    generated,
+    verdict,
+    without_entry,
+)
 
 N = "gaps"
 
@@ -94,13 +99,10 @@ def test_repaired_live_gap_is_a_metric_not_a_failure() -> None:
 @given(st.integers(0, 10_000))
 def test_generated_hole_fails(seed: int) -> None:
     h, ctx = generated(seed)
-    fl = ctx.final_log
-    assert fl is not None
+    fl = final_log_of(ctx)
     mid = fl[fl["seq"] > 1]
     if mid.empty:
         return
     row = mid.iloc[0]
-    keep = ~((fl["workspace"] == row["workspace"]) & (fl["channel"] == row["channel"])
-             & (fl["seq"] == row["seq"] - 1))
-    v = assert_fails(N, h, dataclasses.replace(ctx, final_log=fl[keep].reset_index(drop=True)))
+    v = assert_fails(N, h, without_entry(ctx, row["workspace"], row["channel"], row["seq"] - 1))
     assert v.counts["final_log_holes"] == 1

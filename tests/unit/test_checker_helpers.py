@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 
 from pigeon_lab.checkers.base import CheckContext, Outcome, Verdict
@@ -32,9 +34,27 @@ def assert_passes(name: str, history: pd.DataFrame, ctx: CheckContext) -> Verdic
     return v
 
 
+def final_log_of(ctx: CheckContext) -> pd.DataFrame:
+    """The context's final log (the builders write one unless told not to)."""
+    assert ctx.final_log is not None
+    return ctx.final_log
+
+
+def in_channel(final_log: pd.DataFrame, workspace: object, channel: object) -> pd.Series:
+    """Mask of the final-log entries of one (workspace, channel)."""
+    return (final_log["workspace"] == workspace) & (final_log["channel"] == channel)
+
+
+def without_entry(ctx: CheckContext, workspace: object, channel: object, seq: int) -> CheckContext:
+    """``ctx`` with the final-log entry at (workspace, channel, seq) removed."""
+    fl = final_log_of(ctx)
+    keep = ~(in_channel(fl, workspace, channel) & (fl["seq"] == seq))
+    return dataclasses.replace(ctx, final_log=fl[keep].reset_index(drop=True))
+
+
 def insert_after(history: pd.DataFrame, i: int, row: dict[str, object]) -> pd.DataFrame:
     """``history`` with ``row`` inserted after position ``i`` (same t, so time order holds)."""
-    top, bottom = history.iloc[: i + 1], history.iloc[i + 1:]
+    top, bottom = history.iloc[: i + 1], history.iloc[i + 1 :]
     new = pd.DataFrame([row]).astype({c: history[c].dtype for c in row if c != "kind"})
     out = pd.concat([top, new, bottom], ignore_index=True)
     out["kind"] = out["kind"].astype("category")

@@ -8,7 +8,14 @@ from hypothesis import strategies as st
 
 from pigeon_lab.checkers.base import Outcome
 from pigeon_lab.testing import HistoryBuilder
-from tests.unit.test_checker_helpers import assert_fails, assert_passes, generated, verdict
+from tests.unit.test_checker_helpers import (
+    assert_fails,
+    assert_passes,
+    final_log_of,
+    generated,
+    in_channel,
+    verdict,
+)
 
 N = "idempotence"
 
@@ -26,8 +33,7 @@ def test_retry_stored_once_passes() -> None:
 
 def test_retry_stored_twice_fails() -> None:
     h, ctx = retried().build()
-    fl = ctx.final_log
-    assert fl is not None
+    fl = final_log_of(ctx)
     extra = fl.iloc[[0]].assign(seq=2, msg_id="id-2")
     fl2 = pd.concat([fl, extra], ignore_index=True)
     v = assert_fails(N, h, dataclasses.replace(ctx, final_log=fl2))
@@ -57,13 +63,11 @@ def test_no_final_log_is_unknown() -> None:
 @given(st.integers(0, 10_000))
 def test_generated_double_stored_retry_fails(seed: int) -> None:
     h, ctx = generated(seed)
-    fl = ctx.final_log
-    assert fl is not None
+    fl = final_log_of(ctx)
     if fl.empty:
         return
     row = fl.iloc[0]
-    head = int(fl.loc[(fl["workspace"] == row["workspace"]) & (fl["channel"] == row["channel"]),
-                      "seq"].max())
+    head = int(fl.loc[in_channel(fl, row["workspace"], row["channel"]), "seq"].max())
     extra = fl.iloc[[0]].assign(seq=head + 1, msg_id="dup-store")
     ctx = dataclasses.replace(ctx, final_log=pd.concat([fl, extra], ignore_index=True))
     v = assert_fails(N, h, ctx)

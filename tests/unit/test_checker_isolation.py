@@ -5,7 +5,13 @@ from hypothesis import strategies as st
 
 from pigeon_lab.checkers.base import Outcome
 from pigeon_lab.testing import HistoryBuilder
-from tests.unit.test_checker_helpers import assert_fails, assert_passes, generated, insert_after, verdict
+from tests.unit.test_checker_helpers import (
+    assert_fails,
+    assert_passes,
+    generated,
+    insert_after,
+    verdict,
+)
 
 N = "isolation"
 

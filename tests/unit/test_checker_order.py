@@ -7,7 +7,13 @@ from hypothesis import strategies as st
 
 from pigeon_lab.checkers.base import Outcome
 from pigeon_lab.testing import HistoryBuilder
-from tests.unit.test_checker_helpers import assert_fails, assert_passes, generated, verdict
+from tests.unit.test_checker_helpers import (
+    assert_fails,
+    assert_passes,
+    final_log_of,
+    generated,
+    verdict,
+)
 
 N = "order"
 
@@ -40,7 +46,7 @@ def test_one_message_at_two_seqs_fails() -> None:
 
 def test_final_log_disagreeing_with_readers_fails() -> None:
     h, ctx = base().recv("c2", "general", 1).build()
-    fl = ctx.final_log.copy()  # type: ignore[union-attr]
+    fl = final_log_of(ctx).copy()
     fl["msg_id"] = "id-rewritten"
     v = assert_fails(N, h, dataclasses.replace(ctx, final_log=fl))
     assert any(r.get("source") == "final_log" for r in v.counterexamples[0].rows)

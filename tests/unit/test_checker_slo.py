@@ -23,8 +23,9 @@ def run() -> HistoryBuilder:
 
 
 def test_metrics_have_the_documented_shape() -> None:
-    fault = FaultWindow("kill", "node-1", start_t=1_000_000_000 + int(1.5e9),
-                        end_t=1_000_000_000 + int(2.1e9))
+    fault = FaultWindow(
+        "kill", "node-1", start_t=1_000_000_000 + int(1.5e9), end_t=1_000_000_000 + int(2.1e9)
+    )
     v = verdict(N, *run().build(faults=(fault,)))
     assert v.outcome is Outcome.PASS
     m = v.metrics
@@ -34,8 +35,19 @@ def test_metrics_have_the_documented_shape() -> None:
     assert abs(m["availability"] - 10 / 11) < 1e-5
     assert m["reconnect_ms"]["n"] == 1 and abs(m["reconnect_ms"]["p50"] - 1501) < 1e-6
     row = m["timeline"][0]
-    assert set(row) == {"t_s", "sends", "acks", "deliveries", "errors", "reconnects",
-                        "availability", "ack_p50", "ack_p99", "delivery_p50", "delivery_p99"}
+    assert set(row) == {
+        "t_s",
+        "sends",
+        "acks",
+        "deliveries",
+        "errors",
+        "reconnects",
+        "availability",
+        "ack_p50",
+        "ack_p99",
+        "delivery_p50",
+        "delivery_p99",
+    }
     assert sum(r["sends"] for r in m["timeline"]) == 11
     assert set(m["per_workspace"]) == {"acme", "zeta"}
     assert m["per_workspace"]["acme"]["deliveries"] == 10

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -174,7 +175,7 @@ def test_disconnect_retries_after_reconnect_with_the_same_id() -> None:
     assert a.sends["cmid-1"].last_error == "disconnect"
     (join,) = a.on_connect(0.5)
     a.on_ack(join.op, {"ok": True, "head_seq": 0, "messages": []}, 0.5)
-    (retry,) = [x for x in a.tick(5.0) if isinstance(x, ca.Emit)]
+    (retry,) = [x for x in a.tick(5.0) if isinstance(x, ca.Emit) and x.event == "send"]
     assert retry.payload["client_msg_id"] == "cmid-1" and retry.attempt == 2
     (ok,) = a.on_ack(retry.op, {"ok": True, "seq": 1, "id": "m", "duplicate": True}, 5.1)
     assert isinstance(ok, ca.SendDone) and ok.outcome == "ok" and ok.duplicate
@@ -217,3 +218,38 @@ def test_next_deadline_never_spins_while_waiting_for_a_join() -> None:
     nd = a.next_deadline()
     assert nd is not None and nd > 1.0
     assert not [x for x in a.tick(2.0) if isinstance(x, ca.Emit) and x.event == "send"]
+
+
+def _sends(actions: list[ca.Action]) -> list[ca.Emit]:
+    return [x for x in actions if isinstance(x, ca.Emit) and x.event == "send"]
+
+
+def test_duplicate_send_resends_an_acked_message_once_with_the_same_id_and_body() -> None:
+    a, emit = sender(ca.Policy(duplicate_ratio=1.0))
+    (first,) = a.on_ack(emit.op, {"ok": True, "seq": 1, "id": "m1", "duplicate": False}, 0.1)
+    assert isinstance(first, ca.SendDone) and first.outcome == "ok" and first.attempt == 1
+    assert a.next_deadline() == pytest.approx(0.1)  # the retry path sends it again at once
+    (again,) = _sends(a.tick(0.1))
+    assert again.attempt == 2 and again.payload == emit.payload  # same id, channel and body
+    # a correct server answers the duplicate with the original seq; it is not resent again
+    (second,) = a.on_ack(again.op, {"ok": True, "seq": 1, "id": "m1", "duplicate": True}, 0.2)
+    assert isinstance(second, ca.SendDone) and second.outcome == "ok"
+    assert (second.seq, second.attempt, second.duplicate) == (1, 2, True)
+    assert second.latency == pytest.approx(100.0)  # measured from the duplicate's ack wait
+    assert a.idle() and not _sends(a.tick(10.0))
+
+
+def test_duplicate_send_retries_like_any_send_and_is_off_by_default() -> None:
+    a, emit = sender(ca.Policy(duplicate_ratio=1.0, ack_timeout=1.0))
+    a.on_ack(emit.op, {"ok": True, "seq": 1, "id": "m1"}, 0.1)
+    (again,) = _sends(a.tick(0.1))
+    assert not [x for x in a.tick(1.2) if isinstance(x, ca.SendDone)]  # ack timeout: retried
+    (retry,) = _sends(a.tick(5.0))
+    assert retry.attempt == 3 and retry.payload == again.payload
+    plain, e = sender(ca.Policy())
+    assert len(plain.on_ack(e.op, {"ok": True, "seq": 1, "id": "m1"}, 0.1)) == 1
+    assert plain.idle()
+    stopping, e = sender(ca.Policy(duplicate_ratio=1.0))
+    stopping.stopping = True  # the run is draining: no new duplicate
+    stopping.on_ack(e.op, {"ok": True, "seq": 1, "id": "m1"}, 0.1)
+    assert stopping.idle()

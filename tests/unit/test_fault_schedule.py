@@ -36,8 +36,9 @@ class RecordingCluster:
     def drain(self, name: str) -> None:
         self._call("drain", name)
 
-    def failover(self) -> None:
+    def failover(self) -> str:
         self._call("failover", "redis-primary")
+        return "redis-replica-1"
 
 
 def test_window_fault_is_healed_after_its_duration() -> None:
@@ -64,7 +65,10 @@ def test_kill_without_duration_stays_down_until_stop() -> None:
 
 def test_instant_faults_need_no_heal() -> None:
     cluster = RecordingCluster()
-    plan = [PlannedFault("restart", "node-1", 0.0, None), PlannedFault("redis-failover", "redis-primary", 0.0, None)]
+    plan = [
+        PlannedFault("restart", "node-1", 0.0, None),
+        PlannedFault("redis-failover", "redis-primary", 0.0, None),
+    ]
     scheduler = FaultScheduler(cluster, plan)
     scheduler.begin()
     time.sleep(0.2)

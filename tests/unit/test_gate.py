@@ -57,22 +57,33 @@ def test_realistic_slo_metrics_resolve() -> None:
 
 
 def test_observed_value_and_message_on_breach() -> None:
-    result = evaluate_gate([ok("order"), slo(availability=0.97)], GatePolicy(thresholds={"availability": ">= 0.999"}))
+    result = evaluate_gate(
+        [ok("order"), slo(availability=0.97)], GatePolicy(thresholds={"availability": ">= 0.999"})
+    )
     check = result.checks[-1]
-    assert (check.kind, check.metric, check.condition, check.observed) == ("threshold", "availability", ">= 0.999", 0.97)
+    assert (check.kind, check.metric, check.condition, check.observed) == (
+        "threshold",
+        "availability",
+        ">= 0.999",
+        0.97,
+    )
     assert not check.passed and "0.97" in check.message and ">= 0.999" in check.message
     assert exit_code(result) == 1
 
 
 def test_missing_metric_fails_with_a_message() -> None:
-    passed, checks = gate([ok("order"), slo(ack_latency_ms={"p50": 3})], thresholds={"ack_latency_ms.p99": "< 250"})
+    passed, checks = gate(
+        [ok("order"), slo(ack_latency_ms={"p50": 3})], thresholds={"ack_latency_ms.p99": "< 250"}
+    )
     assert not passed
     ok_, message = checks["ack_latency_ms.p99"]
     assert not ok_ and "not found" in message and "p99" in message
 
 
 def test_null_metric_fails_with_a_message() -> None:
-    passed, checks = gate([ok("order"), slo(availability=None)], thresholds={"availability": ">= 0.99"})
+    passed, checks = gate(
+        [ok("order"), slo(availability=None)], thresholds={"availability": ">= 0.99"}
+    )
     assert not passed
     assert "null" in checks["availability"][1]
 
@@ -95,10 +106,16 @@ def test_other_checkers_metrics_by_prefix() -> None:
 
 def test_wildcard_requires_every_value_and_reports_the_worst() -> None:
     per_ws = {"a": {"ack_p99": 10.0}, "b": {"ack_p99": 300.0}, "c": {"ack_p99": 20.0}}
-    result = evaluate_gate([slo(per_workspace=per_ws)], GatePolicy(thresholds={"per_workspace.*.ack_p99": "< 250"}))
+    result = evaluate_gate(
+        [slo(per_workspace=per_ws)], GatePolicy(thresholds={"per_workspace.*.ack_p99": "< 250"})
+    )
     check = result.checks[-1]
-    assert not check.passed and check.observed == 300.0 and "per_workspace.b.ack_p99" in check.message
-    result = evaluate_gate([slo(per_workspace=per_ws)], GatePolicy(thresholds={"per_workspace.*.ack_p99": "< 500"}))
+    assert (
+        not check.passed and check.observed == 300.0 and "per_workspace.b.ack_p99" in check.message
+    )
+    result = evaluate_gate(
+        [slo(per_workspace=per_ws)], GatePolicy(thresholds={"per_workspace.*.ack_p99": "< 500"})
+    )
     assert result.checks[-1].passed and result.checks[-1].observed == 300.0
 
 
@@ -138,7 +155,9 @@ def test_non_numeric_metric_fails() -> None:
 def test_load_policy_shapes(tmp_path: Path) -> None:
     plain = tmp_path / "p.yaml"
     plain.write_text('thresholds:\n  "ack_latency_ms.p99": "< 100"\nallow_unknown: true\n')
-    assert load_policy(plain) == GatePolicy(thresholds={"ack_latency_ms.p99": "< 100"}, allow_unknown=True)
+    assert load_policy(plain) == GatePolicy(
+        thresholds={"ack_latency_ms.p99": "< 100"}, allow_unknown=True
+    )
     scenario = tmp_path / "s.yaml"
     scenario.write_text("name: x\nchecks:\n  gate:\n    invariant_failures_max: 2\n")
     assert load_policy(scenario).invariant_failures_max == 2

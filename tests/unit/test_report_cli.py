@@ -43,11 +43,35 @@ def history_rows(sends: int = 3) -> list[dict[str, Any]]:
         ev(0.2, c, "join_ok", channel="ch0", seq=0)
     for i in range(1, sends + 1):
         t = float(i)
-        msg = {"channel": "ch0", "client_msg_id": f"cm-{i}", "msg_workspace": "ws0", "body_hash": f"h{i}"}
+        msg = {
+            "channel": "ch0",
+            "client_msg_id": f"cm-{i}",
+            "msg_workspace": "ws0",
+            "body_hash": f"h{i}",
+        }
         ev(t, "c1", "send_invoke", attempt=1, **msg)
-        ev(t + 0.01, "c1", "send_ok", seq=i, msg_id=f"m{i}", sender="u1", attempt=1, latency_ms=10.0, **msg)
+        ev(
+            t + 0.01,
+            "c1",
+            "send_ok",
+            seq=i,
+            msg_id=f"m{i}",
+            sender="u1",
+            attempt=1,
+            latency_ms=10.0,
+            **msg,
+        )
         for c in ("c1", "c2"):
-            ev(t + 0.02, c, "recv", seq=i, msg_id=f"m{i}", sender="u1", sent_wall=1_700_000_000_000 + i * 1000, **msg)
+            ev(
+                t + 0.02,
+                c,
+                "recv",
+                seq=i,
+                msg_id=f"m{i}",
+                sender="u1",
+                sent_wall=1_700_000_000_000 + i * 1000,
+                **msg,
+            )
             ev(t + 0.02, c, "deliver", seq=i, msg_id=f"m{i}", sender="u1", latency_ms=20.0,
                sent_wall=1_700_000_000_000 + i * 1000, **msg)  # fmt: skip
     return rows
@@ -58,22 +82,52 @@ def build_run(run_dir: Path, *, sends: int = 3, gate: dict[str, Any] | None = No
     run_dir.mkdir(parents=True, exist_ok=True)
     rows = history_rows(sends)
     pq.write_table(pa.Table.from_pylist(rows, schema=HISTORY_SCHEMA), run_dir / "history.parquet")
-    final = [{"workspace": "ws0", "channel": "ch0", "seq": i, "msg_id": f"m{i}", "client_msg_id": f"cm-{i}",
-              "sender": "u1", "body_hash": f"h{i}", "ts": 1_700_000_000_000 + i * 1000}
-             for i in range(1, sends + 1)]  # fmt: skip
-    pq.write_table(pa.Table.from_pylist(final, schema=FINAL_LOG_SCHEMA), run_dir / "final_logs.parquet")
+    final = [
+        {
+            "workspace": "ws0",
+            "channel": "ch0",
+            "seq": i,
+            "msg_id": f"m{i}",
+            "client_msg_id": f"cm-{i}",
+            "sender": "u1",
+            "body_hash": f"h{i}",
+            "ts": 1_700_000_000_000 + i * 1000,
+        }
+        for i in range(1, sends + 1)
+    ]
+    pq.write_table(
+        pa.Table.from_pylist(final, schema=FINAL_LOG_SCHEMA), run_dir / "final_logs.parquet"
+    )
     readback = [{"workspace": "ws0", "channel": "ch0", "head_seq": sends, "complete": True,
                  "truncated": False, "error": None}]  # fmt: skip
-    pq.write_table(pa.Table.from_pylist(readback, schema=READBACK_SCHEMA), run_dir / "readback.parquet")
-    faults = [{"kind": "kill", "target": "node-2", "start_t": T0 + 1 * S, "end_t": T0 + 2 * S, "error": None}]
+    pq.write_table(
+        pa.Table.from_pylist(readback, schema=READBACK_SCHEMA), run_dir / "readback.parquet"
+    )
+    faults = [
+        {
+            "kind": "kill",
+            "target": "node-2",
+            "start_t": T0 + 1 * S,
+            "end_t": T0 + 2 * S,
+            "error": None,
+        }
+    ]
     (run_dir / "faults.json").write_text(json.dumps(faults))
     scenario = {"name": "tiny", "seed": 7, "topology": {"nodes": 2},
                 "workload": {"ack_timeout_ms": 5000, "workspaces": 1},
                 "checks": {"bucket_s": 1.0, "gate": gate if gate is not None else {}}}  # fmt: skip
     (run_dir / "scenario.yaml").write_text(yaml.safe_dump(scenario))
-    meta = {"tool_version": "0.1.0", "scenario": "tiny", "seed": 7, "started": "2026-11-28T10:00:00+00:00",
-            "finished": "2026-11-28T10:00:05+00:00", "complete": True, "target": "http://127.0.0.1:1",
-            "load_start_t": T0, "load_end_t": T0 + 4 * S}  # fmt: skip
+    meta = {
+        "tool_version": "0.1.0",
+        "scenario": "tiny",
+        "seed": 7,
+        "started": "2026-11-28T10:00:00+00:00",
+        "finished": "2026-11-28T10:00:05+00:00",
+        "complete": True,
+        "target": "http://127.0.0.1:1",
+        "load_start_t": T0,
+        "load_end_t": T0 + 4 * S,
+    }
     (run_dir / "run.json").write_text(json.dumps(meta))
     return run_dir
 
@@ -117,14 +171,18 @@ def test_recheck_uses_the_scenarios_gate(tmp_path: Path, fake_suite: list[CheckC
 
 
 @pytest.mark.parametrize("missing", ["history.parquet", "run.json", "scenario.yaml", "faults.json"])
-def test_missing_files_name_the_file(tmp_path: Path, fake_suite: list[CheckContext], missing: str) -> None:
+def test_missing_files_name_the_file(
+    tmp_path: Path, fake_suite: list[CheckContext], missing: str
+) -> None:
     run_dir = build_run(tmp_path / "run")
     (run_dir / missing).unlink()
     with pytest.raises(ReportError, match=missing.replace(".", r"\.")):
         recheck_run(run_dir)
 
 
-def test_missing_readback_gives_none_to_the_checkers(tmp_path: Path, fake_suite: list[CheckContext]) -> None:
+def test_missing_readback_gives_none_to_the_checkers(
+    tmp_path: Path, fake_suite: list[CheckContext]
+) -> None:
     run_dir = build_run(tmp_path / "run")
     (run_dir / "final_logs.parquet").unlink()
     recheck_run(run_dir)
@@ -186,7 +244,8 @@ def test_gate_without_report_json_is_a_report_error(tmp_path: Path) -> None:
 
 def test_diff_text_and_json(tmp_path: Path) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
-    a.mkdir(), b.mkdir()
+    a.mkdir()
+    b.mkdir()
     write_reports(a, sample_report(failing=False, run_id="a"))
     write_reports(b, sample_report(failing=True, run_id="b", slow=1.5))
     result = runner.invoke(app, ["report", "diff", str(a), str(b)])
@@ -205,7 +264,15 @@ def test_recheck_with_the_real_checkers(tmp_path: Path) -> None:
     run_dir = build_run(tmp_path / "run")
     report = recheck_run(run_dir)
     outcomes = {v.name: v.outcome for v in report.verdicts}
-    assert set(outcomes) == {"durability", "order", "gaps", "delivery", "idempotence", "isolation", "slo"}
+    assert set(outcomes) == {
+        "durability",
+        "order",
+        "gaps",
+        "delivery",
+        "idempotence",
+        "isolation",
+        "slo",
+    }
     assert all(o is Outcome.PASS for o in outcomes.values()), {
         v.name: v.summary for v in report.verdicts if v.outcome is not Outcome.PASS
     }
@@ -224,7 +291,9 @@ def test_render_with_policy_and_unknown_checker(tmp_path: Path) -> None:
     result = runner.invoke(app, ["report", "render", str(run_dir), "--policy", str(strict)])
     assert result.exit_code == 1, result.output
     assert not load_report(run_dir).gate.passed
-    result = runner.invoke(app, ["report", "render", str(run_dir), "--checkers", "durability,bogus"])
+    result = runner.invoke(
+        app, ["report", "render", str(run_dir), "--checkers", "durability,bogus"]
+    )
     assert isinstance(result.exception, ConfigError) and "bogus" in str(result.exception)
     result = runner.invoke(app, ["report", "render", str(run_dir), "--checkers", "durability,slo"])
     assert result.exit_code == 0, result.output

@@ -19,7 +19,9 @@ def test_finds_changed_verdicts_and_percentile_deltas() -> None:
     assert changes == {"durability": ("pass", "fail"), "isolation": ("pass", "unknown")}
     p99 = next(m for m in d.metrics if m.metric == "ack_latency_ms.p99")
     assert p99.before == pytest.approx(94.5) and p99.after == pytest.approx(189.0)
-    assert p99.abs_change == pytest.approx(94.5) and p99.rel_change == pytest.approx(1.0) and p99.worse
+    assert (
+        p99.abs_change == pytest.approx(94.5) and p99.rel_change == pytest.approx(1.0) and p99.worse
+    )
     assert {m.metric for m in d.metrics} >= {
         "ack_latency_ms.p50", "ack_latency_ms.p95", "delivery_latency_ms.p50",
         "delivery_latency_ms.p95", "delivery_latency_ms.p99", "availability",
@@ -52,7 +54,9 @@ def test_missing_slo_gives_none_deltas_and_json_is_plain() -> None:
 
 def test_rich_rendering() -> None:
     out = io.StringIO()
-    d = diff_reports(sample_report(failing=False, run_id="A"), sample_report(failing=True, run_id="B", slow=2))
+    d = diff_reports(
+        sample_report(failing=False, run_id="A"), sample_report(failing=True, run_id="B", slow=2)
+    )
     render_diff(d, Console(file=out, width=140, color_system=None))
     text = out.getvalue()
     assert "A -> B" in text and "durability" in text and "ack_latency_ms.p99" in text

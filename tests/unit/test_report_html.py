@@ -27,7 +27,7 @@ def test_has_verdict_table_gate_and_charts() -> None:
 def test_no_external_resources() -> None:
     html = render_html(sample_report())
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html, re.I)
-    assert "<script src" not in html and "<link rel=\"stylesheet\"" not in html
+    assert "<script src" not in html and '<link rel="stylesheet"' not in html
     assert "@import" not in html and "url(http" not in html
 
 
@@ -39,7 +39,9 @@ def test_passing_banner() -> None:
 def test_values_are_escaped() -> None:
     evil = "<script>alert(1)</script>"
     report = sample_report()
-    v = Verdict("order", Outcome.FAIL, evil, counterexamples=[Counterexample(evil, rows=[{"x": evil}])])
+    v = Verdict(
+        "order", Outcome.FAIL, evil, counterexamples=[Counterexample(evil, rows=[{"x": evil}])]
+    )
     html = render_html(replace(report, verdicts=[v, *report.verdicts[1:]]))
     assert evil not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 

@@ -21,7 +21,12 @@ def test_one_case_per_invariant_and_threshold_with_counts() -> None:
     names = [c.get("name") for c in inv.findall("testcase")]
     assert names == ["durability", "order", "gaps", "delivery", "idempotence", "isolation"]
     assert len(gate.findall("testcase")) == 3
-    assert (inv.get("tests"), inv.get("failures"), inv.get("errors"), inv.get("skipped")) == ("6", "1", "1", "0")
+    assert (inv.get("tests"), inv.get("failures"), inv.get("errors"), inv.get("skipped")) == (
+        "6",
+        "1",
+        "1",
+        "0",
+    )
     assert (gate.get("tests"), gate.get("failures"), gate.get("errors")) == ("3", "0", "0")
     assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("9", "1", "1")
 
@@ -42,18 +47,24 @@ def test_unknown_allowed_is_skipped() -> None:
     _, by_name = suites(junit_xml(report))
     isolation = by_name["invariants"].find("testcase[@name='isolation']")
     assert isolation is not None and isolation.find("skipped") is not None
-    assert by_name["invariants"].get("skipped") == "1" and by_name["invariants"].get("errors") == "0"
+    assert (
+        by_name["invariants"].get("skipped") == "1" and by_name["invariants"].get("errors") == "0"
+    )
 
 
 def test_breached_threshold_is_a_failure(tmp_path: Path) -> None:
-    report = sample_report(failing=False, policy=sample_policy(thresholds={"ack_latency_ms.p99": "< 1", "nope.p50": "< 1"}))
+    report = sample_report(
+        failing=False,
+        policy=sample_policy(thresholds={"ack_latency_ms.p99": "< 1", "nope.p50": "< 1"}),
+    )
     path = write_junit(report, tmp_path / "junit.xml")
     root = ET.parse(path).getroot()
     gate = root.find("testsuite[@name='gate']")
     assert gate is not None and gate.get("failures") == "2"
     messages = [f.get("message", "") for f in gate.iter("failure")]
     assert any("needs < 1" in m for m in messages) and any("not found" in m for m in messages)
-    assert root.find("testsuite[@name='invariants']").get("failures") == "0"  # type: ignore[union-attr]
+    invariants = root.find("testsuite[@name='invariants']")
+    assert invariants is not None and invariants.get("failures") == "0"
 
 
 def test_passing_run_has_no_failures() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -24,7 +25,14 @@ def test_round_trip_is_exact() -> None:
 def test_json_is_plain_and_has_every_top_level_key() -> None:
     data = json.loads(sample_report().to_json())
     assert set(data) == {
-        "schema_version", "tool_version", "run", "scenario", "verdicts", "gate", "counts", "faults"
+        "schema_version",
+        "tool_version",
+        "run",
+        "scenario",
+        "verdicts",
+        "gate",
+        "counts",
+        "faults",
     }
     assert data["schema_version"] == REPORT_SCHEMA_VERSION
     durability = data["verdicts"][0]
@@ -36,8 +44,14 @@ def test_json_is_plain_and_has_every_top_level_key() -> None:
 
 def test_non_finite_and_numpy_values_become_json() -> None:
     report = sample_report()
-    odd = Verdict("slo", Outcome.PASS, "x", counts={"n": np.int64(3)},
-                  metrics={**nan_metrics(), "np": np.float64(1.5), "arr": np.array([1, 2])})
+    numpy_counts: dict[str, Any] = {"n": np.int64(3)}  # what a careless checker might hand over
+    odd = Verdict(
+        "slo",
+        Outcome.PASS,
+        "x",
+        counts=numpy_counts,
+        metrics={**nan_metrics(), "np": np.float64(1.5), "arr": np.array([1, 2])},
+    )
     report = replace(report, verdicts=[odd])
     data = json.loads(report.to_json())
     metrics = data["verdicts"][0]["metrics"]

@@ -80,7 +80,10 @@ def test_fault_starts_after_the_end(tmp_path: Path) -> None:
 
 
 def test_fault_ends_after_the_end(tmp_path: Path) -> None:
-    text = "workload: {duration_s: 20}\nfaults:\n  - {at_s: 15, duration_s: 10, kind: pause, target: node-1}\n"
+    text = (
+        "workload: {duration_s: 20}\n"
+        "faults:\n  - {at_s: 15, duration_s: 10, kind: pause, target: node-1}\n"
+    )
     err = error_of(tmp_path, text)
     assert "faults[0].duration_s: fault ends at 25 s, after the load ends" in str(err)
 

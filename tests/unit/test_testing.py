@@ -12,7 +12,7 @@ def test_builder_rows_follow_the_schema_and_the_clock() -> None:
     assert list(h.columns) == list(HISTORY_COLUMNS)
     assert list(h["kind"]) == ["connect", "join", "join_ok", "send_invoke", "send_ok"]
     assert h["t"].is_monotonic_increasing and h["workspace"].eq("acme").all()
-    assert h.loc[2, "seq"] == 3 and pd.isna(h.loc[1, "seq"])
+    assert h.loc[2, "seq"] == 3 and bool(h["seq"].isna().iloc[1])
     assert ctx.final_log is not None and list(ctx.final_log["seq"]) == [4]
     assert ctx.readback is not None and bool(ctx.readback["complete"].all())
 
