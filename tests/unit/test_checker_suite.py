@@ -64,3 +64,12 @@ def test_garbage_history_gives_unknown_not_pass() -> None:
     bad = pd.DataFrame({"t": [1], "kind": ["send_ok"]})
     for v in check_all(bad, CheckContext(final_log=None, complete=True)):
         assert v.outcome is not Outcome.PASS or v.name in ("order", "delivery", "isolation")
+
+
+def test_scenario_validation_knows_exactly_the_registered_checkers() -> None:
+    """The scenario model lists checker names without importing pandas; keep it in step."""
+    from pigeon_lab.checkers.base import REGISTRY
+    from pigeon_lab.scenario.checks import INVARIANTS
+
+    assert INVARIANTS == CHECKER_ORDER
+    assert set(REGISTRY) == set(CHECKER_ORDER)
