@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner
 
@@ -101,3 +104,26 @@ def test_run_scenario_overrides_merge_under_seed_and_duration() -> None:
     assert got == {"seed": 7, "workload": {"users": 10, "duration_s": 3.0},
                    "topology": {"nodes": 2}}
     assert _overrides(None, None) == {}
+
+
+def test_cli_prints_a_table_or_json_and_exits_by_the_results(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import pigeon_lab.selftest as st
+
+    results = [st.CaseResult(CASES[0], True, "all 7 checkers passed"),
+               st.CaseResult(CASES[-1], False, "run error: boom", error="Traceback: boom")]
+    seen: list[object] = []
+
+    def fake(names: object, *, out: Path | None = None, **_: object) -> st.SelftestResult:
+        seen.append(names)
+        return st.SelftestResult(out or tmp_path, results[: 1 if names else 2])
+
+    monkeypatch.setattr(st, "run_selftest", fake)
+    runner = CliRunner()
+    ok = runner.invoke(app, ["selftest", "--case", "correct", "--out", str(tmp_path), "--json"])
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.stdout)["cases"][0]["case"] == "correct" and seen[0] == ["correct"]
+    bad = runner.invoke(app, ["selftest"])
+    assert bad.exit_code == 1
+    assert "NOT OK" in bad.stdout and "ack-before-persist" in bad.stdout
