@@ -11,14 +11,14 @@ and context, so ``check_all`` pays for it once; the cache is transparent.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from pigeon_lab.checkers.base import CheckContext, Outcome
+from pigeon_lab.checkers.base import CheckContext, Outcome, Verdict
 from pigeon_lab.history.schema import HISTORY_COLUMNS, KINDS
 
 K = {name: i for i, name in enumerate(KINDS)}
@@ -344,6 +344,14 @@ def judge(violations: int, undecided: int | bool) -> Outcome:
     if violations:
         return Outcome.FAIL
     return Outcome.UNKNOWN if undecided else Outcome.PASS
+
+
+def vacuous_is_unknown(verdict: Verdict, evidence: int, what: str) -> Verdict:
+    """A pass with nothing examined proves nothing (an empty history, a backend that refused
+    every send): report it as unknown, saying what was missing."""
+    if verdict.outcome is not Outcome.PASS or evidence > 0:
+        return verdict
+    return replace(verdict, outcome=Outcome.UNKNOWN, summary=f"nothing to judge: no {what}")
 
 
 def first(mask: np.ndarray, k: int) -> np.ndarray:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from pigeon_lab.checkers._membership import Deliveries, deliveries, membership, wire
-from pigeon_lab.checkers._prep import judge, prepare
+from pigeon_lab.checkers._prep import judge, prepare, vacuous_is_unknown
 from pigeon_lab.checkers.base import CheckContext, Counterexample, Verdict, register
 
 NAME = "delivery"
@@ -74,7 +74,7 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
         )
         if not ctx.complete:
             summary += "; history cut short, so unknown"
-    return Verdict(
+    verdict = Verdict(
         NAME,
         outcome,
         summary,
@@ -82,6 +82,7 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
         counterexamples=examples,
         metrics={"wire_duplicates": w.duplicates, "live_gaps": w.gaps},
     )
+    return vacuous_is_unknown(verdict, counts["delivered"], "deliveries")
 
 
 def _again(d: Deliveries) -> np.ndarray:

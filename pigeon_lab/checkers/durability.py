@@ -18,7 +18,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pigeon_lab.checkers._prep import I64, codes_of, first, judge, map_into, prepare, readback
+from pigeon_lab.checkers._prep import (
+    I64,
+    codes_of,
+    first,
+    judge,
+    map_into,
+    prepare,
+    readback,
+    vacuous_is_unknown,
+)
 from pigeon_lab.checkers.base import CheckContext, Counterexample, Outcome, Verdict, register
 
 NAME = "durability"
@@ -123,7 +132,7 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
         )
     else:
         summary = f"all {len(acks)} acknowledged writes are in the final log"
-    return Verdict(
+    verdict = Verdict(
         NAME,
         outcome,
         summary,
@@ -131,3 +140,4 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
         counterexamples=examples,
         metrics={"acked_never_read": never_read},
     )
+    return vacuous_is_unknown(verdict, len(acks), "acknowledged sends")

@@ -28,7 +28,15 @@ import numpy as np
 import pandas as pd
 
 from pigeon_lab.checkers._membership import deliveries, membership, running_max, wire
-from pigeon_lab.checkers._prep import I64, POS_BITS, Prepared, judge, prepare, readback
+from pigeon_lab.checkers._prep import (
+    I64,
+    POS_BITS,
+    Prepared,
+    judge,
+    prepare,
+    readback,
+    vacuous_is_unknown,
+)
 from pigeon_lab.checkers.base import CheckContext, Counterexample, Verdict, register
 
 NAME = "gaps"
@@ -196,11 +204,14 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
             f"{nchan} final logs without holes; {len(req)} memberships delivered every "
             f"committed seq ({w.gaps} live-push gaps repaired)"
         )
-    return Verdict(
+    verdict = Verdict(
         NAME,
         outcome,
         summary,
         counts=counts,
         counterexamples=examples,
         metrics={"live_gaps_repaired": w.gaps},
+    )
+    return vacuous_is_unknown(
+        verdict, nchan * len(req), "channel with both a final log and a member"
     )

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pigeon_lab.checkers._prep import I64, judge, prepare
+from pigeon_lab.checkers._prep import I64, judge, prepare, vacuous_is_unknown
 from pigeon_lab.checkers.base import CheckContext, Counterexample, Verdict, register
 
 NAME = "idempotence"
@@ -90,4 +90,5 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
         summary = f"every client_msg_id stored once; {retried} retried acks agree"
         if not ctx.complete:
             summary += "; history cut short, so unknown"
-    return Verdict(NAME, outcome, summary, counts=counts, counterexamples=examples)
+    verdict = Verdict(NAME, outcome, summary, counts=counts, counterexamples=examples)
+    return vacuous_is_unknown(verdict, counts["acks"], "acknowledged sends")

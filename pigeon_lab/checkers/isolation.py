@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from pigeon_lab.checkers._membership import membership
-from pigeon_lab.checkers._prep import Prepared, judge, map_into, prepare
+from pigeon_lab.checkers._prep import Prepared, judge, map_into, prepare, vacuous_is_unknown
 from pigeon_lab.checkers.base import CheckContext, Counterexample, Verdict, register
 
 NAME = "isolation"
@@ -106,4 +106,6 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
         )
         if not ctx.complete:
             summary += "; history cut short, so unknown"
-    return Verdict(NAME, outcome, summary, counts=counts, counterexamples=examples)
+    verdict = Verdict(NAME, outcome, summary, counts=counts, counterexamples=examples)
+    evidence = counts["checked_senders"] + counts["adversarial"]
+    return vacuous_is_unknown(verdict, evidence, "received messages or adversarial attempts")

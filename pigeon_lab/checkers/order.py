@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pigeon_lab.checkers._prep import I64, OBS_KINDS, judge, prepare
+from pigeon_lab.checkers._prep import I64, OBS_KINDS, judge, prepare, vacuous_is_unknown
 from pigeon_lab.checkers.base import CheckContext, Counterexample, Verdict, register
 
 NAME = "order"
@@ -95,4 +95,5 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
             summary += " (no final log: judged on client observations only)"
         if incomplete:
             summary += "; history cut short, so unknown"
-    return Verdict(NAME, outcome, summary, counts=counts, counterexamples=examples)
+    verdict = Verdict(NAME, outcome, summary, counts=counts, counterexamples=examples)
+    return vacuous_is_unknown(verdict, counts["observations"], "observed messages")

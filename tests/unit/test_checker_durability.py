@@ -46,7 +46,18 @@ def test_different_message_at_the_acked_seq_fails() -> None:
 
 
 def test_send_info_never_counts_as_lost() -> None:
-    assert_passes(N, *indefinite())
+    v = verdict(N, *indefinite())
+    assert v.outcome is not Outcome.FAIL and v.counts["lost"] == 0
+    # with nothing acknowledged there is nothing to judge: unknown, never a vacuous pass
+    assert v.outcome is Outcome.UNKNOWN and v.summary.startswith("nothing to judge")
+
+
+def test_send_info_beside_an_acked_send_passes() -> None:
+    b = HistoryBuilder()
+    b.connect("c1", "alice", "acme").join("c1", "general")
+    b.send("c1", "general", "m1", seq=1)
+    b.send("c1", "general", "m2", ok=None)
+    assert_passes(N, *b.build())
 
 
 def test_missing_final_log_is_unknown() -> None:

@@ -73,3 +73,13 @@ def test_scenario_validation_knows_exactly_the_registered_checkers() -> None:
 
     assert INVARIANTS == CHECKER_ORDER
     assert set(REGISTRY) == set(CHECKER_ORDER)
+
+
+def test_an_empty_history_passes_no_checker() -> None:
+    """Nothing examined proves nothing: every checker says unknown, none says pass."""
+    from pigeon_lab.testing import empty
+
+    verdicts = check_all(*empty())
+    assert [v.outcome for v in verdicts] == [Outcome.UNKNOWN] * len(CHECKER_ORDER), [
+        (v.name, v.summary) for v in verdicts
+    ]
