@@ -23,7 +23,7 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,7 +41,7 @@ from pigeon_lab.report.gate import exit_code
 from pigeon_lab.report.model import Report
 from pigeon_lab.report.recheck import recheck_run
 from pigeon_lab.report.render import write_reports
-from pigeon_lab.scenario.loading import dump_scenario, load_scenario
+from pigeon_lab.scenario.loading import deep_merge, dump_scenario, expand_dotted, load_scenario
 from pigeon_lab.scenario.model import Scenario
 
 ProgressFn = Callable[[dict[str, Any]], None]
@@ -77,12 +77,15 @@ def new_run_dir(out: Path, scenario_name: str) -> Path:
     return run_dir
 
 
-def _overrides(seed: int | None, duration: float | None) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _overrides(
+    seed: int | None, duration: float | None, extra: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """``extra`` (nested or dotted) with ``seed`` and ``duration`` over it."""
+    out: dict[str, Any] = expand_dotted(extra or {})
     if seed is not None:
         out["seed"] = seed
     if duration is not None:
-        out["workload"] = {"duration_s": duration}
+        out = deep_merge(out, {"workload": {"duration_s": duration}})
     return out
 
 
@@ -172,6 +175,7 @@ def _load_config(scenario: Scenario, target: Target, run_dir: Path) -> LoadConfi
         transport=w.transport,
         processes=w.processes,
         adversarial_users=w.adversarial_users,
+        duplicate_send_ratio=w.duplicate_send_ratio,
         seed=scenario.seed,
         out_dir=str(run_dir),
     )
@@ -201,10 +205,15 @@ def run_scenario(
     duration: float | None = None,
     on_progress: ProgressFn | None = None,
     on_phase: Callable[[str], None] | None = None,
+    overrides: Mapping[str, Any] | None = None,
 ) -> RunResult:
-    """Run one scenario end to end and return where its reports are and the gate's exit code."""
+    """Run one scenario end to end and return where its reports are and the gate's exit code.
+
+    ``overrides`` (nested or dotted, as ``load_scenario`` takes them) apply over the file;
+    ``seed`` and ``duration`` over those.
+    """
     say = on_phase or (lambda _msg: None)
-    scenario = load_scenario(name_or_path, overrides=_overrides(seed, duration) or None)
+    scenario = load_scenario(name_or_path, overrides=_overrides(seed, duration, overrides) or None)
     _refuse_unavailable_faults(scenario)
     run_dir = new_run_dir(out, scenario.name)
     (run_dir / "scenario.yaml").write_text(dump_scenario(scenario))

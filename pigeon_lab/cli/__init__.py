@@ -31,6 +31,7 @@ def _register_groups() -> None:
         ("pigeon_lab.cli.scenario_cmd", "scenario"),
         ("pigeon_lab.cli.report_cmd", "report"),
         ("pigeon_lab.cli.worker_cmd", None),
+        ("pigeon_lab.cli.selftest_cmd", None),
     ]
     for module_name, group in groups:
         try:

@@ -144,6 +144,13 @@ class Workload(Frozen):
         ge=0,
         description="extra users running adversarial clients (forged fields, cross-tenant)",
     )
+    duplicate_send_ratio: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="share of acked sends sent once more with the same client_msg_id and body, "
+        "as a client whose ack was lost would (exercises idempotence)",
+    )
     quiesce_s: float = Field(
         default=2, ge=0, description="seconds of quiet after the load before read-back"
     )
