@@ -31,12 +31,14 @@ from pathlib import Path
 from typing import Any
 
 from pigeon_lab import __version__
-from pigeon_lab.errors import ConfigError
+from pigeon_lab.cluster import Cluster, ClusterSpec
+from pigeon_lab.errors import ConfigError, PigeonLabError
 from pigeon_lab.faults.schedule import FaultRecord, FaultScheduler, PlannedFault, write_faults
 from pigeon_lab.history.io import write_table
 from pigeon_lab.load.config import LoadConfig
 from pigeon_lab.load.launcher import run_load
 from pigeon_lab.load.readback import read_back
+from pigeon_lab.preflight import check_target
 from pigeon_lab.report.gate import exit_code
 from pigeon_lab.report.model import Report
 from pigeon_lab.report.recheck import recheck_run
@@ -62,7 +64,7 @@ class Target:
 
     url: str
     jwt_secret: str
-    cluster: Any | None
+    cluster: Cluster | None
 
 
 def new_run_dir(out: Path, scenario_name: str) -> Path:
@@ -129,8 +131,6 @@ def _target(scenario: Scenario, run_dir: Path) -> Iterator[Target]:
     if target.kind != "bundled":
         yield Target(url=str(target.url), jwt_secret=_external_secret(scenario), cluster=None)
         return
-    from pigeon_lab.cluster import Cluster, ClusterSpec
-
     topo = scenario.topology
     backend = topo.backend
     backend_args = (
@@ -157,7 +157,6 @@ def _target(scenario: Scenario, run_dir: Path) -> Iterator[Target]:
 
 def _load_config(scenario: Scenario, target: Target, run_dir: Path) -> LoadConfig:
     w = scenario.workload
-    body = w.body_bytes
     return LoadConfig(
         urls=[target.url],
         jwt_secret=target.jwt_secret,
@@ -167,7 +166,7 @@ def _load_config(scenario: Scenario, target: Target, run_dir: Path) -> LoadConfi
         channels_per_user=w.channels_per_user,
         channel_skew=w.channel_skew,
         send_rate_per_user=w.send_rate_per_user,
-        body_bytes=list(body) if isinstance(body, tuple) else body,
+        body_bytes=w.body_bytes,
         ramp_s=w.ramp_s,
         duration_s=w.duration_s,
         ack_timeout_ms=w.ack_timeout_ms,
@@ -177,7 +176,7 @@ def _load_config(scenario: Scenario, target: Target, run_dir: Path) -> LoadConfi
         adversarial_users=w.adversarial_users,
         duplicate_send_ratio=w.duplicate_send_ratio,
         seed=scenario.seed,
-        out_dir=str(run_dir),
+        out_dir=run_dir,
     )
 
 
@@ -195,6 +194,54 @@ def _planned_faults(scenario: Scenario, target: Target) -> list[PlannedFault]:
 def _channels(config: LoadConfig) -> list[tuple[str, str]]:
     """Every (workspace, channel) the workload can touch: all of them are read back."""
     return [(ws, ch) for ws in config.workspace_names() for ch in config.channel_names()]
+
+
+def _drive(
+    scenario: Scenario,
+    run_dir: Path,
+    run_meta: dict[str, Any],
+    say: Callable[[str], None],
+    on_progress: ProgressFn | None,
+) -> None:
+    """Phases 2-6: target up, faults beside the load, heal, quiesce, read back; then down."""
+    records: list[FaultRecord] = []
+    with _target(scenario, run_dir) as target:
+        if target.cluster is not None:
+            info = target.cluster.info
+            run_meta["cluster"] = info.to_dict(include_secret=False)
+            say(f"cluster up: {info.lb_url}")
+        run_meta["target"] = target.url
+        try:
+            check_target(target.url, target.jwt_secret)
+        except PigeonLabError as exc:
+            run_meta["error"] = str(exc)
+            raise
+        plan = _planned_faults(scenario, target)
+        scheduler = (
+            FaultScheduler(target.cluster, plan) if plan and target.cluster is not None else None
+        )
+        config = _load_config(scenario, target, run_dir)
+        run_meta["load_start_t"] = time.monotonic_ns()
+        try:
+            if scheduler is not None:
+                scheduler.begin()
+            say("load running")
+            summary = run_load(config, on_progress)
+            run_meta["load_summary"] = summary.model_dump(mode="json")
+        except BaseException as exc:
+            run_meta["error"] = f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            if scheduler is not None:
+                records = scheduler.stop()
+            write_faults(run_dir / "faults.json", records)
+            run_meta["load_end_t"] = time.monotonic_ns()
+        time.sleep(scenario.workload.quiesce_s)
+        say("reading back every channel")
+        final_log, readback = read_back(target.url, target.jwt_secret, _channels(config))
+        write_table(final_log, run_dir / "final_logs.parquet")
+        write_table(readback, run_dir / "readback.parquet")
+        run_meta["complete"] = True
 
 
 def run_scenario(
@@ -225,37 +272,14 @@ def run_scenario(
         "started": started.isoformat(),
         "complete": False,
     }
-    records: list[FaultRecord] = []
     say(f"run folder {run_dir}")
-    with _target(scenario, run_dir) as target:
-        if target.cluster is not None:
-            info = target.cluster.info
-            run_meta["cluster"] = {k: v for k, v in json.loads(info.to_json()).items() if k != "jwt_secret"}
-            say(f"cluster up: {info.lb_url}")
-        run_meta["target"] = target.url
-        plan = _planned_faults(scenario, target)
-        scheduler = FaultScheduler(target.cluster, plan) if plan else None
-        config = _load_config(scenario, target, run_dir)
-        run_meta["load_start_t"] = time.monotonic_ns()
-        try:
-            if scheduler is not None:
-                scheduler.begin()
-            say("load running")
-            summary = run_load(config, on_progress)
-            run_meta["complete"] = True
-            run_meta["load_summary"] = summary.model_dump(mode="json")
-        finally:
-            if scheduler is not None:
-                records = scheduler.stop()
-            write_faults(run_dir / "faults.json", records)
-            run_meta["load_end_t"] = time.monotonic_ns()
-        time.sleep(scenario.workload.quiesce_s)
-        say("reading back every channel")
-        final_log, readback = read_back(target.url, target.jwt_secret, _channels(config))
-        write_table(final_log, run_dir / "final_logs.parquet")
-        write_table(readback, run_dir / "readback.parquet")
-    run_meta["finished"] = datetime.now(UTC).isoformat()
-    (run_dir / "run.json").write_text(json.dumps(run_meta, indent=2, default=str))
+    try:
+        _drive(scenario, run_dir, run_meta, say, on_progress)
+    finally:
+        # run.json is written whatever happened, so a failed run's folder still says how far
+        # it got (``complete`` stays false and ``error`` names the failure).
+        run_meta["finished"] = datetime.now(UTC).isoformat()
+        (run_dir / "run.json").write_text(json.dumps(run_meta, indent=2, default=str))
     say("checking invariants")
     report = recheck_run(run_dir)
     write_reports(run_dir, report)
