@@ -155,7 +155,18 @@ def _target(scenario: Scenario, run_dir: Path) -> Iterator[Target]:
         yield Target(url=cluster.info.lb_url, jwt_secret=cluster.info.jwt_secret, cluster=cluster)
 
 
-def _load_config(scenario: Scenario, target: Target, run_dir: Path) -> LoadConfig:
+@dataclass(frozen=True)
+class Distributed:
+    """Locust's distributed mode: the load process is a master bound here, waiting for
+    ``workers`` remote ``pigeon-lab worker`` processes that run the users."""
+
+    bind: str
+    workers: int = 1
+
+
+def _load_config(
+    scenario: Scenario, target: Target, run_dir: Path, distributed: Distributed | None = None
+) -> LoadConfig:
     w = scenario.workload
     return LoadConfig(
         urls=[target.url],
@@ -177,6 +188,8 @@ def _load_config(scenario: Scenario, target: Target, run_dir: Path) -> LoadConfi
         duplicate_send_ratio=w.duplicate_send_ratio,
         seed=scenario.seed,
         out_dir=run_dir,
+        master_bind=distributed.bind if distributed else None,
+        expect_workers=distributed.workers if distributed else 0,
     )
 
 
@@ -202,6 +215,7 @@ def _drive(
     run_meta: dict[str, Any],
     say: Callable[[str], None],
     on_progress: ProgressFn | None,
+    distributed: Distributed | None,
 ) -> None:
     """Phases 2-6: target up, faults beside the load, heal, quiesce, read back; then down."""
     records: list[FaultRecord] = []
@@ -220,7 +234,7 @@ def _drive(
         scheduler = (
             FaultScheduler(target.cluster, plan) if plan and target.cluster is not None else None
         )
-        config = _load_config(scenario, target, run_dir)
+        config = _load_config(scenario, target, run_dir, distributed)
         run_meta["load_start_t"] = time.monotonic_ns()
         try:
             if scheduler is not None:
@@ -253,6 +267,7 @@ def run_scenario(
     on_progress: ProgressFn | None = None,
     on_phase: Callable[[str], None] | None = None,
     overrides: Mapping[str, Any] | None = None,
+    distributed: Distributed | None = None,
 ) -> RunResult:
     """Run one scenario end to end and return where its reports are and the gate's exit code.
 
@@ -274,7 +289,7 @@ def run_scenario(
     }
     say(f"run folder {run_dir}")
     try:
-        _drive(scenario, run_dir, run_meta, say, on_progress)
+        _drive(scenario, run_dir, run_meta, say, on_progress, distributed)
     finally:
         # run.json is written whatever happened, so a failed run's folder still says how far
         # it got (``complete`` stays false and ``error`` names the failure).

@@ -25,13 +25,26 @@ def run(
     out: Annotated[Path, typer.Option("--out", help="folder for the run folder")] = Path("reports"),
     seed: Annotated[int | None, typer.Option(help="override the scenario's seed")] = None,
     duration: Annotated[float | None, typer.Option(help="override workload.duration_s (s)")] = None,
+    master: Annotated[
+        str | None,
+        typer.Option(
+            "--master",
+            help="distributed load: bind a Locust master here (HOST:PORT, e.g. 0.0.0.0:5557) "
+            "and let `pigeon-lab worker --master-host` processes run the users",
+        ),
+    ] = None,
+    expect_workers: Annotated[
+        int, typer.Option(min=1, help="with --master: workers to wait for before starting")
+    ] = 1,
 ) -> None:
     """Run SCENARIO: cluster up, load + faults, read-back, checkers, reports, gate.
 
     Exit code 0 when the gate passes, 1 when an invariant or threshold fails,
     2 for usage or environment errors.
     """
-    from pigeon_lab.run import run_scenario
+    from pigeon_lab.run import Distributed, run_scenario
+
+    distributed = Distributed(master, expect_workers) if master else None
 
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -58,9 +71,14 @@ def run(
             )
 
         result = run_scenario(
-            scenario, out=out, seed=seed, duration=duration,
-            on_progress=on_progress, on_phase=on_phase,
-        )  # fmt: skip
+            scenario,
+            out=out,
+            seed=seed,
+            duration=duration,
+            on_progress=on_progress,
+            on_phase=on_phase,
+            distributed=distributed,
+        )
     gate = result.report.gate
     verdict = "[bold green]PASS[/]" if result.exit_code == 0 else "[bold red]FAIL[/]"
     console.print(f"gate: {verdict}")
