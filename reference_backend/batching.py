@@ -41,12 +41,16 @@ class AutoPipeline:
 
     async def call(self, commands: Sequence[Command]) -> list[Any]:
         """Replies of `commands` (errors as exception objects), then those of the trailer."""
+        return await self.submit(commands)
+
+    def submit(self, commands: Sequence[Command]) -> asyncio.Future[list[Any]]:
+        """Queue `commands` now (so in submission order) and return the future of `call`."""
         if not self._workers:
             self._start()
         fut: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
         self._queue.append((commands, fut))
         self._ready.set()
-        return await fut
+        return fut
 
     def _start(self) -> None:
         loop = asyncio.get_running_loop()

@@ -24,6 +24,14 @@ def dumps(obj: Any, **_kwargs: Any) -> str:
         return _std.dumps(obj, separators=(",", ":"))
 
 
+def dumps_bytes(obj: Any) -> bytes:
+    """Like dumps, as UTF-8 bytes (no str round trip); TypeError for bytes in `obj`."""
+    try:
+        return orjson.dumps(obj)
+    except TypeError:
+        return _std.dumps(obj, separators=(",", ":")).encode()
+
+
 def loads(data: str | bytes, **_kwargs: Any) -> Any:
     """Parse JSON text (str or bytes); the stdlib is the slow path for what orjson refuses."""
     try:

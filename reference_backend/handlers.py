@@ -12,7 +12,6 @@ import asyncio
 import logging
 import random
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +21,7 @@ import socketio
 from reference_backend import flaws, validation
 from reference_backend.auth import Identity, verify
 from reference_backend.errors import ProtoError, bad_request
+from reference_backend.ids import new_id
 from reference_backend.metrics import Metrics
 from reference_backend.ratelimit import TokenBucket, WorkspaceBuckets
 from reference_backend.settings import Settings
@@ -42,6 +42,19 @@ class Conn:
     identity: Identity
     bucket: TokenBucket
     rooms: set[str] = field(default_factory=set)
+
+
+# What a connection's WSGI-style environ keeps after the handshake (python-socketio holds
+# it for the connection's life; the rest, ~4 KiB with the ASGI scope and the request body
+# class python-engineio defines per request, is never read again).
+ENVIRON_KEEP = frozenset({"REMOTE_ADDR", "REMOTE_PORT", "PATH_INFO", "QUERY_STRING",
+                          "REQUEST_METHOD", "SERVER_NAME", "SERVER_PORT", "HTTP_USER_AGENT"})
+
+
+def trim_environ(environ: dict[str, Any]) -> None:
+    """Drop, in place, what ENVIRON_KEEP does not name."""
+    for key in [k for k in environ if k not in ENVIRON_KEEP]:
+        del environ[key]
 
 
 class Handlers:
@@ -104,6 +117,8 @@ class Handlers:
             self.metrics.connects.labels(result=code).inc()
             raise
         self.conns[sid] = Conn(identity, TokenBucket(self.s.conn_rate, self.s.conn_burst))
+        if args and isinstance(args[0], dict):
+            trim_environ(args[0])
         self.metrics.connects.labels(result="ok").inc()
         self.metrics.connections.set(len(self.conns))
         return True
@@ -194,7 +209,7 @@ class Handlers:
             raise ProtoError("not_member", "join the channel first")
         if self.flaw_sender and req.claimed_sender:
             sender = req.claimed_sender
-        msg_id = str(uuid.uuid4())
+        msg_id = new_id()
         ts = int(time.time() * 1000)
         if self.flaw_ack_early:
             return await self._send_ack_early(req, ws, sender, room, msg_id, ts)
@@ -215,7 +230,7 @@ class Handlers:
         message = {"channel": channel, "seq": seq, "id": msg_id, "client_msg_id": cmid,
                    "sender": sender, "body": body, "ts": ts}
         await self.sio.emit("message", message, room=room)
-        self.metrics.broadcasts.inc()
+        self.metrics.broadcast()
 
     def _local_seq(self, ws: str, channel: str) -> int:
         """Flaw local-seq: a per-node counter; two nodes hand out the same seqs."""

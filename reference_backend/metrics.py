@@ -1,29 +1,92 @@
-"""Prometheus metrics of one node, in a private registry (no global state between apps)."""
+"""Prometheus metrics of one node, in a private registry (no global state between apps).
+
+The per-event series (events, acks, errors, ack latency, broadcasts) are plain ints and
+lists updated on the hot path and turned into metric families only when /metrics is
+scraped: prometheus_client's own Counter/Histogram take a lock per update, which at tens of
+thousands of updates a second was measurable. Rare series keep prometheus_client objects.
+"""
 
 from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Iterator
 
 from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
-    Histogram,
     disable_created_metrics,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 
 LATENCY_BUCKETS_S = (
     0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 )
-KNOWN_EVENTS = ("join", "leave", "send", "sync")
+KNOWN_EVENTS = ("join", "leave", "send", "sync", "unknown")
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
 
 disable_created_metrics()  # *_created series only add scrape noise here
 
 
+class _Latency:
+    """One histogram child: bucket counts (non-cumulative; +Inf last), sum."""
+
+    __slots__ = ("counts", "total")
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(LATENCY_BUCKETS_S) + 1)
+        self.total = 0.0
+
+    def observe(self, seconds: float) -> None:
+        # bisect_left: a value equal to a bound belongs to that bucket (le = "<=")
+        self.counts[bisect_left(LATENCY_BUCKETS_S, seconds)] += 1
+        self.total += seconds
+
+
+class EventStats(Collector):
+    """The hot-path series as local numbers, exported on scrape."""
+
+    def __init__(self) -> None:
+        self.events = dict.fromkeys(KNOWN_EVENTS, 0)
+        self.acks: dict[tuple[str, str], int] = {(e, "ok"): 0 for e in KNOWN_EVENTS}
+        self.errors: dict[str, int] = {}
+        self.latency = {e: _Latency() for e in KNOWN_EVENTS}
+        self.broadcasts = 0
+
+    def collect(self) -> Iterator[Metric]:
+        events = CounterMetricFamily("pigeon_events", "Events received", labels=["event"])
+        for event, n in self.events.items():
+            events.add_metric([event], n)
+        yield events
+        acks = CounterMetricFamily(
+            "pigeon_acks", "Acks sent by event and result (ok or error code)",
+            labels=["event", "result"])
+        for (event, result), n in sorted(self.acks.items()):
+            acks.add_metric([event, result], n)
+        yield acks
+        errors = CounterMetricFamily("pigeon_errors", "Error acks by code", labels=["code"])
+        for code, n in sorted(self.errors.items()):
+            errors.add_metric([code], n)
+        yield errors
+        latency = HistogramMetricFamily(
+            "pigeon_ack_latency_seconds", "Time from event receipt to ack", labels=["event"])
+        for event, h in self.latency.items():
+            buckets, cumulative = [], 0
+            for bound, n in zip((*map(str, LATENCY_BUCKETS_S), "+Inf"), h.counts, strict=True):
+                cumulative += n
+                buckets.append((bound, cumulative))
+            latency.add_metric([event], buckets, h.total)
+        yield latency
+        yield CounterMetricFamily("pigeon_broadcasts", "message events emitted to rooms",
+                                  value=self.broadcasts)
+
+
 class Metrics:
-    """The node's counters; label children are pre-bound for the hot path."""
+    """The node's metrics; `observe` and `broadcast` are the hot path."""
 
     def __init__(self, node: str) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -34,21 +97,10 @@ class Metrics:
         self.connects = Counter(
             "pigeon_connects_total", "Connection attempts by result", ["result"], registry=r
         )
-        self.events = Counter("pigeon_events_total", "Events received", ["event"], registry=r)
-        self.acks = Counter(
-            "pigeon_acks_total", "Acks sent by event and result (ok or error code)",
-            ["event", "result"], registry=r,
-        )
-        self.errors = Counter("pigeon_errors_total", "Error acks by code", ["code"], registry=r)
-        self.latency = Histogram(
-            "pigeon_ack_latency_seconds", "Time from event receipt to ack", ["event"],
-            buckets=LATENCY_BUCKETS_S, registry=r,
-        )
+        self.stats = EventStats()
+        r.register(self.stats)
         self.internal = Counter(
             "pigeon_internal_errors_total", "Unexpected handler exceptions", registry=r
-        )
-        self.broadcasts = Counter(
-            "pigeon_broadcasts_total", "message events emitted to rooms", registry=r
         )
         self.publish_failures = Counter(
             "pigeon_adapter_publish_failures_total",
@@ -58,19 +110,19 @@ class Metrics:
         self.flaw_drops = Counter(
             "pigeon_flaw_dropped_writes_total", "Writes dropped by ack-before-persist", registry=r
         )
-        self._ev = {e: self.events.labels(event=e) for e in (*KNOWN_EVENTS, "unknown")}
-        self._lat = {e: self.latency.labels(event=e) for e in (*KNOWN_EVENTS, "unknown")}
-        self._ok = {e: self.acks.labels(event=e, result="ok") for e in (*KNOWN_EVENTS, "unknown")}
 
     def observe(self, event: str, seconds: float, code: str | None) -> None:
         """Count one answered event: `code` None means ok."""
-        self._ev[event].inc()
-        self._lat[event].observe(seconds)
-        if code is None:
-            self._ok[event].inc()
-        else:
-            self.acks.labels(event=event, result=code).inc()
-            self.errors.labels(code=code).inc()
+        s = self.stats
+        s.events[event] += 1
+        s.latency[event].observe(seconds)
+        key = (event, code or "ok")
+        s.acks[key] = s.acks.get(key, 0) + 1
+        if code is not None:
+            s.errors[code] = s.errors.get(code, 0) + 1
+
+    def broadcast(self) -> None:
+        self.stats.broadcasts += 1
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -1,30 +1,101 @@
-"""A cheaper Engine.IO writer wait, installed once at start (same behaviour, fewer tasks).
+"""The only module that patches python-engineio internals; installed once at node start.
 
-python-engineio's `AsyncSocket.poll` waits for the next outgoing packet with
-`asyncio.wait_for(queue.get(), ...)`, which on Python 3.11 wraps the wait in a new Task on
-every wake-up of every connection's writer: under fan-out that is one Task per delivery
-batch per recipient. This version returns at once when packets are queued and otherwise
-waits under `asyncio.timeout`, which creates no Task. Semantics kept: a timeout (or
-cancellation) raises QueueEmpty; a queued None means "closed" (returns [] and leaves the
-None for the next poll when it follows real packets).
+Written against python-engineio 4.15.1 (python-socketio 5.18.1, uvicorn 0.54.0). `install()`
+first checks that every replaced function still has the signature these versions had, and
+raises if not: a changed library must be re-read before these patches are trusted again.
+
+What is replaced on `engineio.async_socket.AsyncSocket`, and why:
+- `_websocket_handler`: same handshake and upgrade steps, but instead of a writer task and
+  queue per connection, outgoing packets go straight to a `wswriter.FrameWriter` (one
+  coalesced transport write per loop iteration), and the reader is guarded by one idle
+  timer per connection instead of a new Task + `wait_for` per received packet. Its then
+  unused asyncio.Queue is replaced by a `_DirectQueue` (writes what is put, always empty).
+  Fewer tasks and objects per connection (memory) and per packet (CPU). Servers other than
+  uvicorn's sans-I/O protocol fall back to the library's handler.
+- `send`: for a socket with a FrameWriter, the same ping-timeout check, then a direct write.
+  Sockets without one (long-polling, upgrade in progress) use the library's queue path.
+- `schedule_ping`: the next heartbeat PING is a loop timer, not a Task sleeping
+  ping_interval per connection (memory); the PING itself is sent as the library does.
+- `poll` (the long-polling wait): returns at once when packets are queued and otherwise
+  waits under `asyncio.timeout`, which creates no Task (the library's `wait_for` did, on
+  every wake-up), and returns at most MAX_POLL_PACKETS. Semantics kept: a timeout or
+  cancellation raises QueueEmpty; a queued None means "closed" (returns [] and leaves the
+  None for the next poll when it follows packets).
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from engineio import exceptions
+import engineio
+from engineio import exceptions, packet
 from engineio.async_socket import AsyncSocket
 
+from reference_backend import wswriter
 
+WRITTEN_AGAINST = "python-engineio 4.15.1"
+# The functions replaced (or called with these arguments) and their signatures then.
+EXPECTED_SIGNATURES: dict[str, str] = {
+    "poll": "(self)",
+    "send": "(self, pkt)",
+    "_websocket_handler": "(self, ws)",
+    "check_ping_timeout": "(self)",
+    "receive": "(self, pkt)",
+    "close": "(self, wait=True, abort=False, reason=None)",
+    "schedule_ping": "(self)",
+}
+WRITER_ATTR = "_pigeon_writer"
+# python-engineio's client refuses a long-polling payload of more than 16 packets
+# (Payload.max_decode_packets) and drops the connection: answer a poll with at most that
+# many, the rest go in the next poll. (The library's poll returns everything queued.)
+MAX_POLL_PACKETS = 16  # the socket's FrameWriter once it writes directly
+
+_originals: dict[str, Callable[..., Awaitable[Any]]] = {}
+
+
+def writer_of(sock: Any) -> wswriter.FrameWriter | None:
+    """The FrameWriter of an Engine.IO socket, or None if it uses the library's queue."""
+    writer: wswriter.FrameWriter | None = getattr(sock, WRITER_ATTR)
+    return writer
+
+
+def check_signatures() -> None:
+    """Raise if a function patched here changed since WRITTEN_AGAINST."""
+    for name, expected in EXPECTED_SIGNATURES.items():
+        fn = _originals.get(name) or getattr(AsyncSocket, name, None)
+        actual = None if fn is None else str(inspect.signature(fn))
+        if actual != expected:
+            raise RuntimeError(
+                f"reference_backend.speedups was written against {WRITTEN_AGAINST}; "
+                f"python-engineio {getattr(engineio, '__version__', '?')} has "
+                f"AsyncSocket.{name}{actual or ' (missing)'} instead of {expected}. "
+                "Re-read the library before adapting the patches."
+            )
+
+
+def install() -> None:
+    """Check the library, then replace the AsyncSocket methods (idempotent)."""
+    check_signatures()
+    for name, fn in (("poll", _poll), ("send", _send), ("_websocket_handler", _ws_handler),
+                     ("schedule_ping", _schedule_ping)):
+        if name not in _originals:
+            _originals[name] = getattr(AsyncSocket, name)
+        setattr(AsyncSocket, name, fn)
+    setattr(AsyncSocket, WRITER_ATTR, None)
+
+
+# ---- replacements ---------------------------------------------------------------------
 async def _poll(self: Any) -> list[Any]:
     queue: asyncio.Queue[Any] = self.queue
     if queue.empty():
         try:
             async with asyncio.timeout(self.server.ping_interval + self.server.ping_timeout):
                 first = await queue.get()
-        except (asyncio.TimeoutError, asyncio.CancelledError):
+        except (TimeoutError, asyncio.CancelledError):
             raise exceptions.QueueEmpty() from None
     else:
         first = queue.get_nowait()
@@ -32,7 +103,7 @@ async def _poll(self: Any) -> list[Any]:
     if first is None:
         return []
     packets = [first]
-    while not queue.empty():
+    while len(packets) < MAX_POLL_PACKETS and not queue.empty():
         pkt = queue.get_nowait()
         queue.task_done()
         if pkt is None:
@@ -42,6 +113,206 @@ async def _poll(self: Any) -> list[Any]:
     return packets
 
 
-def install() -> None:
-    """Replace AsyncSocket.poll (idempotent)."""
-    AsyncSocket.poll = _poll  # type: ignore[method-assign]
+async def _send(self: Any, pkt: packet.Packet) -> None:
+    writer: wswriter.FrameWriter | None = getattr(self, WRITER_ATTR)
+    if writer is None:
+        await _originals["send"](self, pkt)
+        return
+    if self.closed:
+        raise exceptions.SocketIsClosedError()
+    last_ping = self.last_ping
+    if last_ping and time.time() - last_ping > self.server.ping_timeout \
+            and not await self.check_ping_timeout():
+        return
+    writer.write(wswriter.packet_frame(pkt.encode()))
+
+
+_PING_FRAME = wswriter.frame(b"2")
+
+
+def _schedule_ping(self: Any) -> None:
+    # as the library: only start a new wait when the previous PING was answered
+    if self.last_ping:
+        self.last_ping = None
+        asyncio.get_running_loop().call_later(self.server.ping_interval, _ping_due, self)
+
+
+def _ping_due(self: Any) -> None:
+    if self.closing or self.closed:
+        return
+    self.last_ping = time.time()
+    writer: wswriter.FrameWriter | None = getattr(self, WRITER_ATTR)
+    if writer is not None:
+        writer.write(_PING_FRAME)
+    else:
+        self.queue.put_nowait(packet.Packet(packet.PING))
+
+
+async def _ws_handler(self: Any, ws: Any) -> None:
+    writer = wswriter.attach(ws)
+    if writer is None:
+        await _originals["_websocket_handler"](self, ws)
+        return
+    server = self.server
+    max_size = server.max_http_buffer_size
+
+    async def websocket_wait() -> Any:
+        data = await ws.wait()
+        if data and len(data) > max_size:
+            raise ValueError("packet is too large")
+        return data
+
+    if self.connected:
+        if not await _upgrade(self, ws, websocket_wait):
+            return
+    else:
+        self.connected = True
+        self.upgraded = True
+    _go_direct(self, writer)
+    server.logger.info("%s: Upgrade to websocket successful", self.sid)
+
+    deadline = _IdleDeadline(server.ping_interval + server.ping_timeout)
+    while True:
+        deadline.waiting = True
+        try:
+            p = await websocket_wait()
+        except asyncio.CancelledError:  # idle too long; the library also ends on a cancel
+            deadline.absorb()
+            break
+        except Exception:  # noqa: BLE001 - disconnect, oversized packet: end the session
+            break
+        finally:
+            deadline.waiting = False
+        if p is None:  # closed by the client
+            break
+        deadline.touch()
+        try:
+            await self.receive(packet.Packet(encoded_packet=p))
+        except exceptions.UnknownPacketError:
+            pass
+        except exceptions.SocketIsClosedError:
+            server.logger.info("Receive error -- socket is closed")
+            break
+        except Exception:  # as the library: log it, keep the connection
+            server.logger.exception("Unknown receive error")
+
+    deadline.cancel()
+    writer.flush()  # what was sent before the end goes out before the close frame
+    await ws.close()
+    await self.close(wait=False, abort=True, reason=server.reason.TRANSPORT_CLOSE)
+
+
+class _IdleDeadline:
+    """Cancels the reader task after `timeout` s without a packet from the client.
+
+    The library wraps every read in `wait_for` (a Task and a timer per packet); this keeps
+    one timer per connection, re-armed only when it fires: a packet costs a clock read.
+    """
+
+    __slots__ = ("fired", "handle", "last", "loop", "task", "timeout", "waiting")
+
+    def __init__(self, timeout: float) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.task = asyncio.current_task()
+        self.timeout = timeout
+        self.last = self.loop.time()
+        self.waiting = False
+        self.fired = False
+        self.handle = self.loop.call_at(self.last + timeout, self._check)
+
+    def touch(self) -> None:
+        self.last = self.loop.time()
+
+    def _check(self) -> None:
+        due = self.last + self.timeout
+        if self.waiting and self.loop.time() >= due and self.task is not None:
+            self.fired = True
+            self.task.cancel()
+        else:  # a packet came meanwhile, or a packet is being handled: look again later
+            self.handle = self.loop.call_at(max(due, self.loop.time() + 1.0), self._check)
+
+    def absorb(self) -> None:
+        """Our own cancel is a timeout: undo it so the cleanup can await normally."""
+        if self.fired and self.task is not None:
+            self.task.uncancel()
+
+    def cancel(self) -> None:
+        self.handle.cancel()
+
+
+async def _upgrade(self: Any, ws: Any, websocket_wait: Callable[[], Awaitable[Any]]) -> bool:
+    """The polling -> websocket upgrade probe, as the library does it; True on success."""
+    self.upgrading = True  # hold packet sends (in the queue) during the upgrade
+    try:
+        pkt = await websocket_wait()
+    except OSError:
+        return False
+    decoded = packet.Packet(encoded_packet=pkt)
+    if decoded.packet_type != packet.PING or decoded.data != "probe":
+        self.server.logger.info("%s: Failed websocket upgrade, no PING packet", self.sid)
+        self.upgrading = False
+        return False
+    await ws.send(packet.Packet(packet.PONG, data="probe").encode())
+    await self.queue.put(packet.Packet(packet.NOOP))  # end the pending long-poll
+    try:
+        pkt = await websocket_wait()
+    except OSError:
+        self.upgrading = False
+        return False
+    decoded = packet.Packet(encoded_packet=pkt)
+    if decoded.packet_type != packet.UPGRADE:
+        self.upgraded = False
+        self.server.logger.info("%s: Failed websocket upgrade, expected UPGRADE packet, "
+                                "received %s instead.", self.sid, pkt)
+        self.upgrading = False
+        return False
+    self.upgraded = True
+    self.upgrading = False
+    return True
+
+
+def _go_direct(self: Any, writer: wswriter.FrameWriter) -> None:
+    """Write what was queued meanwhile (in order), then switch the socket to direct writes."""
+    queue: asyncio.Queue[Any] = self.queue
+    while not queue.empty():
+        pkt = queue.get_nowait()
+        queue.task_done()
+        if pkt is not None:
+            writer.write(wswriter.packet_frame(pkt.encode()))
+    self.queue = _DirectQueue(writer)
+    setattr(self, WRITER_ATTR, writer)
+
+
+class _DirectQueue:
+    """Stands in for a direct socket's asyncio.Queue (about 2.5 KiB each): what the library
+    puts is written at once, so it is always empty and `join` never waits."""
+
+    __slots__ = ("writer",)
+
+    def __init__(self, writer: wswriter.FrameWriter) -> None:
+        self.writer = writer
+
+    def put_nowait(self, pkt: packet.Packet | None) -> None:
+        if pkt is not None:  # None is the library's "writer, stop": nothing to stop here
+            self.writer.write(wswriter.packet_frame(pkt.encode()))
+
+    async def put(self, pkt: packet.Packet | None) -> None:
+        self.put_nowait(pkt)
+
+    def empty(self) -> bool:
+        return True
+
+    def qsize(self) -> int:
+        return 0
+
+    def task_done(self) -> None:
+        return None
+
+    async def join(self) -> None:
+        return None
+
+    async def get(self) -> packet.Packet:
+        raise exceptions.QueueEmpty()  # nothing is ever queued (only polling reads here)
+
+    def get_nowait(self) -> packet.Packet:
+        raise asyncio.QueueEmpty()

@@ -5,8 +5,9 @@ Keys of one channel share the hash tag `pg:{<ws>/<channel>}` (one cluster slot):
 XRANGE), `:dd:<client_msg_id>` the dedupe record "<seq> <id> <ts>" with a TTL.
 
 A send is one EVALSHA of send.lua, auto-pipelined with the sends running concurrently (one
-round trip per batch); with `replicated` durability one WAIT ends each batch, on the same
-connection as its writes, which is what WAIT's semantics need.
+round trip per batch, one batch in flight so that commits are answered in order); with
+`replicated` durability one WAIT ends each batch, on the same connection as its writes,
+which is what WAIT's semantics need.
 Redis errors are mapped here, at the boundary, to `unavailable` / `internal`.
 """
 
@@ -117,8 +118,12 @@ class Store:
         self.replicated = durability == "replicated"
         self.wait_replicas = wait_replicas
         self.wait_timeout_ms = wait_timeout_ms
+        # One batch in flight at a time under `fast`: replies, and so the pushes that follow
+        # them, come back in commit order (no reordered pushes from a single node). Under
+        # `replicated` a second worker overlaps the WAITs of consecutive batches.
         self.batcher = AutoPipeline(
-            redis, trailer=self._wait_trailer if self.replicated else None
+            redis, workers=2 if self.replicated else 1,
+            trailer=self._wait_trailer if self.replicated else None,
         )
 
     def _wait_trailer(self) -> list[tuple[Any, ...]]:
