@@ -65,6 +65,7 @@ class _Send:
     op: int | None = None
     retry_at: float | None = None
     last_error: str = "timeout"
+    replay: bool = False  # a deliberate second send of an acked message (Policy.duplicate_ratio)
 
 
 @dataclass
@@ -97,10 +98,7 @@ class ClientAlgorithm:
         self.connected = True
         self.reconnect_at = None
         self.reconnect_failures = 0
-        out: list[Action] = []
-        for ch in self.channels.values():
-            out.append(self._emit_join(ch, now))
-        return out
+        return [self._emit_join(ch, now) for ch in self.channels.values()]
 
     def on_disconnect(self, now: float) -> list[Action]:
         """Connection lost: pending sends go to retry (or info), schedule a reconnect."""
@@ -111,8 +109,7 @@ class ClientAlgorithm:
             if op.client_msg_id is not None and op.client_msg_id in self.sends:
                 out.extend(self._send_failed(self.sends[op.client_msg_id], "disconnect", now))
         for ch in self.channels.values():
-            ch.joined = False
-            ch.syncing = False
+            ch.joined = ch.syncing = False
             ch.gap_deadline = None
         if not self.stopping:
             self.reconnect_at = now + reconnect_delay(self.policy, self.reconnect_failures, self.rng)
@@ -317,6 +314,11 @@ class ClientAlgorithm:
         ch = self.channels.get(s.channel)
         if ch is not None and isinstance(seq, int):
             self._note_head(ch, seq, now)
+        p = self.policy.duplicate_ratio
+        if p and not (s.replay or self.stopping) and self.rng.random() < p:
+            # as if the ack was lost: the retry path sends it again (same id and body, attempt + 1)
+            s.replay, s.started, s.op, s.retry_at = True, now, None, now
+            self.sends[s.client_msg_id] = s
         return out
 
     def _join_acked(self, ch: _Channel, ack: dict[str, Any], now: float) -> list[Action]:
@@ -373,8 +375,7 @@ class ClientAlgorithm:
             self._drain(ch, out)
         else:
             ch.buffer[seq] = m
-        if seq > ch.known_head:
-            ch.known_head = seq
+        ch.known_head = max(ch.known_head, seq)
         if live:
             self._arm_gap(ch, now)
 
@@ -387,8 +388,7 @@ class ClientAlgorithm:
             out.append(Deliver(ch.name, ch.buffer.pop(ch.last_seq)))
 
     def _note_head(self, ch: _Channel, head: int, now: float) -> None:
-        if head > ch.known_head:
-            ch.known_head = head
+        ch.known_head = max(ch.known_head, head)
         self._arm_gap(ch, now)
 
     def _arm_gap(self, ch: _Channel, now: float) -> None:

@@ -58,6 +58,7 @@ class Policy:
     reconnect_base: float = 0.5
     reconnect_max: float = 5.0
     sync_limit: int = 500
+    duplicate_ratio: float = 0.0  # share of acked sends sent once more, as if the ack was lost
 
 
 def retry_delay(policy: Policy, attempt: int, rng: random.Random) -> float:

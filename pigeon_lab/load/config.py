@@ -31,8 +31,11 @@ class LoadConfig(BaseModel):
     gap_timeout_ms: int = Field(default=500, gt=0)
     connect_timeout_s: float = Field(default=10.0, gt=0.0)
     transport: Literal["websocket", "polling"] = "websocket"
+    # auto: the lean websocket client for websocket over http://, python-socketio otherwise
+    client: Literal["auto", "lean", "python-socketio"] = "auto"
     processes: int = Field(default=1, ge=1)
     adversarial_users: int = Field(default=0, ge=0)
+    duplicate_send_ratio: float = Field(default=0.0, ge=0.0, le=1.0)  # acked sends sent again
     record: bool = True  # False only for measuring the recorder's cost
     seed: int = 1
     out_dir: Path = Path(".")

@@ -14,8 +14,10 @@ Imports Locust: never import this module from the parent process.
 
 from __future__ import annotations
 
+import gc
 import io
 import json
+import os
 import subprocess
 import sys
 import time
@@ -77,17 +79,27 @@ class _Progress:
         self.last_sends = 0
         self.last_t = self.start
 
-    def line(self, users: int, counters: dict[str, int]) -> dict[str, Any]:
+    def line(self, users: int, counters: dict[str, int],
+             extra: dict[str, Any] | None = None) -> dict[str, Any]:
         now = time.monotonic()
         rate = (counters["sends"] - self.last_sends) / max(1e-6, now - self.last_t)
         self.last_sends, self.last_t = counters["sends"], now
         return {"elapsed_s": round(now - self.start, 2), "duration_s": self.config.duration_s,
                 "users": users, "sends_per_s": round(rate, 1), "acks": counters["acks"],
-                "errors": counters["send_fail"] + counters["send_info"], "recv": counters["recv"]}
+                "errors": counters["send_fail"] + counters["send_info"], "recv": counters["recv"],
+                **(extra or {})}
+
+
+def _local_extra(ctx: user_mod.LoadContext) -> dict[str, Any]:
+    """Progress of one process beyond the counters: deliveries, their p99 over the last
+    line's window, the process's pid and CPU seconds (user + system) so far."""
+    t = os.times()
+    return {"deliver": ctx.counters["deliver"], "delivery_p99_ms": ctx.delivery_ms.window()["p99"],
+            "pid": os.getpid(), "cpu_s": round(t.user + t.system, 3)}
 
 
 def _summary(config: LoadConfig, table: pa.Table, elapsed: float,
-             counters: dict[str, int] | None = None) -> LoadSummary:
+             counters: dict[str, int] | None = None, **extra: Any) -> LoadSummary:
     kinds = table.column("kind").to_pandas().astype(str).value_counts().to_dict()
     if not config.record and counters:  # nothing recorded (benchmarks): use the counters
         kinds = {"send_invoke": counters["sends"], "send_ok": counters["acks"],
@@ -99,7 +111,7 @@ def _summary(config: LoadConfig, table: pa.Table, elapsed: float,
                        send_fail=int(kinds.get("send_fail", 0)),
                        send_info=int(kinds.get("send_info", 0)), recv=int(kinds.get("recv", 0)),
                        deliver=int(kinds.get("deliver", 0)), elapsed_s=round(elapsed, 2),
-                       channels=all_channels(config))
+                       channels=all_channels(config), **extra)
 
 
 def _spawn_rate(config: LoadConfig) -> float:
@@ -117,13 +129,19 @@ def run_local(config: LoadConfig) -> LoadSummary:
     progress = _Progress(config)
     runner.start(config.users + config.adversarial_users, spawn_rate=_spawn_rate(config))
     end = progress.start + config.ramp_s + config.duration_s
+    frozen = False
     while time.monotonic() < end:
         gevent.sleep(min(1.0, max(0.0, end - time.monotonic())))
-        _emit(progress.line(runner.user_count, ctx.counters))
+        _emit(progress.line(runner.user_count, ctx.counters, _local_extra(ctx)))
+        if not frozen and runner.user_count >= config.users + config.adversarial_users:
+            # the users' long-lived objects: out of the full collections (shorter GC pauses)
+            gc.freeze()
+            frozen = True
     _drain_local(ctx, config.drain_budget_s)
     runner.quit()
-    return _summary(config, rows_to_table(ctx.recorder.rows), time.monotonic() - progress.start,
-                    ctx.counters)
+    return _summary(config, ctx.recorder.to_table(), time.monotonic() - progress.start,
+                    ctx.counters, delivery_ms=ctx.delivery_ms.summary(),
+                    ack_ms=ctx.ack_ms.summary())
 
 
 def run_master(config: LoadConfig) -> LoadSummary:
@@ -215,7 +233,7 @@ def run_worker(master_host: str, master_port: int) -> None:
                                                 "last": True})
             return
         _drain_local(ctx, ctx.config.drain_budget_s)
-        parts = _table_chunks(rows_to_table(ctx.recorder.take()))
+        parts = _table_chunks(ctx.recorder.take_table())
         for i, part in enumerate(parts):
             runner.send_message("pigeon_rows", {"data": part, "last": i == len(parts) - 1})
             gevent.sleep(0)

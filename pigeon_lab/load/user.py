@@ -1,8 +1,15 @@
-"""The simulated chat user: the client algorithm over python-socketio's sync client, in Locust.
+"""The simulated chat user: the client algorithm over a Socket.IO client, in Locust.
 
 Imports Locust (and so gevent's monkey-patching): only the load process imports this.
-Every event of invariants.md goes to the process's Recorder; acks, joins, connects
-and deliveries also fire Locust's ``request`` event with real timings.
+Every event of invariants.md goes to the process's Recorder; acks, joins and connects
+also fire Locust's ``request`` event with real timings. Deliveries go to the process's
+latency histogram, and Locust gets a 1-in-``DELIVER_SAMPLE`` sample of them (per-event
+stats cost more than the rest of the receive path).
+
+The client is chosen by transport (``LoadConfig.client``, default ``auto``): the lean
+websocket client of ``lean_client.py`` for ``websocket`` over ``http://``/``ws://`` URLs,
+python-socketio's sync client (JSON by orjson) for ``polling`` and TLS URLs. Both have
+the same surface, so ``ChatUser`` stays a ``SocketIOUser`` whose ``sio`` is one or the other.
 """
 
 from __future__ import annotations
@@ -14,19 +21,33 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import gevent
+import orjson
 import socketio
 from gevent.event import Event
 from locust import User, task
 from locust.contrib.socketio import SocketIOClient, SocketIOUser
 
-from pigeon_lab.history.recorder import Recorder, body_hash
+from pigeon_lab.history.recorder import Recorder, body_hash, cached_body_hash
 from pigeon_lab.history.schema import Kind
 from pigeon_lab.load import client_algorithm as ca
 from pigeon_lab.load.config import LoadConfig
-from pigeon_lab.load.workload import UserPlan, body_sent_wall_ns, make_body, next_send_delay, plan_user
+from pigeon_lab.load.latency import DELIVER_SAMPLE, LatencyLog
+from pigeon_lab.load.lean_client import LeanSocketIOClient, use_lean_client
+from pigeon_lab.load.workload import (
+    UserPlan,
+    body_sent_wall_ns,
+    make_body,
+    next_send_delay,
+    plan_user,
+)
 from pigeon_lab.tokens import mint_token
 
 _mono = time.monotonic
+_time_ns = time.time_ns
+_mono_ns = time.monotonic_ns
+_RECV, _DELIVER, _SYNC_OK = str(Kind.RECV), str(Kind.DELIVER), str(Kind.SYNC_OK)
+_DELIVER_STAT = f"deliver (1/{DELIVER_SAMPLE} sample)"
+_IDLE_S = 5.0  # longest sleep of a user's loop
 
 
 @dataclass
@@ -39,6 +60,8 @@ class LoadContext:
     workers: int = 1
     stopping: bool = False
     users: list[ChatUser] = field(default_factory=list)
+    delivery_ms: LatencyLog = field(default_factory=LatencyLog)
+    ack_ms: LatencyLog = field(default_factory=LatencyLog)
     counters: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
         ("sends", "acks", "send_fail", "send_info", "recv", "deliver", "errors"), 0))
     _local_index: int = 0
@@ -83,8 +106,23 @@ def _ctx() -> LoadContext:
     return CTX
 
 
+class _OrjsonJson:
+    """The ``json`` module interface python-socketio calls, backed by orjson."""
+
+    @staticmethod
+    def dumps(obj: Any, **_: Any) -> str:
+        return orjson.dumps(obj).decode()
+
+    @staticmethod
+    def loads(s: str | bytes, **_: Any) -> Any:
+        return orjson.loads(s)
+
+
 class PigeonSocketIOClient(SocketIOClient):
     """Locust's contrib client without its zero-time emit stats; connect raises on failure."""
+
+    def __init__(self, request_event: Any, **kwargs: Any) -> None:
+        super().__init__(request_event, json=_OrjsonJson, **kwargs)
 
     def connect(self, *args: Any, **kwargs: Any) -> None:
         socketio.Client.connect(self, *args, **kwargs)
@@ -110,9 +148,15 @@ class ChatUser(SocketIOUser):
         self.rng = random.Random(self.plan.seed)
         policy = ca.Policy(ack_timeout=self.cfg.ack_timeout_ms / 1000,
                            send_deadline=self.cfg.send_deadline_ms / 1000,
-                           gap_timeout=self.cfg.gap_timeout_ms / 1000)
+                           gap_timeout=self.cfg.gap_timeout_ms / 1000,
+                           duplicate_ratio=self.cfg.duplicate_send_ratio)
         self.algo = ca.ClientAlgorithm(policy, random.Random(self.plan.seed * 7919 + 1))
-        self.sio = PigeonSocketIOClient(environment.events.request, reconnection=False)
+        # the same surface either way (see the module docstring)
+        self.sio: PigeonSocketIOClient | LeanSocketIOClient  # type: ignore[assignment]
+        if use_lean_client(self.cfg, self.plan.url):
+            self.sio = LeanSocketIOClient()
+        else:
+            self.sio = PigeonSocketIOClient(environment.events.request, reconnection=False)
         self.sio.on("message", self._on_message)
         self.sio.on("disconnect", self._on_disconnect)
         self.sio.on("connect_error", self._on_connect_error)
@@ -155,7 +199,8 @@ class ChatUser(SocketIOUser):
                 if self.algo.connected:
                     self._send(now)
             self._perform(self.algo.tick(now))
-            wake_at = min(self.algo.next_deadline() or now + 1.0, now + 1.0)
+            # every timer is in next_deadline and a stop sets ``wake``: the cap is a safety net
+            wake_at = min(self.algo.next_deadline() or now + _IDLE_S, now + _IDLE_S)
             if not self.ctx.stopping:
                 wake_at = min(wake_at, next_send)
             self.sleep_until = wake_at
@@ -234,13 +279,32 @@ class ChatUser(SocketIOUser):
         if not isinstance(msg, dict):
             self._row(Kind.RECV, error="malformed", detail=str(msg)[:200])
             return
-        body = msg.get("body")
-        self._row(Kind.RECV, channel=msg.get("channel"), client_msg_id=msg.get("client_msg_id"),
-                  seq=msg.get("seq"), msg_id=msg.get("id"), sender=msg.get("sender"),
-                  body_hash=body_hash(body) if isinstance(body, str) else None,
-                  sent_wall=msg.get("ts"))
-        self._perform(self.algo.on_message(msg, now))
-        self._wake_if_due()
+        channel = msg.get("channel")
+        rec = self.rec
+        if not rec.enabled:
+            actions = self.algo.on_message(msg, now)
+            if actions:
+                self._perform(actions)
+        else:
+            t_ns, wall_ns = _mono_ns(), _time_ns()  # when it was received
+            body = msg.get("body")
+            h = cached_body_hash(body) if isinstance(body, str) else None
+            actions = self.algo.on_message(msg, now)
+            a = actions[0] if len(actions) == 1 else None
+            if a is not None and a.__class__ is ca.Deliver and a.message is msg:
+                # the common case, delivered at once: one entry for its recv and deliver rows
+                rec.recv_deliver(t_ns, wall_ns, self.client_id, self.plan.user,
+                                 self.plan.workspace, self.node, channel, msg, h, a.channel,
+                                 self._delivered(msg))
+            else:
+                rec.message(_RECV, self.client_id, self.plan.user, self.plan.workspace,
+                            self.node, channel, msg, h)
+                if actions:
+                    self._perform(actions)
+        # only this channel's gap timer can have moved: wake the user if it is now earlier
+        ch = self.algo.channels.get(channel) if isinstance(channel, str) else None
+        if ch is not None and ch.gap_deadline is not None and ch.gap_deadline < self.sleep_until:
+            self.wake.set()
 
     def _on_ack(self, op: int, args: tuple[Any, ...]) -> None:
         self._perform(self.algo.on_ack(op, args[0] if args else None, _mono()))
@@ -254,12 +318,10 @@ class ChatUser(SocketIOUser):
             elif isinstance(a, ca.Emit):
                 self._emit(a)
             elif isinstance(a, ca.Synced):
-                m = a.message
-                body = m.get("body")
-                self._row(Kind.SYNC_OK, channel=a.channel, seq=m.get("seq"), msg_id=m.get("id"),
-                          client_msg_id=m.get("client_msg_id"), sender=m.get("sender"),
-                          body_hash=body_hash(body) if isinstance(body, str) else None,
-                          sent_wall=m.get("ts"))
+                body = a.message.get("body")
+                self.rec.message(_SYNC_OK, self.client_id, self.plan.user, self.plan.workspace,
+                                 self.node, a.channel, a.message,
+                                 body_hash(body) if isinstance(body, str) else None)
             elif isinstance(a, ca.SendDone):
                 self._send_done(a)
             elif isinstance(a, ca.JoinDone):
@@ -288,24 +350,35 @@ class ChatUser(SocketIOUser):
 
     def _send_done(self, a: ca.SendDone) -> None:
         kind = {"ok": Kind.SEND_OK, "fail": Kind.SEND_FAIL, "info": Kind.SEND_INFO}[a.outcome]
-        h, _ = self._bodies.pop(a.client_msg_id, (None, None))
+        keep = a.client_msg_id in self.algo.sends  # a duplicate send follows: keep its body
+        h, _ = (self._bodies.get if keep else self._bodies.pop)(a.client_msg_id, (None, None))
         c = self.ctx.counters
         c["acks" if a.outcome == "ok" else f"send_{a.outcome}"] += 1
         self._row(kind, channel=a.channel, client_msg_id=a.client_msg_id, seq=a.seq,
                   msg_id=a.msg_id, body_hash=h, attempt=a.attempt, latency_ms=a.latency,
                   error=a.error, detail="duplicate" if a.duplicate else None)
+        if a.outcome == "ok":
+            self.ctx.ack_ms.add(a.latency)
         self._stat("send", a.latency, None if a.outcome == "ok" else a.error)
 
     def _deliver(self, channel: str, m: dict[str, Any]) -> None:
+        latency = self._delivered(m)
+        self.rec.message(_DELIVER, self.client_id, self.plan.user, self.plan.workspace, self.node,
+                         channel, m, None, latency)
+
+    def _delivered(self, m: dict[str, Any]) -> float | None:
+        """Count a delivery, log its end-to-end latency (ms, from the body) and return it."""
         body = m.get("body")
         sent = body_sent_wall_ns(body) if isinstance(body, str) else None
-        latency = (time.time_ns() - sent) / 1e6 if sent else None
-        self.ctx.counters["deliver"] += 1
-        self._row(Kind.DELIVER, channel=channel, seq=m.get("seq"), msg_id=m.get("id"),
-                  client_msg_id=m.get("client_msg_id"), sender=m.get("sender"),
-                  latency_ms=latency, sent_wall=m.get("ts"))
-        if latency is not None:
-            self._stat("deliver", latency)
+        ctx = self.ctx
+        n = ctx.counters["deliver"] = ctx.counters["deliver"] + 1
+        if not sent:
+            return None
+        latency = (_time_ns() - sent) / 1e6
+        ctx.delivery_ms.add(latency)
+        if n % DELIVER_SAMPLE == 0:
+            self._stat(_DELIVER_STAT, latency)
+        return latency
 
 
 def make_user_classes(users: int, adversaries: int) -> list[type[User]]:

@@ -105,3 +105,22 @@ def test_load_records_a_complete_history_and_read_back_has_every_ack(
         entry = log[(row["workspace"], row["channel"], int(row["seq"]))]
         assert entry["client_msg_id"] == row["client_msg_id"] and entry["msg_id"] == row["msg_id"]
         assert entry["body_hash"] == row["body_hash"]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("transport,client", [("polling", "auto"), ("websocket", "python-socketio")])
+def test_the_python_socketio_path_still_works(
+    backend: str, tmp_path: Path, transport: str, client: str
+) -> None:
+    """Polling (and an explicit python-socketio websocket) go through python-socketio."""
+    config = LoadConfig(urls=[backend], jwt_secret=SECRET, workspaces=1, channels_per_workspace=2,
+                        users=4, channels_per_user=2, send_rate_per_user=2.0, ramp_s=0.5,
+                        duration_s=3.0, seed=5, out_dir=tmp_path / "run", send_deadline_ms=5000,
+                        transport=transport, client=client)  # type: ignore[arg-type]
+    summary = run_load(config)
+    assert summary.acks == summary.sends > 0 and summary.send_info == summary.send_fail == 0
+    h = read_history(summary.history_path)
+    assert (h["kind"] == "recv").sum() > 0
+    for _, g in h[h["kind"] == "deliver"].groupby(["client", "channel"]):
+        seqs = g["seq"].astype(int).tolist()
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))

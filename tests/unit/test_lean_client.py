@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 from pigeon_lab.load.config import LoadConfig
 from pigeon_lab.load.lean_client import (
-    OP_CLOSE, OP_CONT, OP_PING, OP_TEXT, FrameError, FrameParser, encode_frame, split_sio,
+    OP_CLOSE,
+    OP_CONT,
+    OP_PING,
+    OP_TEXT,
+    FrameError,
+    FrameParser,
+    encode_frame,
+    split_sio,
     use_lean_client,
 )
 
@@ -77,3 +87,81 @@ def test_the_client_is_chosen_by_transport() -> None:
     assert not use_lean_client(base, "https://example.test")  # TLS: python-socketio
     assert not use_lean_client(base.model_copy(update={"transport": "polling"}), "http://h:1")
     assert not use_lean_client(base.model_copy(update={"client": "python-socketio"}), "http://h")
+
+
+def _read_client_frame(f: Any) -> tuple[int, bytes]:
+    head = f.read(2)
+    ln = head[1] & 0x7F
+    ext = f.read(2 if ln == 126 else 8 if ln == 127 else 0)
+    rest = f.read(4 + (int.from_bytes(ext, "big") if ext else ln))
+    return unmask(head + ext + rest)
+
+
+def _fake_server(script: Callable[[Any, Any], None]) -> Any:
+    """A one-connection Engine.IO websocket server on gevent running ``script(sock, file)``."""
+    from gevent.server import StreamServer
+
+    def handle(sock: Any, _addr: Any) -> None:
+        f = sock.makefile("rb")
+        while f.readline() not in (b"\r\n", b""):
+            pass
+        sock.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                     b"Connection: Upgrade\r\n\r\n")
+        sock.sendall(server_frame(b'0{"sid":"s","pingInterval":300,"pingTimeout":200}'))
+        assert _read_client_frame(f) == (OP_TEXT, b'40{"token":"t"}')
+        sock.sendall(server_frame(b'40{"sid":"x"}'))
+        script(sock, f)
+
+    server = StreamServer(("127.0.0.1", 0), handle)
+    server.start()
+    return server
+
+
+def test_pong_events_and_a_dropped_connection() -> None:
+    import gevent
+
+    from pigeon_lab.load.lean_client import LeanSocketIOClient
+
+    def script(sock: Any, f: Any) -> None:
+        sock.sendall(server_frame(b"2"))
+        assert _read_client_frame(f) == (OP_TEXT, b"3")
+        sock.sendall(server_frame(b'42["message",{"a":1}]') + server_frame(b'427["hello"]'))
+        assert _read_client_frame(f) == (OP_TEXT, b"437[]")  # a server-side ack request
+        sock.close()
+
+    server = _fake_server(script)
+    try:
+        c = LeanSocketIOClient()
+        got: list[Any] = []
+        reasons: list[str] = []
+        c.on("message", got.append)
+        c.on("hello", lambda: got.append("hello"))
+        c.on("disconnect", reasons.append)
+        c.connect(f"http://127.0.0.1:{server.server_port}", auth={"token": "t"}, wait_timeout=5)
+        assert c.sid == "x"
+        with gevent.Timeout(5):
+            while not reasons:
+                gevent.sleep(0.01)
+        assert got == [{"a": 1}, "hello"] and reasons == ["transport error"]
+        assert not c.connected
+    finally:
+        server.stop()
+
+
+def test_a_silent_server_is_dropped_after_ping_interval_plus_timeout() -> None:
+    import gevent
+
+    from pigeon_lab.load.lean_client import LeanSocketIOClient
+
+    server = _fake_server(lambda sock, f: gevent.sleep(10))
+    try:
+        c = LeanSocketIOClient()
+        reasons: list[str] = []
+        c.on("disconnect", reasons.append)
+        c.connect(f"http://127.0.0.1:{server.server_port}", auth={"token": "t"}, wait_timeout=5)
+        with gevent.Timeout(5):
+            while not reasons:
+                gevent.sleep(0.05)
+        assert reasons == ["transport error"] and not c.connected
+    finally:
+        server.stop()

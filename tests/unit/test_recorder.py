@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -9,7 +10,7 @@ import pytest
 
 from pigeon_lab.errors import ReportError
 from pigeon_lab.history.io import read_final_log, read_history, read_readback, write_table
-from pigeon_lab.history.recorder import Recorder, body_hash
+from pigeon_lab.history.recorder import Recorder, body_hash, cached_body_hash
 from pigeon_lab.history.schema import FINAL_LOG_SCHEMA, HISTORY_SCHEMA, READBACK_SCHEMA, Kind
 
 
@@ -65,3 +66,34 @@ def test_reading_a_missing_file_is_a_report_error(tmp_path: Path) -> None:
 def test_body_hash_is_short_and_stable() -> None:
     assert body_hash("a") == body_hash("a") != body_hash("b")
     assert len(body_hash("a")) == 16
+
+
+def test_recv_deliver_becomes_a_recv_and_a_deliver_row_in_time_order() -> None:
+    r = Recorder()
+    m = {"channel": "general", "seq": 3, "id": "m3", "client_msg_id": "x3", "sender": "u2",
+         "body": "b", "ts": 99}
+    r.record(Kind.JOIN_OK, "c1", "u1", "ws0", "node-1", channel="general", seq=2)
+    t_recv, wall_recv = time.monotonic_ns(), time.time_ns()
+    r.recv_deliver(t_recv, wall_recv, "c1", "u1", "ws0", "node-1", "general", m, "h3",
+                   "general", 1.5)
+    r.message("sync_ok", "c1", "u1", "ws0", "node-1", "general", {**m, "seq": 4}, "h4")
+    assert len(r) == 4
+    t = r.to_table()
+    assert t.schema.equals(HISTORY_SCHEMA)
+    rows = t.to_pylist()
+    assert [x["kind"] for x in rows] == ["join_ok", "recv", "deliver", "sync_ok"]
+    assert [x["t"] for x in rows] == sorted(x["t"] for x in rows)
+    recv, deliver = rows[1], rows[2]
+    assert (recv["t"], recv["wall"]) == (t_recv, wall_recv)
+    for row in (recv, deliver):
+        assert (row["client"], row["channel"], row["seq"], row["msg_id"], row["client_msg_id"],
+                row["sender"], row["sent_wall"], row["node"]) == (
+                    "c1", "general", 3, "m3", "x3", "u2", 99, "node-1")
+    assert (recv["body_hash"], recv["latency_ms"]) == ("h3", None)
+    assert (deliver["body_hash"], deliver["latency_ms"]) == (None, 1.5)
+    assert rows[3]["seq"] == 4 and rows[3]["body_hash"] == "h4"
+    assert r.take_table().num_rows == 4 and len(r) == 0
+
+
+def test_cached_body_hash_equals_body_hash() -> None:
+    assert cached_body_hash("hello") == body_hash("hello") == cached_body_hash("hello")
