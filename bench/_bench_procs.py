@@ -3,6 +3,7 @@ each in its own process group, and stop every one of them on exit, error or Ctrl
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -79,15 +80,24 @@ class Procs:
     live: list[Proc] = field(default_factory=list)
 
     def spawn(
-        self, name: str, argv: list[str], env: dict[str, str] | None = None,
-        cwd: Path | None = None, url: str = "",
+        self,
+        name: str,
+        argv: list[str],
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        url: str = "",
     ) -> Proc:
         """Start argv in a new session (own process group), output to <workdir>/<name>.log."""
         log = self.workdir / f"{name}.log"
         with open(log, "ab") as out:
             popen = subprocess.Popen(
-                argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                cwd=str(cwd or REPO), env={**os.environ, **(env or {})}, start_new_session=True,
+                argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=str(cwd or REPO),
+                env={**os.environ, **(env or {})},
+                start_new_session=True,
                 preexec_fn=_die_with_parent,
             )
         p = Proc(name, popen, log, url)
@@ -98,15 +108,11 @@ class Procs:
         """SIGTERM the process group, SIGKILL it after grace_s."""
         if p.popen.poll() is None:
             _killpg(p.pid, signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 p.popen.wait(grace_s)
-            except subprocess.TimeoutExpired:
-                pass
         _killpg(p.pid, signal.SIGKILL)  # also any child left in the group
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             p.popen.wait(5)
-        except subprocess.TimeoutExpired:
-            pass
         if p in self.live:
             self.live.remove(p)
 
@@ -119,9 +125,24 @@ class Procs:
     def redis(self, name: str) -> tuple[Proc, int]:
         """redis-server on a free loopback port, no persistence."""
         port = free_port()
-        p = self.spawn(name, ["redis-server", "--port", str(port), "--bind", HOST, "--save", "",
-                              "--appendonly", "no", "--daemonize", "no",
-                              "--dir", str(self.workdir)])
+        p = self.spawn(
+            name,
+            [
+                "redis-server",
+                "--port",
+                str(port),
+                "--bind",
+                HOST,
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if _redis_cmd(port, "PING") == "+PONG":
@@ -133,25 +154,48 @@ class Procs:
     def python_node(self, name: str, redis_port: int, secret: str, extra: list[str]) -> Proc:
         """One reference_backend node (sys.executable -m reference_backend)."""
         port = free_port()
-        argv = [sys.executable, "-m", "reference_backend", "--host", HOST, "--port", str(port),
-                "--node-name", name.split("-", 1)[-1], "--redis-url",
-                f"redis://{HOST}:{redis_port}/0", "--jwt-secret", secret, *extra]
+        argv = [
+            sys.executable,
+            "-m",
+            "reference_backend",
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--node-name",
+            name.split("-", 1)[-1],
+            "--redis-url",
+            f"redis://{HOST}:{redis_port}/0",
+            "--jwt-secret",
+            secret,
+            *extra,
+        ]
         return self.spawn(name, argv, url=f"http://{HOST}:{port}")
 
     def node_peer(self, name: str, peer_dir: Path, redis_port: int, secret: str) -> Proc:
         """One Node.js peer server (node server.js with PORT/REDIS_URL/JWT_SECRET)."""
         port = free_port()
-        env = {"PORT": str(port), "REDIS_URL": f"redis://{HOST}:{redis_port}",
-               "JWT_SECRET": secret, "DRAIN_MS": "500"}
-        return self.spawn(name, ["node", str(peer_dir / "server.js")], env=env, cwd=peer_dir,
-                          url=f"http://{HOST}:{port}")
+        env = {
+            "PORT": str(port),
+            "REDIS_URL": f"redis://{HOST}:{redis_port}",
+            "JWT_SECRET": secret,
+            "DRAIN_MS": "500",
+        }
+        return self.spawn(
+            name,
+            ["node", str(peer_dir / "server.js")],
+            env=env,
+            cwd=peer_dir,
+            url=f"http://{HOST}:{port}",
+        )
 
     def haproxy(self, name: str, backends: list[str]) -> Proc:
         """HAProxy (mode http, roundrobin, tunnel 1h, GET /readyz checks) in front of backends."""
         port = free_port()
         servers = "\n".join(
             f"  server n{i + 1} {u.removeprefix('http://')} check inter 500ms fall 2 rise 1"
-            for i, u in enumerate(backends))
+            for i, u in enumerate(backends)
+        )
         cfg = self.workdir / f"{name}.cfg"
         cfg.write_text(f"""global
   maxconn 8000
@@ -219,14 +263,10 @@ def _check_alive(p: Proc) -> None:
 
 def _die_with_parent() -> None:
     """In the child: get SIGKILL if the benchmark itself dies without cleaning up."""
-    try:
+    with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except OSError:
-        pass
 
 
 def _killpg(pid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass

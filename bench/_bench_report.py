@@ -29,25 +29,34 @@ class Point:
 
     def cpu(self, prefix: str) -> list[float]:
         """CPU % over the send window of the watched processes whose name starts with prefix."""
-        return [w["cpu_pct_window"] for n, w in sorted(self.s.get("watch", {}).items())
-                if n.startswith(prefix) and w]
+        return [
+            w["cpu_pct_window"]
+            for n, w in sorted(self.s.get("watch", {}).items())
+            if n.startswith(prefix) and w
+        ]
 
     @property
     def driver_cpu(self) -> float:
-        return 100 * sum(self.s.get("driver_cpu_s", [0])) / self.s["params"]["duration_s"]
+        cpu_s: list[float] = self.s.get("driver_cpu_s", [0])
+        duration_s: float = self.s["params"]["duration_s"]
+        return 100 * sum(cpu_s) / duration_s
 
 
 def evaluate(p: Point, clients: int) -> None:
     """Apply the peer's pass criteria to one point (sets p.passed and p.reasons)."""
     s, r = p.s, []
     if s["clients_connected"] < clients or s["connect_errors"] or s["join_errors"]:
-        r.append(f"connected {s['clients_connected']}/{clients} {s['connect_errors'] or ''}"
-                 f"{s['join_errors'] or ''}".strip())
+        r.append(
+            f"connected {s['clients_connected']}/{clients} {s['connect_errors'] or ''}"
+            f"{s['join_errors'] or ''}".strip()
+        )
     if s["sends_per_s"] < RATE_TOLERANCE * p.rate:
         r.append(f"sends/s {s['sends_per_s']} short of {p.rate}")
     if s["acked"] != s["sends"] or s["ack_timeouts"] or s["ack_errors"]:
-        r.append(f"acked {s['acked']}/{s['sends']} timeouts {s['ack_timeouts']} "
-                 f"errors {s['ack_errors'] or 0}")
+        r.append(
+            f"acked {s['acked']}/{s['sends']} timeouts {s['ack_timeouts']} "
+            f"errors {s['ack_errors'] or 0}"
+        )
     if s.get("disconnects"):
         r.append(f"disconnects {s['disconnects']}")
     if s["delivery_ratio"] is None or s["delivery_ratio"] < 1.0 or s["missing_at_end"]:
@@ -73,9 +82,11 @@ def _f(x: float | None, nd: int = 0) -> str:
 
 
 def _cpu_cell(ps: list[Point], lb_column: bool) -> str:
-    nodes = [mean(c) for c in zip(*(p.cpu("node") for p in ps))]
-    parts = ["+".join(f"{c:.0f}" for c in nodes) or "-",
-             _f(mean(v for p in ps for v in p.cpu("redis")))]
+    nodes = [mean(c) for c in zip(*(p.cpu("node") for p in ps), strict=False)]
+    parts = [
+        "+".join(f"{c:.0f}" for c in nodes) or "-",
+        _f(mean(v for p in ps for v in p.cpu("redis"))),
+    ]
     if lb_column:
         lb = [v for p in ps for v in p.cpu("haproxy")]
         parts.append(_f(mean(lb)) if lb else "-")
@@ -92,9 +103,13 @@ def topo_label(topo: int, via: str) -> str:
 def throughput_table(points: list[Point], topos: list[int], via: str, top_rate: int) -> str:
     """The summary: best passing rate per topology and backend, with the python/node ratio."""
     lb_col = via == "lb" and any(t > 1 for t in topos)
-    lines = ["| topology | backend | best passing rate (sends/s) | deliveries/s | ack p99 ms | "
-             "delivery p99 ms | CPU % node(s) / redis" + (" / haproxy" if lb_col else "")
-             + " / driver | ratio python/node |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| topology | backend | best passing rate (sends/s) | deliveries/s | ack p99 ms | "
+        "delivery p99 ms | CPU % node(s) / redis"
+        + (" / haproxy" if lb_col else "")
+        + " / driver | ratio python/node |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for topo in topos:
         dps: dict[str, float] = {}
         for b in BACKENDS:
@@ -103,8 +118,10 @@ def throughput_table(points: list[Point], topos: list[int], via: str, top_rate: 
             if not ran:
                 continue
             if not ps:
-                lines.append(f"| {topo_label(topo, via)} | {b} | none passed "
-                             f"({len(ran)} runs) | - | - | - | - |  |")
+                lines.append(
+                    f"| {topo_label(topo, via)} | {b} | none passed "
+                    f"({len(ran)} runs) | - | - | - | - |  |"
+                )
                 dps[b] = 0.0
                 continue
             dps[b] = mean(p.s["deliveries_per_s"] for p in ps)
@@ -116,7 +133,8 @@ def throughput_table(points: list[Point], topos: list[int], via: str, top_rate: 
                 f"| {topo_label(topo, via)} | {b} | {rate}{note} | {_f(dps[b])} | "
                 f"{_f(max(p.s['ack_ms']['p99'] for p in ps), 1)} | "
                 f"{_f(max(p.s['delivery_ms']['p99'] for p in ps), 1)} | "
-                f"{_cpu_cell(ps, lb_col)} | {ratio} |")
+                f"{_cpu_cell(ps, lb_col)} | {ratio} |"
+            )
     return "\n".join(lines)
 
 
@@ -132,29 +150,39 @@ def ratio_verdicts(points: list[Point], topos: list[int]) -> list[str]:
             out.append(f"- {topo} node(s): the peer passed no rate; no ratio.")
             continue
         r = (mean(p.s["deliveries_per_s"] for p in py) if py else 0.0) / mean(
-            p.s["deliveries_per_s"] for p in js)
+            p.s["deliveries_per_s"] for p in js
+        )
         status = "goal met" if r >= GOAL_RATIO else "target met" if r >= TARGET_RATIO else "MISSED"
-        out.append(f"- {topo} node(s): python/node deliveries/s = {r:.2f}x "
-                   f"(target {TARGET_RATIO}x, goal {GOAL_RATIO}x): {status}.")
+        out.append(
+            f"- {topo} node(s): python/node deliveries/s = {r:.2f}x "
+            f"(target {TARGET_RATIO}x, goal {GOAL_RATIO}x): {status}."
+        )
     return out
 
 
 def points_table(points: list[Point]) -> str:
     """Every measured point, in run order."""
-    lines = ["| topo | backend | rate | rep | sends/s | acked/s | deliveries/s | ratio | "
-             "ack p50/p99 ms | delivery p50/p99 ms | gaps/ooo | CPU % nodes/redis/driver | pass |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| topo | backend | rate | rep | sends/s | acked/s | deliveries/s | ratio | "
+        "ack p50/p99 ms | delivery p50/p99 ms | gaps/ooo | CPU % nodes/redis/driver | pass |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for p in points:
         s = p.s
-        cpu = "+".join(f"{c:.0f}" for c in p.cpu("node")) + " / " + "+".join(
-            f"{c:.0f}" for c in p.cpu("redis")) + f" / {p.driver_cpu:.0f}"
+        cpu = (
+            "+".join(f"{c:.0f}" for c in p.cpu("node"))
+            + " / "
+            + "+".join(f"{c:.0f}" for c in p.cpu("redis"))
+            + f" / {p.driver_cpu:.0f}"
+        )
         verdict = "yes" if p.passed else "**no**: " + "; ".join(p.reasons)
         lines.append(
             f"| {p.topo} | {p.backend} | {p.rate} | {p.rep} | {s['sends_per_s']} | "
             f"{s['acked_per_s']} | {_f(s['deliveries_per_s'])} | {s['delivery_ratio']} | "
             f"{s['ack_ms']['p50']}/{s['ack_ms']['p99']} | "
             f"{s['delivery_ms']['p50']}/{s['delivery_ms']['p99']} | "
-            f"{s['gaps']}/{s['out_of_order']} | {cpu} | {verdict} |")
+            f"{s['gaps']}/{s['out_of_order']} | {cpu} | {verdict} |"
+        )
     return "\n".join(lines)
 
 
@@ -174,9 +202,12 @@ class Cap:
 
 def capacity_table(caps: list[Cap]) -> str:
     """Idle connections per node and RSS per connection, python/node ratio (lower is leaner)."""
-    lines = ["| N | backend | connected | connect s | disconnects | RSS fresh / connected / "
-             "end MiB | RSS/conn KiB (connected) | RSS/conn KiB (end of hold) | "
-             "ratio python/node (end) |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| N | backend | connected | connect s | disconnects | RSS fresh / connected / "
+        "end MiB | RSS/conn KiB (connected) | RSS/conn KiB (end of hold) | "
+        "ratio python/node (end) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     ends: dict[tuple[str, int], float] = {}
     for n in sorted({c.n for c in caps}):
         for b in BACKENDS:
@@ -185,16 +216,22 @@ def capacity_table(caps: list[Cap]) -> str:
                 continue
             end = mean(c.w["rss_kb_per_conn_end"] for c in runs)
             ends[(b, n)] = end
-            ratio = (f"{ends[('python', n)] / end:.2f}x"
-                     if b == "node" and ("python", n) in ends and end > 0 else "")
+            ratio = (
+                f"{ends[('python', n)] / end:.2f}x"
+                if b == "node" and ("python", n) in ends and end > 0
+                else ""
+            )
             conn = "/".join(str(c.s["clients_connected"]) for c in runs)
             lines.append(
                 f"| {n} | {b} | {conn}/{n} | {_f(mean(c.s['connect_s'] for c in runs), 1)} | "
                 f"{sum(c.s.get('disconnects', 0) for c in runs)} | "
-                + " / ".join(_f(mean(c.w[k] for c in runs) / 1024, 1)
-                             for k in ("rss_kb_before", "rss_kb_ready", "rss_kb_end"))
+                + " / ".join(
+                    _f(mean(c.w[k] for c in runs) / 1024, 1)
+                    for k in ("rss_kb_before", "rss_kb_ready", "rss_kb_end")
+                )
                 + f" | {_f(mean(c.w['rss_kb_per_conn_ready'] for c in runs), 1)} | "
-                f"{_f(end, 1)} | {ratio} |")
+                f"{_f(end, 1)} | {ratio} |"
+            )
     return "\n".join(lines)
 
 
@@ -203,13 +240,19 @@ def capacity_verdict(caps: list[Cap]) -> str:
     runs = [c for c in caps if c.backend == "python" and c.n >= CAP_TARGET_N and c.w]
     if not runs:
         return f"- capacity: no python run with N >= {CAP_TARGET_N}; target not measured."
-    ok = all(c.s["clients_connected"] == c.n and not c.s.get("disconnects")
-             and c.w["rss_kb_per_conn_end"] <= CAP_TARGET_KIB
-             and c.w["rss_kb_per_conn_ready"] <= CAP_TARGET_KIB for c in runs)
+    ok = all(
+        c.s["clients_connected"] == c.n
+        and not c.s.get("disconnects")
+        and c.w["rss_kb_per_conn_end"] <= CAP_TARGET_KIB
+        and c.w["rss_kb_per_conn_ready"] <= CAP_TARGET_KIB
+        for c in runs
+    )
     worst = max(max(c.w["rss_kb_per_conn_end"], c.w["rss_kb_per_conn_ready"]) for c in runs)
-    return (f"- capacity: python held {'/'.join(str(c.s['clients_connected']) for c in runs)} "
-            f"of N >= {CAP_TARGET_N} at worst {worst:.1f} KiB/conn (target <= "
-            f"{CAP_TARGET_KIB:.0f} KiB): {'target met' if ok else 'MISSED'}.")
+    return (
+        f"- capacity: python held {'/'.join(str(c.s['clients_connected']) for c in runs)} "
+        f"of N >= {CAP_TARGET_N} at worst {worst:.1f} KiB/conn (target <= "
+        f"{CAP_TARGET_KIB:.0f} KiB): {'target met' if ok else 'MISSED'}."
+    )
 
 
 def _frame_key(frame: str) -> str:
@@ -224,8 +267,22 @@ def _frame_key(frame: str) -> str:
 def _area(frame: str) -> str:
     """A coarse bucket (library) for one frame."""
     loc = frame.partition(" (")[2]
-    for key in ("reference_backend", "socketio", "engineio", "uvicorn", "websockets", "wsproto",
-                "redis", "hiredis", "orjson", "jwt", "asyncio", "uvloop", "json", "ssl"):
+    for key in (
+        "reference_backend",
+        "socketio",
+        "engineio",
+        "uvicorn",
+        "websockets",
+        "wsproto",
+        "redis",
+        "hiredis",
+        "orjson",
+        "jwt",
+        "asyncio",
+        "uvloop",
+        "json",
+        "ssl",
+    ):
         if f"/{key}/" in loc or f"/{key}." in loc or loc.startswith(f"{key}/"):
             return key
     return "other"
@@ -255,14 +312,23 @@ def profile_summary(collapsed: Path, top: int = 15) -> str:
             incl[k] += count
     if not total:
         return "(no samples)"
-    pct = lambda c: f"{100 * c / total:.1f}%"  # noqa: E731
-    out = [f"{total} samples. Without --native, time in C code (uvloop, hiredis, zlib) is "
-           "charged to the Python frame that called it.", "",
-           "Self time by library (leaf frame): " + ", ".join(
-        f"{a} {pct(c)}" for a, c in areas.most_common()), "", "| self | top frames (self) |",
-        "|---|---|"]
+
+    def pct(c: int) -> str:
+        return f"{100 * c / total:.1f}%"
+
+    out = [
+        f"{total} samples. Without --native, time in C code (uvloop, hiredis, zlib) is "
+        "charged to the Python frame that called it.",
+        "",
+        "Self time by library (leaf frame): "
+        + ", ".join(f"{a} {pct(c)}" for a, c in areas.most_common()),
+        "",
+        "| self | top frames (self) |",
+        "|---|---|",
+    ]
     out += [f"| {pct(c)} | `{k}` |" for k, c in self_c.most_common(top)]
     out += ["", "| inclusive | top frames (inclusive) |", "|---|---|"]
-    out += [f"| {pct(c)} | `{k}` |" for k, c in incl.most_common(top + 20)
-            if not k.startswith(_ROOTS)][:top]
+    out += [
+        f"| {pct(c)} | `{k}` |" for k, c in incl.most_common(top + 20) if not k.startswith(_ROOTS)
+    ][:top]
     return "\n".join(out)

@@ -16,6 +16,7 @@ See bench/README.md for what is measured and how to read the results.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.metadata
 import json
 import os
@@ -32,10 +33,19 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _bench_procs import REPO, Proc, Procs, flushall, proc_rss_kb, wait_idle  # noqa: E402
-from _bench_report import (  # noqa: E402
-    BACKENDS, Cap, Point, capacity_table, capacity_verdict, evaluate, profile_summary,
-    points_table, ratio_verdicts, throughput_table, topo_label,
+from _bench_procs import REPO, Proc, Procs, flushall, proc_rss_kb, wait_idle
+from _bench_report import (
+    BACKENDS,
+    Cap,
+    Point,
+    capacity_table,
+    capacity_verdict,
+    evaluate,
+    points_table,
+    profile_summary,
+    ratio_verdicts,
+    throughput_table,
+    topo_label,
 )
 
 RESULTS = REPO / "bench" / "results"
@@ -47,40 +57,69 @@ WORKLOAD = dict(clients=200, workspaces=2, channels=10, join=2, body=100)
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line flags; --quick fills in short defaults for anything not given."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true",
-                    help="smoke run: rates 500,1500,3000, 5 s points, 1 repeat, cap 1000, "
-                    "hold 5 s, "
-                    "--keep-going")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: rates 500,1500,3000, 5 s points, 1 repeat, cap 1000, "
+        "hold 5 s, "
+        "--keep-going",
+    )
     ap.add_argument("--rates", help="total sends/s to sweep [500,1000,1500,2000,3000,3500]")
     ap.add_argument("--duration", type=float, help="seconds of sending per point [20]")
     ap.add_argument("--repeats", type=int, help="runs per point and per capacity N [2]")
     ap.add_argument("--topologies", default="1,3", help="node counts to measure [1,3]")
-    ap.add_argument("--via", choices=("lb", "urls"), default="lb",
-                    help="multi-node: driver -> HAProxy URL (lb) or -> node URLs round-robin [lb]")
-    ap.add_argument("--cap", help="idle connection counts for the capacity runs [1000,5000]; "
-                    "'' skips them")
+    ap.add_argument(
+        "--via",
+        choices=("lb", "urls"),
+        default="lb",
+        help="multi-node: driver -> HAProxy URL (lb) or -> node URLs round-robin [lb]",
+    )
+    ap.add_argument(
+        "--cap", help="idle connection counts for the capacity runs [1000,5000]; '' skips them"
+    )
     ap.add_argument("--hold", type=float, help="seconds to hold idle connections [30]")
     ap.add_argument("--backends", default="python,node", help="which backends to run [python,node]")
-    ap.add_argument("--profile", action="store_true",
-                    help="py-spy record one python node during one extra (unrecorded) point")
-    ap.add_argument("--profile-rate", type=int,
-                    help="rate of the profiled point [python's first failing rate, else the top]")
-    ap.add_argument("--keep-going", action="store_true",
-                    help="do not skip a backend's higher rates after 2 failed rates in a row")
-    ap.add_argument("--peer-dir", type=Path, default=Path("/tmp/node-peer"),
-                    help="the installed Node peer (server.js, driver.js, node_modules) "
-                    "[/tmp/node-peer]")
-    ap.add_argument("--backend-arg", action="append", default=[],
-                    help="extra flag for every python node, e.g. --backend-arg=--log-level=info")
-    ap.add_argument("--md", type=Path, default=RESULTS / "backend.md",
-                    help="markdown file the summary is appended to "
-                    "[bench/results/backend.md]; '' for none")
+    ap.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy record one python node during one extra (unrecorded) point",
+    )
+    ap.add_argument(
+        "--profile-rate",
+        type=int,
+        help="rate of the profiled point [python's first failing rate, else the top]",
+    )
+    ap.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="do not skip a backend's higher rates after 2 failed rates in a row",
+    )
+    ap.add_argument(
+        "--peer-dir",
+        type=Path,
+        default=Path("/tmp/node-peer"),
+        help="the installed Node peer (server.js, driver.js, node_modules) [/tmp/node-peer]",
+    )
+    ap.add_argument(
+        "--backend-arg",
+        action="append",
+        default=[],
+        help="extra flag for every python node, e.g. --backend-arg=--log-level=info",
+    )
+    ap.add_argument(
+        "--md",
+        type=Path,
+        default=RESULTS / "backend.md",
+        help="markdown file the summary is appended to [bench/results/backend.md]; '' for none",
+    )
     ap.add_argument("--raw-dir", type=Path, help="raw driver JSON [bench/results/backend-<stamp>/]")
     ap.add_argument("--label", default="", help="a note for the section heading in --md")
     a = ap.parse_args(argv)
     q = a.quick
-    a.rates = [int(x) for x in (a.rates or ("500,1500,3000" if q else
-                                            "500,1000,1500,2000,3000,3500")).split(",")]
+    a.rates = [
+        int(x)
+        for x in (a.rates or ("500,1500,3000" if q else "500,1000,1500,2000,3000,3500")).split(",")
+    ]
     a.duration = a.duration or (5.0 if q else 20.0)
     a.repeats = a.repeats or (1 if q else 2)
     a.topologies = [int(x) for x in a.topologies.split(",") if x]
@@ -105,17 +144,53 @@ class Bench:
         self.problems = False  # a process died or a driver failed: keep the logs
 
     # ------------------------------------------------------------------ driver
-    def driver(self, label: str, urls: list[str], rate: int, duration: float,
-               watch: dict[str, int], clients: int = WORKLOAD["clients"], join: int = 2,
-               warmup: float = 1.0, drain: float = 3.0, keep: bool = True) -> dict[str, Any] | None:
+    def driver(
+        self,
+        label: str,
+        urls: list[str],
+        rate: int,
+        duration: float,
+        watch: dict[str, int],
+        clients: int = WORKLOAD["clients"],
+        join: int = 2,
+        warmup: float = 1.0,
+        drain: float = 3.0,
+        keep: bool = True,
+    ) -> dict[str, Any] | None:
         """Run the peer's driver once; returns its JSON summary (None if it failed)."""
         out = (self.raw if keep else self.procs.workdir) / f"{label}.json"
-        argv = ["node", str(self.a.peer_dir / "driver.js"), "--urls", ",".join(urls),
-                "--clients", str(clients), "--workspaces", str(WORKLOAD["workspaces"]),
-                "--channels", str(WORKLOAD["channels"]), "--join", str(join),
-                "--rate", str(rate), "--duration", str(duration), "--warmup", str(warmup),
-                "--drain", str(drain), "--body", str(WORKLOAD["body"]), "--procs", "1",
-                "--secret", SECRET, "--label", label, "--out", str(out)]
+        argv = [
+            "node",
+            str(self.a.peer_dir / "driver.js"),
+            "--urls",
+            ",".join(urls),
+            "--clients",
+            str(clients),
+            "--workspaces",
+            str(WORKLOAD["workspaces"]),
+            "--channels",
+            str(WORKLOAD["channels"]),
+            "--join",
+            str(join),
+            "--rate",
+            str(rate),
+            "--duration",
+            str(duration),
+            "--warmup",
+            str(warmup),
+            "--drain",
+            str(drain),
+            "--body",
+            str(WORKLOAD["body"]),
+            "--procs",
+            "1",
+            "--secret",
+            SECRET,
+            "--label",
+            label,
+            "--out",
+            str(out),
+        ]
         if watch:
             argv += ["--watch-pids", ",".join(f"{n}:{p}" for n, p in watch.items())]
         p = self.procs.spawn("driver", argv, cwd=self.a.peer_dir)
@@ -138,8 +213,11 @@ class Bench:
         for i in range(1, topo + 1):
             name = f"{tag}-{backend}-node-{i}"
             if backend == "python":
-                nodes.append(self.procs.python_node(name, rport, SECRET,
-                                                    ["--drain-s", "1", *self.a.backend_arg]))
+                nodes.append(
+                    self.procs.python_node(
+                        name, rport, SECRET, ["--drain-s", "1", *self.a.backend_arg]
+                    )
+                )
             else:
                 nodes.append(self.procs.node_peer(name, self.a.peer_dir, rport, SECRET))
         self.procs.wait_ready(nodes)
@@ -152,8 +230,14 @@ class Bench:
         watch = {"redis": redis.pid, **{f"node{i + 1}": n.pid for i, n in enumerate(nodes)}}
         if lb:
             watch["haproxy"] = lb.pid
-        return {"redis": redis, "rport": rport, "nodes": nodes, "lb": lb, "urls": urls,
-                "watch": watch}
+        return {
+            "redis": redis,
+            "rport": rport,
+            "nodes": nodes,
+            "lb": lb,
+            "urls": urls,
+            "watch": watch,
+        }
 
     def alive(self, env: dict[str, Any]) -> str:
         """'' if every process of a backend is running, else what died (with its log tail)."""
@@ -212,8 +296,9 @@ class Bench:
             if ran == max(a.rates) and "exited" not in why:
                 continue  # nothing was left to skip
             print(f"  skipped the higher rates: {why.splitlines()[0]}")
-            self.notes.append(f"{topo_label(topo, a.via)}: higher rates skipped, "
-                              f"{why.splitlines()[0]}")
+            self.notes.append(
+                f"{topo_label(topo, a.via)}: higher rates skipped, {why.splitlines()[0]}"
+            )
         if a.profile and "python" in envs and topo == a.topologies[0]:
             self.profile(envs["python"], tag)
         for env in envs.values():
@@ -237,16 +322,30 @@ class Bench:
         secs = max(2, int(self.a.duration) - 1)
         print(f"  profiling {node.name} (pid {node.pid}) at {rate}/s for {secs} s", flush=True)
         # Start after the 200 connects and the 1 s warmup, so that only sending is sampled.
-        cmd = [spy, "record", "--pid", str(node.pid), "--rate", "100", "--nonblocking",
-               "--format", "raw", "--duration", str(secs), "--output", str(out)]
-        spy_p = self.procs.spawn("py-spy", ["sh", "-c", f"sleep {PROFILE_DELAY_S}; exec "
-                                            + " ".join(shlex.quote(x) for x in cmd)])
-        s = self.driver(f"{tag}-python-r{rate}-profiled", env["urls"], rate, self.a.duration,
-                        env["watch"])
-        try:
+        cmd = [
+            spy,
+            "record",
+            "--pid",
+            str(node.pid),
+            "--rate",
+            "100",
+            "--nonblocking",
+            "--format",
+            "raw",
+            "--duration",
+            str(secs),
+            "--output",
+            str(out),
+        ]
+        spy_p = self.procs.spawn(
+            "py-spy",
+            ["sh", "-c", f"sleep {PROFILE_DELAY_S}; exec " + " ".join(shlex.quote(x) for x in cmd)],
+        )
+        s = self.driver(
+            f"{tag}-python-r{rate}-profiled", env["urls"], rate, self.a.duration, env["watch"]
+        )
+        with contextlib.suppress(subprocess.TimeoutExpired):
             spy_p.popen.wait(secs + 30)
-        except subprocess.TimeoutExpired:
-            pass
         self.procs.stop(spy_p)
         if not out.exists():
             self.profile_md = f"py-spy wrote nothing; see {spy_p.log}"
@@ -256,13 +355,17 @@ class Bench:
         if s:
             pt = Point(int(tag[1:]), "python", rate, 0, s)
             evaluate(pt, WORKLOAD["clients"])
-            got = (f" The profiled point: {s['deliveries_per_s']:,.0f} deliveries/s, delivery "
-                   f"p99 {s['delivery_ms']['p99']} ms, pass: {pt.passed}.")
-        self.profile_md = (f"py-spy (100 Hz, nonblocking, CPU samples only) on {node.name} of "
-                           f"the {tag[1:]}-node python topology at {rate} sends/s for {secs} s "
-                           f"from {PROFILE_DELAY_S} s after the driver started (sending only); "
-                           f"collapsed stacks: `{out.relative_to(REPO)}` (open in speedscope.app "
-                           f"or flamegraph.pl).{got}\n\n{profile_summary(out)}")
+            got = (
+                f" The profiled point: {s['deliveries_per_s']:,.0f} deliveries/s, delivery "
+                f"p99 {s['delivery_ms']['p99']} ms, pass: {pt.passed}."
+            )
+        self.profile_md = (
+            f"py-spy (100 Hz, nonblocking, CPU samples only) on {node.name} of "
+            f"the {tag[1:]}-node python topology at {rate} sends/s for {secs} s "
+            f"from {PROFILE_DELAY_S} s after the driver started (sending only); "
+            f"collapsed stacks: `{out.relative_to(REPO)}` (open in speedscope.app "
+            f"or flamegraph.pl).{got}\n\n{profile_summary(out)}"
+        )
         print("\n" + self.profile_md, flush=True)
 
     def _profile_rate(self) -> int:
@@ -282,14 +385,26 @@ class Bench:
                     rproc, rport = redis[b]
                     flushall(rport)
                     name = f"cap-{b}-node-1"
-                    node = (self.procs.python_node(name, rport, SECRET,
-                                                   ["--drain-s", "1", *a.backend_arg])
-                            if b == "python" else
-                            self.procs.node_peer(name, a.peer_dir, rport, SECRET))
+                    node = (
+                        self.procs.python_node(
+                            name, rport, SECRET, ["--drain-s", "1", *a.backend_arg]
+                        )
+                        if b == "python"
+                        else self.procs.node_peer(name, a.peer_dir, rport, SECRET)
+                    )
                     self.procs.wait_ready([node])
                     time.sleep(1.0)
-                    s = self.driver(f"cap-{b}-c{n}-{rep}", [node.url], 0, a.hold,
-                                    {"node1": node.pid}, clients=n, join=1, warmup=5, drain=0)
+                    s = self.driver(
+                        f"cap-{b}-c{n}-{rep}",
+                        [node.url],
+                        0,
+                        a.hold,
+                        {"node1": node.pid},
+                        clients=n,
+                        join=1,
+                        warmup=5,
+                        drain=0,
+                    )
                     rss_now = proc_rss_kb(node.pid)
                     if node.popen.poll() is not None:
                         self.notes.append(f"capacity {b} N={n}: the node exited")
@@ -300,13 +415,15 @@ class Bench:
                     c = Cap(b, n, rep, s)
                     self.caps.append(c)
                     w = c.w
-                    print(f"  {b:6} N={n:<6} connected={s['clients_connected']} "
-                          f"connect_s={s['connect_s']} disconnects={s.get('disconnects')} "
-                          f"rss MiB {w.get('rss_kb_before', 0) / 1024:.1f} -> "
-                          f"{w.get('rss_kb_ready', 0) / 1024:.1f} -> "
-                          f"{(rss_now or 0) / 1024:.1f}  KiB/conn connected="
-                          f"{w.get('rss_kb_per_conn_ready')} end={w.get('rss_kb_per_conn_end')}",
-                          flush=True)
+                    print(
+                        f"  {b:6} N={n:<6} connected={s['clients_connected']} "
+                        f"connect_s={s['connect_s']} disconnects={s.get('disconnects')} "
+                        f"rss MiB {w.get('rss_kb_before', 0) / 1024:.1f} -> "
+                        f"{w.get('rss_kb_ready', 0) / 1024:.1f} -> "
+                        f"{(rss_now or 0) / 1024:.1f}  KiB/conn connected="
+                        f"{w.get('rss_kb_per_conn_ready')} end={w.get('rss_kb_per_conn_end')}",
+                        flush=True,
+                    )
         for rproc, _ in redis.values():
             self.procs.stop(rproc)
 
@@ -314,21 +431,41 @@ class Bench:
 def _empty(rate: int, duration: float) -> dict[str, Any]:
     """A summary for a point whose driver failed: counts as a failure everywhere."""
     h = {"n": 0, "p50": None, "p95": None, "p99": None, "max": None, "mean": None}
-    return {"params": {"duration_s": duration, "rate": rate}, "clients_connected": 0,
-            "connect_s": 0, "connect_errors": {"driver": 1}, "join_errors": {}, "sends": 0,
-            "sends_per_s": 0, "acked": 0, "acked_per_s": 0, "ack_timeouts": 0, "ack_errors": {},
-            "deliveries_per_s": 0, "delivery_ratio": None, "missing_at_end": 0, "ack_ms": h,
-            "delivery_ms": h, "gaps": 0, "out_of_order": 0, "driver_cpu_s": [0], "watch": {}}
+    return {
+        "params": {"duration_s": duration, "rate": rate},
+        "clients_connected": 0,
+        "connect_s": 0,
+        "connect_errors": {"driver": 1},
+        "join_errors": {},
+        "sends": 0,
+        "sends_per_s": 0,
+        "acked": 0,
+        "acked_per_s": 0,
+        "ack_timeouts": 0,
+        "ack_errors": {},
+        "deliveries_per_s": 0,
+        "delivery_ratio": None,
+        "missing_at_end": 0,
+        "ack_ms": h,
+        "delivery_ms": h,
+        "gaps": 0,
+        "out_of_order": 0,
+        "driver_cpu_s": [0],
+        "watch": {},
+    }
 
 
 def _print_point(p: Point) -> None:
     s = p.s
     cpu = " ".join(f"{n}={w['cpu_pct_window']}%" for n, w in s.get("watch", {}).items() if w)
-    print(f"  {p.topo} {p.backend:6} r{p.rate:<5} #{p.rep} send/s={s['sends_per_s']} "
-          f"deliv/s={s['deliveries_per_s']:,.0f} ratio={s['delivery_ratio']} "
-          f"ack_p99={s['ack_ms']['p99']} deliv_p50/p99={s['delivery_ms']['p50']}/"
-          f"{s['delivery_ms']['p99']} gaps={s['gaps']} {cpu} driver={p.driver_cpu:.0f}% "
-          f"{'PASS' if p.passed else 'FAIL: ' + '; '.join(p.reasons)}", flush=True)
+    print(
+        f"  {p.topo} {p.backend:6} r{p.rate:<5} #{p.rep} send/s={s['sends_per_s']} "
+        f"deliv/s={s['deliveries_per_s']:,.0f} ratio={s['delivery_ratio']} "
+        f"ack_p99={s['ack_ms']['p99']} deliv_p50/p99={s['delivery_ms']['p50']}/"
+        f"{s['delivery_ms']['p99']} gaps={s['gaps']} {cpu} driver={p.driver_cpu:.0f}% "
+        f"{'PASS' if p.passed else 'FAIL: ' + '; '.join(p.reasons)}",
+        flush=True,
+    )
 
 
 def _versions(peer: Path) -> str:
@@ -340,8 +477,9 @@ def _versions(peer: Path) -> str:
 
     def npm(pkg: str) -> str:
         try:
-            return str(json.loads((peer / "node_modules" / pkg / "package.json").read_text())
-                       ["version"])
+            return str(
+                json.loads((peer / "node_modules" / pkg / "package.json").read_text())["version"]
+            )
         except OSError:
             return "?"
 
@@ -352,12 +490,14 @@ def _versions(peer: Path) -> str:
         except OSError:
             return "?"
 
-    return (f"Python {sys.version.split()[0]}: python-socketio {meta('python-socketio')}, "
-            f"python-engineio {meta('python-engineio')}, uvicorn {meta('uvicorn')}, redis-py "
-            f"{meta('redis')}. Node {cmd('node', '--version')}: socket.io {npm('socket.io')}, "
-            f"@socket.io/redis-adapter {npm('@socket.io/redis-adapter')}, socket.io-client "
-            f"{npm('socket.io-client')}. {cmd('redis-server', '--version')[:40]}. "
-            f"{cmd('haproxy', '-v')[:22]}. nproc {os.cpu_count()}.")
+    return (
+        f"Python {sys.version.split()[0]}: python-socketio {meta('python-socketio')}, "
+        f"python-engineio {meta('python-engineio')}, uvicorn {meta('uvicorn')}, redis-py "
+        f"{meta('redis')}. Node {cmd('node', '--version')}: socket.io {npm('socket.io')}, "
+        f"@socket.io/redis-adapter {npm('@socket.io/redis-adapter')}, socket.io-client "
+        f"{npm('socket.io-client')}. {cmd('redis-server', '--version')[:40]}. "
+        f"{cmd('haproxy', '-v')[:22]}. nproc {os.cpu_count()}."
+    )
 
 
 def _backend_rev() -> str:
@@ -369,8 +509,12 @@ def _backend_rev() -> str:
         if f.suffix in (".py", ".lua"):
             h.update(f.name.encode() + f.read_bytes())
     try:
-        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True, timeout=10).stdout.strip()
+        head = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     except OSError:
         head = "?"
     return f"repo HEAD {head or '?'}, reference_backend/*.py,*.lua sha256 {h.hexdigest()[:12]}"
@@ -386,13 +530,20 @@ def preflight(a: argparse.Namespace) -> None:
     if missing:
         sys.exit(f"missing tools: {', '.join(missing)}")
     if "node" in a.backends and not (a.peer_dir / "node_modules" / "socket.io").exists():
-        sys.exit(f"the Node peer is not installed in {a.peer_dir}: cp -r "
-                 f"/work/shared/peers/node-socketio {a.peer_dir} && cd {a.peer_dir} && npm ci")
+        sys.exit(
+            f"the Node peer is not installed in {a.peer_dir}: cp -r "
+            f"/work/shared/peers/node-socketio {a.peer_dir} && cd {a.peer_dir} && npm ci"
+        )
     if not (a.peer_dir / "driver.js").exists():
         sys.exit(f"no driver.js in {a.peer_dir} (--peer-dir)")
     if "python" in a.backends:
-        r = subprocess.run([sys.executable, "-m", "reference_backend", "--help"], cwd=REPO,
-                           capture_output=True, text=True, timeout=60)
+        r = subprocess.run(
+            [sys.executable, "-m", "reference_backend", "--help"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         if r.returncode != 0:
             sys.exit(f"python -m reference_backend --help failed:\n{r.stderr[-1500:]}")
 
@@ -400,17 +551,29 @@ def preflight(a: argparse.Namespace) -> None:
 def write_md(b: Bench, a: argparse.Namespace, started: str, load0: str, argv: list[str]) -> str:
     """The markdown section for this run (also appended to --md)."""
     full = parse_args([])
-    same = all(getattr(a, k) == getattr(full, k) for k in
-               ("rates", "duration", "repeats", "topologies", "cap", "hold", "backends"))
-    kind = ("QUICK run (noisy smoke figures)" if a.quick else "full run" if same
-            else "partial run (custom flags)")
-    lines = [f"## {started}: {kind}{' - ' + a.label if a.label else ''}", "",
-             f"Command: `{' '.join(shlex.quote(x) for x in ['python', 'bench/backend.py', *argv])}`"
-             f". Load average (1/5/15 min) at start {load0}, at end {_loadavg()}. "
-             f"{_versions(a.peer_dir)} Python backend: {_backend_rev()}.", ""]
+    same = all(
+        getattr(a, k) == getattr(full, k)
+        for k in ("rates", "duration", "repeats", "topologies", "cap", "hold", "backends")
+    )
+    kind = (
+        "QUICK run (noisy smoke figures)"
+        if a.quick
+        else "full run"
+        if same
+        else "partial run (custom flags)"
+    )
+    lines = [
+        f"## {started}: {kind}{' - ' + a.label if a.label else ''}",
+        "",
+        f"Command: `{' '.join(shlex.quote(x) for x in ['python', 'bench/backend.py', *argv])}`"
+        f". Load average (1/5/15 min) at start {load0}, at end {_loadavg()}. "
+        f"{_versions(a.peer_dir)} Python backend: {_backend_rev()}.",
+        "",
+    ]
     if b.points:
-        multi = ("driver -> HAProxy (roundrobin)" if a.via == "lb"
-                 else "driver round-robin on node URLs")
+        multi = (
+            "driver -> HAProxy (roundrobin)" if a.via == "lb" else "driver round-robin on node URLs"
+        )
         w = WORKLOAD
         lines += [
             f"Workload: {w['clients']} clients, {w['workspaces']} workspaces x {w['channels']} "
@@ -418,16 +581,34 @@ def write_md(b: Bench, a: argparse.Namespace, started: str, load0: str, argv: li
             f"per point, {a.repeats} repeat(s), rates {','.join(map(str, a.rates))}; one driver "
             f"process (the peer's driver.js) for both backends; points alternate python/node. "
             f"Multi-node: {multi}. Pass: sends on target, every send acked, delivery_ratio 1, "
-            "delivery p99 <= 250 ms; best rate = highest rate that passed in every repeat.", "",
-            "### Throughput", "", throughput_table(b.points, a.topologies, a.via, max(a.rates)),
-            "", *ratio_verdicts(b.points, a.topologies), "",
-            "<details><summary>every point</summary>", "", points_table(b.points), "",
-            "</details>", ""]
+            "delivery p99 <= 250 ms; best rate = highest rate that passed in every repeat.",
+            "",
+            "### Throughput",
+            "",
+            throughput_table(b.points, a.topologies, a.via, max(a.rates)),
+            "",
+            *ratio_verdicts(b.points, a.topologies),
+            "",
+            "<details><summary>every point</summary>",
+            "",
+            points_table(b.points),
+            "",
+            "</details>",
+            "",
+        ]
     if b.caps:
-        lines += ["### Idle connections per node", "", f"Hold {a.hold:.0f} s (ping interval 25 s)"
-                  ", each client joined to 1 channel, one fresh node per run; RSS/conn = (RSS - "
-                  "RSS of the fresh node) / N.", "", capacity_table(b.caps), "",
-                  capacity_verdict(b.caps), ""]
+        lines += [
+            "### Idle connections per node",
+            "",
+            f"Hold {a.hold:.0f} s (ping interval 25 s)"
+            ", each client joined to 1 channel, one fresh node per run; RSS/conn = (RSS - "
+            "RSS of the fresh node) / N.",
+            "",
+            capacity_table(b.caps),
+            "",
+            capacity_verdict(b.caps),
+            "",
+        ]
     if b.profile_md:
         lines += ["### Profile", "", b.profile_md, ""]
     if b.notes:
@@ -454,7 +635,7 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt(f"signal {signum}")
 
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGINT too: it may be ignored
-        signal.signal(sig, on_term)                          # when started in the background
+        signal.signal(sig, on_term)  # when started in the background
     interrupted = failed = False
     try:
         for topo in a.topologies:
@@ -478,8 +659,10 @@ def main(argv: list[str] | None = None) -> int:
         new = not a.md.exists()
         with open(a.md, "a") as f:
             if new:
-                f.write("# Reference backend vs Node.js peer\n\nWritten by `bench/backend.py`; "
-                        "newest run last. See bench/README.md.\n\n")
+                f.write(
+                    "# Reference backend vs Node.js peer\n\nWritten by `bench/backend.py`; "
+                    "newest run last. See bench/README.md.\n\n"
+                )
             f.write(md + "\n")
         print(f"appended to {a.md}")
     if not (interrupted or failed or bench.problems):

@@ -38,9 +38,14 @@ def cat(codes: np.ndarray, names: list[str] | np.ndarray) -> pd.Categorical:
     return pd.Categorical.from_codes(codes.astype(np.int32), categories=pd.Index(names))
 
 
-def synthetic(rows: int, seed: int = 1, workspaces: int = 20, clients: int = 2000,
-              channels_per_ws: int = 10, joins_per_client: int = 5) -> tuple[pd.DataFrame,
-                                                                          CheckContext]:
+def synthetic(
+    rows: int,
+    seed: int = 1,
+    workspaces: int = 20,
+    clients: int = 2000,
+    channels_per_ws: int = 10,
+    joins_per_client: int = 5,
+) -> tuple[pd.DataFrame, CheckContext]:
     """A correct history of about ``rows`` rows and its final log."""
     rng = np.random.default_rng(seed)
     nchan = workspaces * channels_per_ws
@@ -98,8 +103,9 @@ def synthetic(rows: int, seed: int = 1, workspaces: int = 20, clients: int = 200
     seqs = np.r_[jseq, seq[m]]
     is_msg = mm >= 0
     srt = np.argsort(t, kind="stable")
-    t, client, kind, chan, mm, seqs, is_msg = (a[srt] for a in (t, client, kind, chan, mm,
-                                                               seqs, is_msg))
+    t, client, kind, chan, mm, seqs, is_msg = (
+        a[srt] for a in (t, client, kind, chan, mm, seqs, is_msg)
+    )
     ws = cl_ws[client]
     wnames = [f"ws{i}" for i in range(workspaces)]
     cnames = [f"ch{i}" for i in range(channels_per_ws)]
@@ -111,34 +117,55 @@ def synthetic(rows: int, seed: int = 1, workspaces: int = 20, clients: int = 200
     ok_rows = kind == K["send_ok"]
     mcode = np.where(is_msg, mm, -1)
     nulls = np.full(len(t), -1)
-    h = pd.DataFrame({
-        "t": t, "wall": t + 1_700_000_000_000_000_000,
-        "client": cat(client, [f"c{i}" for i in range(clients)]), "user": cat(client, users),
-        "workspace": cat(ws, wnames), "node": cat(client % 3, ["node-1", "node-2", "node-3"]),
-        "kind": cat(kind, list(KINDS)),
-        "channel": cat(np.where(chan >= 0, chan % channels_per_ws, -1), cnames),
-        "client_msg_id": cat(mcode, cmids),
-        "seq": pd.array(np.where(seqs > 0, seqs, np.where(kind == K["join_ok"], 0, 0)),
-                        dtype="Int64"),
-        "msg_id": cat(np.where(is_msg & (kind != K["send_invoke"]), mm, -1), mids),
-        "sender": cat(np.where(recv_like, sender[np.maximum(mm, 0)], -1), users),
-        "msg_workspace": cat(np.where(recv_like, ws, -1), wnames),
-        "body_hash": cat(np.where(is_msg, mm, -1), bh),
-        "attempt": pd.array(np.where(is_msg & ~recv_like, 1, 0), dtype="Int32"),
-        "latency_ms": np.where(ok_rows, 0.1 + rng.random(len(t)), np.nan),
-        "error": cat(nulls, ["x"]),
-        "sent_wall": pd.array(np.where(recv_like, (t_msg[np.maximum(mm, 0)]
-                                                   + 1_700_000_000_000_000_000) // 1_000_000, 0),
-                              dtype="Int64"),
-    })
-    for col, keep in (("seq", (seqs > 0) | (kind == K["join_ok"])),
-                      ("attempt", is_msg & ~recv_like), ("sent_wall", recv_like)):
+    h = pd.DataFrame(
+        {
+            "t": t,
+            "wall": t + 1_700_000_000_000_000_000,
+            "client": cat(client, [f"c{i}" for i in range(clients)]),
+            "user": cat(client, users),
+            "workspace": cat(ws, wnames),
+            "node": cat(client % 3, ["node-1", "node-2", "node-3"]),
+            "kind": cat(kind, list(KINDS)),
+            "channel": cat(np.where(chan >= 0, chan % channels_per_ws, -1), cnames),
+            "client_msg_id": cat(mcode, cmids),
+            "seq": pd.array(
+                np.where(seqs > 0, seqs, np.where(kind == K["join_ok"], 0, 0)), dtype="Int64"
+            ),
+            "msg_id": cat(np.where(is_msg & (kind != K["send_invoke"]), mm, -1), mids),
+            "sender": cat(np.where(recv_like, sender[np.maximum(mm, 0)], -1), users),
+            "msg_workspace": cat(np.where(recv_like, ws, -1), wnames),
+            "body_hash": cat(np.where(is_msg, mm, -1), bh),
+            "attempt": pd.array(np.where(is_msg & ~recv_like, 1, 0), dtype="Int32"),
+            "latency_ms": np.where(ok_rows, 0.1 + rng.random(len(t)), np.nan),
+            "error": cat(nulls, ["x"]),
+            "sent_wall": pd.array(
+                np.where(
+                    recv_like,
+                    (t_msg[np.maximum(mm, 0)] + 1_700_000_000_000_000_000) // 1_000_000,
+                    0,
+                ),
+                dtype="Int64",
+            ),
+        }
+    )
+    for col, keep in (
+        ("seq", (seqs > 0) | (kind == K["join_ok"])),
+        ("attempt", is_msg & ~recv_like),
+        ("sent_wall", recv_like),
+    ):
         h.loc[~keep, col] = pd.NA
-    final = pd.DataFrame({"workspace": np.asarray(wnames, object)[ch // channels_per_ws],
-                          "channel": np.asarray(cnames, object)[ch % channels_per_ws],
-                          "seq": seq, "msg_id": mids, "client_msg_id": cmids,
-                          "sender": np.asarray(users, object)[sender], "body_hash": bh,
-                          "ts": (t_msg + 1_700_000_000_000_000_000) // 1_000_000})
+    final = pd.DataFrame(
+        {
+            "workspace": np.asarray(wnames, object)[ch // channels_per_ws],
+            "channel": np.asarray(cnames, object)[ch % channels_per_ws],
+            "seq": seq,
+            "msg_id": mids,
+            "client_msg_id": cmids,
+            "sender": np.asarray(users, object)[sender],
+            "body_hash": bh,
+            "ts": (t_msg + 1_700_000_000_000_000_000) // 1_000_000,
+        }
+    )
     return h, CheckContext(final_log=final, readback=None)
 
 
@@ -161,11 +188,13 @@ def main() -> None:
             print(v.error)
     bad = [v.name for v in verdicts if v.outcome is not Outcome.PASS]
     rate = len(h) / secs
-    line = (f"{dt.datetime.now().isoformat(timespec='seconds')} {platform.node()} "
-            f"{platform.processor() or platform.machine()} cpus={os.cpu_count()} "
-            f"python={platform.python_version()} pandas={pd.__version__} rows={len(h)} "
-            f"check_s={secs:.2f} rows_per_s={rate:,.0f} peak_rss_gib={peak:.2f} "
-            f"(after build {rss_before:.2f}) build_s={build_s:.1f} not_pass={bad or 'none'}")
+    line = (
+        f"{dt.datetime.now().isoformat(timespec='seconds')} {platform.node()} "
+        f"{platform.processor() or platform.machine()} cpus={os.cpu_count()} "
+        f"python={platform.python_version()} pandas={pd.__version__} rows={len(h)} "
+        f"check_s={secs:.2f} rows_per_s={rate:,.0f} peak_rss_gib={peak:.2f} "
+        f"(after build {rss_before:.2f}) build_s={build_s:.1f} not_pass={bad or 'none'}"
+    )
     print(line)
     if not a.no_append:
         out = ROOT / "bench" / "results" / "checkers.txt"

@@ -96,9 +96,14 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     warn_flaws(settings.flaws, log)
-    log.info("starting %s on %s:%d, redis %s, durability %s", settings.node_name,
-             settings.host, settings.port, settings.redis_url.split("@")[-1],
-             settings.durability)
+    log.info(
+        "starting %s on %s:%d, redis %s, durability %s",
+        settings.node_name,
+        settings.host,
+        settings.port,
+        settings.redis_url.split("@")[-1],
+        settings.durability,
+    )
     uvloop.run(serve(settings))
     return 0
 

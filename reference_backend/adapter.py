@@ -45,8 +45,9 @@ RESUBSCRIBE_MAX_S = 2.0
 class PigeonRedisManager(AsyncRedisManager):  # type: ignore[misc]
     """The Redis adapter, instrumented; see the module docstring for why each part."""
 
-    def __init__(self, url: str, *, on_publish_failure: Callable[[], None],
-                 publish_client: Redis, **kw: Any) -> None:
+    def __init__(
+        self, url: str, *, on_publish_failure: Callable[[], None], publish_client: Redis, **kw: Any
+    ) -> None:
         options = {"socket_connect_timeout": 1.0, "socket_keepalive": True}
         super().__init__(url, redis_options=options, **kw)
         self.on_publish_failure = on_publish_failure
@@ -76,11 +77,11 @@ class PigeonRedisManager(AsyncRedisManager):  # type: ignore[misc]
         if pubsub is not None:
             try:
                 await pubsub.aclose()
-            except Exception:  # noqa: BLE001 - closing a broken connection may fail any way
+            except Exception:  # broad on purpose: closing a broken connection may fail any way
                 log.debug("closing a stale pubsub failed", exc_info=True)
 
     def _note_probe(self, data: bytes) -> None:
-        host, _, n = data[len(PROBE_PREFIX):].decode(errors="replace").partition(":")
+        host, _, n = data[len(PROBE_PREFIX) :].decode(errors="replace").partition(":")
         if host == self.host_id and n.isdigit():
             self.probe_seen = max(self.probe_seen, int(n))
             self.probe_seen_at = time.monotonic()
@@ -101,7 +102,7 @@ class PigeonRedisManager(AsyncRedisManager):  # type: ignore[misc]
             except asyncio.CancelledError:
                 self.subscribed = False
                 raise
-            except Exception as exc:  # noqa: BLE001 - any failure means: re-subscribe
+            except Exception as exc:  # broad on purpose: any failure means: re-subscribe
                 self.subscribed = False
                 log.warning("adapter listener lost (%s); re-subscribing in %.1fs", exc, retry_sleep)
                 await asyncio.sleep(retry_sleep)
@@ -145,7 +146,7 @@ class PigeonRedisManager(AsyncRedisManager):  # type: ignore[misc]
                 return reply
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - counted; the pushes are best effort
+            except Exception as exc:  # broad on purpose: counted; the pushes are best effort
                 if attempt == 2:
                     self.on_publish_failure()
                     log.warning("adapter publish failed twice, dropped: %s", exc)
@@ -158,12 +159,25 @@ class PigeonRedisManager(AsyncRedisManager):  # type: ignore[misc]
         await self.publish_client.aclose()
 
     # ---- fast broadcast -----------------------------------------------------------
-    async def emit(self, event: str, data: Any, namespace: str | None = None,
-                   room: Any = None, skip_sid: Any = None, callback: Any = None,
-                   to: Any = None, **kwargs: Any) -> None:
+    async def emit(
+        self,
+        event: str,
+        data: Any,
+        namespace: str | None = None,
+        room: Any = None,
+        skip_sid: Any = None,
+        callback: Any = None,
+        to: Any = None,
+        **kwargs: Any,
+    ) -> None:
         room = to or room
-        if callback is None and skip_sid is None and not kwargs.get("ignore_queue") \
-                and isinstance(room, str) and isinstance(data, dict):
+        if (
+            callback is None
+            and skip_sid is None
+            and not kwargs.get("ignore_queue")
+            and isinstance(room, str)
+            and isinstance(data, dict)
+        ):
             ns = namespace or "/"
             try:
                 packet = encode_event(ns, event, data)
@@ -173,14 +187,27 @@ class PigeonRedisManager(AsyncRedisManager):  # type: ignore[misc]
                 await self.deliver(ns, room, packet)
                 self._publish_nowait(fast_message(self.host_id, ns, room, packet))
                 return
-        await super().emit(event, data, namespace=namespace, room=room, skip_sid=skip_sid,
-                           callback=callback, **kwargs)
+        await super().emit(
+            event,
+            data,
+            namespace=namespace,
+            room=room,
+            skip_sid=skip_sid,
+            callback=callback,
+            **kwargs,
+        )
 
     async def _handle_emit(self, message: dict[str, Any]) -> None:
         data = message.get("data")
-        if message.get("callback") is None and not message.get("binary") \
-                and message.get("skip_sid") is None and isinstance(message.get("room"), str) \
-                and isinstance(data, list) and len(data) == 1 and isinstance(data[0], dict):
+        if (
+            message.get("callback") is None
+            and not message.get("binary")
+            and message.get("skip_sid") is None
+            and isinstance(message.get("room"), str)
+            and isinstance(data, list)
+            and len(data) == 1
+            and isinstance(data[0], dict)
+        ):
             ns = message.get("namespace") or "/"
             await self.deliver(ns, message["room"], encode_event(ns, message["event"], data[0]))
             return
@@ -208,8 +235,7 @@ class PigeonRedisManager(AsyncRedisManager):  # type: ignore[misc]
             writer = speedups.writer_of(sock)
             if writer is not None:
                 last_ping = sock.last_ping
-                if not last_ping or (now or (now := time.time())) - last_ping \
-                        <= eio.ping_timeout:
+                if not last_ping or (now or (now := time.time())) - last_ping <= eio.ping_timeout:
                     writer.write(ws_frame)
                     continue
             if pkt is None:
@@ -262,5 +288,5 @@ def fast_message(host_id: str, namespace: str, room: str, packet: bytes) -> byte
 def parse_fast_message(data: bytes) -> tuple[str, str, str, bytes]:
     """(host_id, namespace, room, packet) of a fast_message."""
     head, _, packet = data.partition(b"\n")
-    host_id, namespace, room = orjson.loads(head[len(FAST_MAGIC):])
+    host_id, namespace, room = orjson.loads(head[len(FAST_MAGIC) :])
     return host_id, namespace, room, packet

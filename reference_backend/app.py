@@ -42,7 +42,8 @@ class Node:
         self.settings = settings
         self.metrics = Metrics(settings.node_name)
         self.manager = PigeonRedisManager(
-            settings.redis_url, on_publish_failure=self.metrics.publish_failures.inc,
+            settings.redis_url,
+            on_publish_failure=self.metrics.publish_failures.inc,
             publish_client=connect(settings.redis_url, decode=False),
         )
         self.sio = socketio.AsyncServer(
@@ -67,8 +68,9 @@ class Node:
         )
         self.handlers = Handlers(self.sio, self.store, settings, self.metrics)
         self.handlers.register()
-        self.sio_app = socketio.ASGIApp(self.sio, other_asgi_app=self.http,
-                                        socketio_path="socket.io")
+        self.sio_app = socketio.ASGIApp(
+            self.sio, other_asgi_app=self.http, socketio_path="socket.io"
+        )
         self.redis_ok = False
         self.ready = False
         self._monitor: asyncio.Task[None] | None = None
@@ -103,13 +105,13 @@ class Node:
         was_ok = self.redis_ok
         try:
             self.redis_ok = await asyncio.wait_for(self.store.ping(), READY_INTERVAL_S * 2)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.redis_ok = False
         if self.redis_ok and not was_ok:
             await self._load_script()
         try:
             await asyncio.wait_for(self.manager.send_probe(), READY_INTERVAL_S * 2)
-        except Exception as exc:  # noqa: BLE001 - any failure is "adapter not live"
+        except Exception as exc:  # broad on purpose: any failure is "adapter not live"
             log.debug("adapter probe failed: %s", exc)
         live = self.manager.probe_ok(PROBE_MAX_AGE_S)
         now = time.monotonic()
@@ -118,14 +120,18 @@ class Node:
         elif deaf_since is None:
             deaf_since = now
         elif now - deaf_since > RESUBSCRIBE_AFTER_S:
-            log.warning("adapter subscribed but deaf for %.0fs: re-subscribing",
-                        now - deaf_since)
+            log.warning("adapter subscribed but deaf for %.0fs: re-subscribing", now - deaf_since)
             await self.manager.force_resubscribe()
             deaf_since = None
         ready = self.redis_ok and live and not self.draining
         if ready != self.ready:
-            log.info("readiness -> %s (redis %s, adapter %s, draining %s)",
-                     ready, self.redis_ok, live, self.draining)
+            log.info(
+                "readiness -> %s (redis %s, adapter %s, draining %s)",
+                ready,
+                self.redis_ok,
+                live,
+                self.draining,
+            )
         self.ready = ready
         self.metrics.ready.set(1 if ready else 0)
         return deaf_since
@@ -133,7 +139,7 @@ class Node:
     async def _load_script(self) -> None:
         try:
             await self.store.load_script()
-        except Exception as exc:  # noqa: BLE001 - EVALSHA reloads on NOSCRIPT anyway
+        except Exception as exc:  # broad on purpose: EVALSHA reloads on NOSCRIPT anyway
             log.warning("loading send.lua failed: %s", exc)
 
     def begin_drain(self) -> None:
@@ -151,7 +157,7 @@ class Node:
         await self.manager.close_publisher()
         try:
             await self.store.redis.aclose()
-        except Exception as exc:  # noqa: BLE001 - closing at exit must not mask the exit
+        except Exception as exc:  # broad on purpose: closing at exit must not mask the exit
             log.debug("closing the store failed: %s", exc)
 
     # ---- ASGI entry -------------------------------------------------------------------
@@ -161,9 +167,12 @@ class Node:
         The listener itself stays open until the drain deadline so that health checks see
         /readyz 503 (not a refused connection) and long-polling sessions keep working.
         """
-        if self.draining and scope["type"] in ("http", "websocket") \
-                and scope.get("path", "").startswith("/socket.io") \
-                and b"sid=" not in scope.get("query_string", b""):
+        if (
+            self.draining
+            and scope["type"] in ("http", "websocket")
+            and scope.get("path", "").startswith("/socket.io")
+            and b"sid=" not in scope.get("query_string", b"")
+        ):
             if scope["type"] == "http":
                 await respond(send, 503, b"node is draining\n")
             else:
@@ -199,9 +208,17 @@ class Node:
                 return
 
 
-async def respond(send: Send, status: int, body: bytes,
-                  content_type: str = "text/plain; charset=utf-8") -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", content_type.encode()),
-                            (b"content-length", str(len(body)).encode())]})
+async def respond(
+    send: Send, status: int, body: bytes, content_type: str = "text/plain; charset=utf-8"
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", content_type.encode()),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

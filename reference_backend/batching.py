@@ -72,13 +72,14 @@ class AutoPipeline:
                     if not fut.done():
                         fut.cancel()
                 raise
-            except Exception as exc:  # noqa: BLE001 - handed to every caller of the batch
+            except Exception as exc:  # broad on purpose: handed to every caller of the batch
                 for _, fut in batch:
                     if not fut.done():
                         fut.set_exception(exc)
 
-    async def _execute(self, batch: list[tuple[Sequence[Command], asyncio.Future[list[Any]]]]
-                       ) -> None:
+    async def _execute(
+        self, batch: list[tuple[Sequence[Command], asyncio.Future[list[Any]]]]
+    ) -> None:
         pipe: Pipeline = self.redis.pipeline(transaction=False)
         try:
             for commands, _ in batch:
@@ -89,13 +90,13 @@ class AutoPipeline:
                 pipe.execute_command(*cmd)
             replies = await pipe.execute(raise_on_error=False)
         finally:
-            await pipe.reset()
-        tail = replies[len(replies) - len(trailer):] if trailer else []
+            await pipe.reset()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+        tail = replies[len(replies) - len(trailer) :] if trailer else []
         i = 0
         for commands, fut in batch:
             n = len(commands)
             if not fut.done():
-                fut.set_result([*replies[i:i + n], *tail])
+                fut.set_result([*replies[i : i + n], *tail])
             i += n
 
     async def close(self) -> None:

@@ -47,8 +47,18 @@ class Conn:
 # What a connection's WSGI-style environ keeps after the handshake (python-socketio holds
 # it for the connection's life; the rest, ~4 KiB with the ASGI scope and the request body
 # class python-engineio defines per request, is never read again).
-ENVIRON_KEEP = frozenset({"REMOTE_ADDR", "REMOTE_PORT", "PATH_INFO", "QUERY_STRING",
-                          "REQUEST_METHOD", "SERVER_NAME", "SERVER_PORT", "HTTP_USER_AGENT"})
+ENVIRON_KEEP = frozenset(
+    {
+        "REMOTE_ADDR",
+        "REMOTE_PORT",
+        "PATH_INFO",
+        "QUERY_STRING",
+        "REQUEST_METHOD",
+        "SERVER_NAME",
+        "SERVER_PORT",
+        "HTTP_USER_AGENT",
+    }
+)
 
 
 def trim_environ(environ: dict[str, Any]) -> None:
@@ -60,8 +70,9 @@ def trim_environ(environ: dict[str, Any]) -> None:
 class Handlers:
     """The protocol's behaviour, bound to one server, store and settings."""
 
-    def __init__(self, sio: socketio.AsyncServer, store: Store, settings: Settings,
-                 metrics: Metrics) -> None:
+    def __init__(
+        self, sio: socketio.AsyncServer, store: Store, settings: Settings, metrics: Metrics
+    ) -> None:
         self.sio = sio
         self.store = store
         self.s = settings
@@ -109,7 +120,8 @@ class Handlers:
         if self.draining:
             self.metrics.connects.labels(result="draining").inc()
             raise socketio.exceptions.ConnectionRefusedError(
-                "node is draining", {"code": "unavailable", "message": "node is draining"})
+                "node is draining", {"code": "unavailable", "message": "node is draining"}
+            )
         try:
             identity = verify(auth, self.s.jwt_secret)
         except socketio.exceptions.ConnectionRefusedError as exc:
@@ -138,7 +150,10 @@ class Handlers:
 
     # ---- the one wrapper --------------------------------------------------------------
     async def _answer(
-        self, event: str, sid: str, args: tuple[Any, ...],
+        self,
+        event: str,
+        sid: str,
+        args: tuple[Any, ...],
         fn: Callable[[Conn, str, tuple[Any, ...]], Awaitable[Ack]],
     ) -> Ack:
         t0 = time.monotonic()
@@ -173,19 +188,33 @@ class Handlers:
         room = self.room(ws, req.channel)
         if room not in conn.rooms:
             if len(conn.rooms) >= MAX_ROOMS_PER_CONN:
-                raise ProtoError("forbidden",
-                                 f"at most {MAX_ROOMS_PER_CONN} channels per connection")
+                raise ProtoError(
+                    "forbidden", f"at most {MAX_ROOMS_PER_CONN} channels per connection"
+                )
             # Enter the room before reading: a message committed after the read is pushed.
             await self.sio.enter_room(sid, room)
             conn.rooms.add(room)
         if req.after_seq is None:
             head = await self.store.head(ws, req.channel)
-            return {"ok": True, "channel": req.channel, "head_seq": head, "messages": [],
-                    "more": False, "truncated": False, "node": self.s.node_name}
+            return {
+                "ok": True,
+                "channel": req.channel,
+                "head_seq": head,
+                "messages": [],
+                "more": False,
+                "truncated": False,
+                "node": self.s.node_name,
+            }
         page = await self.store.read(ws, req.channel, req.after_seq, req.limit)
-        return {"ok": True, "channel": req.channel, "head_seq": page.head_seq,
-                "messages": page.messages, "more": page.more, "truncated": page.truncated,
-                "node": self.s.node_name}
+        return {
+            "ok": True,
+            "channel": req.channel,
+            "head_seq": page.head_seq,
+            "messages": page.messages,
+            "more": page.more,
+            "truncated": page.truncated,
+            "node": self.s.node_name,
+        }
 
     async def leave(self, conn: Conn, sid: str, args: tuple[Any, ...]) -> Ack:
         room = self.room(conn.identity.workspace, validation.parse_leave(args))
@@ -196,10 +225,14 @@ class Handlers:
 
     async def sync(self, conn: Conn, sid: str, args: tuple[Any, ...]) -> Ack:
         req = validation.parse_sync(args)
-        page = await self.store.read(conn.identity.workspace, req.channel, req.after_seq,
-                                     req.limit)
-        return {"ok": True, "head_seq": page.head_seq, "messages": page.messages,
-                "more": page.more, "truncated": page.truncated}
+        page = await self.store.read(conn.identity.workspace, req.channel, req.after_seq, req.limit)
+        return {
+            "ok": True,
+            "head_seq": page.head_seq,
+            "messages": page.messages,
+            "more": page.more,
+            "truncated": page.truncated,
+        }
 
     async def send(self, conn: Conn, sid: str, args: tuple[Any, ...]) -> Ack:
         req = validation.parse_send(args, self.s.max_body)
@@ -213,22 +246,47 @@ class Handlers:
         ts = int(time.time() * 1000)
         if self.flaw_ack_early:
             return await self._send_ack_early(req, ws, sender, room, msg_id, ts)
-        c = await self.store.send(ws, req.channel, req.client_msg_id, sender, req.body,
-                                  msg_id=msg_id, ts=ts, dedupe=not self.flaw_no_dedupe)
+        c = await self.store.send(
+            ws,
+            req.channel,
+            req.client_msg_id,
+            sender,
+            req.body,
+            msg_id=msg_id,
+            ts=ts,
+            dedupe=not self.flaw_no_dedupe,
+        )
         seq = c.seq
         if self.flaw_local_seq and not c.duplicate:
             seq = self._local_seq(ws, req.channel)
         # A duplicate was pushed by its first attempt; under `replicated` that attempt may
         # have ended not_durable (and was then not pushed), so the durable retry pushes it.
         if not c.duplicate or self.store.replicated:
-            await self._broadcast(room, req.channel, seq, c.id, req.client_msg_id, sender,
-                                  req.body, c.ts)
+            await self._broadcast(
+                room, req.channel, seq, c.id, req.client_msg_id, sender, req.body, c.ts
+            )
         return {"ok": True, "seq": seq, "id": c.id, "ts": c.ts, "duplicate": c.duplicate}
 
-    async def _broadcast(self, room: str, channel: str, seq: int, msg_id: str, cmid: str,
-                         sender: str, body: str, ts: int) -> None:
-        message = {"channel": channel, "seq": seq, "id": msg_id, "client_msg_id": cmid,
-                   "sender": sender, "body": body, "ts": ts}
+    async def _broadcast(
+        self,
+        room: str,
+        channel: str,
+        seq: int,
+        msg_id: str,
+        cmid: str,
+        sender: str,
+        body: str,
+        ts: int,
+    ) -> None:
+        message = {
+            "channel": channel,
+            "seq": seq,
+            "id": msg_id,
+            "client_msg_id": cmid,
+            "sender": sender,
+            "body": body,
+            "ts": ts,
+        }
         await self.sio.emit("message", message, room=room)
         self.metrics.broadcast()
 
@@ -239,30 +297,43 @@ class Handlers:
         self.local_seqs[key] = n
         return n
 
-    async def _send_ack_early(self, req: validation.SendReq, ws: str, sender: str,
-                              room: str, msg_id: str, ts: int) -> Ack:
+    async def _send_ack_early(
+        self, req: validation.SendReq, ws: str, sender: str, room: str, msg_id: str, ts: int
+    ) -> Ack:
         """Flaw ack-before-persist: take a seq, ack and push, persist later or never."""
         if self.flaw_local_seq:
             seq = self._local_seq(ws, req.channel)
         else:
             seq = await self.store.incr(ws, req.channel)
         task = asyncio.get_running_loop().create_task(
-            self._persist_late(req, ws, sender, msg_id, ts, seq))
+            self._persist_late(req, ws, sender, msg_id, ts, seq)
+        )
         self.pending.add(task)
         task.add_done_callback(self.pending.discard)
-        await self._broadcast(room, req.channel, seq, msg_id, req.client_msg_id, sender,
-                              req.body, ts)
+        await self._broadcast(
+            room, req.channel, seq, msg_id, req.client_msg_id, sender, req.body, ts
+        )
         return {"ok": True, "seq": seq, "id": msg_id, "ts": ts, "duplicate": False}
 
-    async def _persist_late(self, req: validation.SendReq, ws: str, sender: str, msg_id: str,
-                            ts: int, seq: int) -> None:
+    async def _persist_late(
+        self, req: validation.SendReq, ws: str, sender: str, msg_id: str, ts: int, seq: int
+    ) -> None:
         await asyncio.sleep(flaws.PERSIST_DELAY_S)
         if random.random() < flaws.DROP_FRACTION:
             self.metrics.flaw_drops.inc()
             return
         try:
-            await self.store.send(ws, req.channel, req.client_msg_id, sender, req.body,
-                                  msg_id=msg_id, ts=ts, forced_seq=seq, dedupe=False)
+            await self.store.send(
+                ws,
+                req.channel,
+                req.client_msg_id,
+                sender,
+                req.body,
+                msg_id=msg_id,
+                ts=ts,
+                forced_seq=seq,
+                dedupe=False,
+            )
         except ProtoError as exc:  # out-of-order id or Redis down: the acked write is lost
             self.metrics.flaw_drops.inc()
             log.debug("ack-before-persist lost seq %d: %s", seq, exc.message)
@@ -272,5 +343,5 @@ class Handlers:
         for sid in list(self.conns):
             try:
                 await self.sio.disconnect(sid, ignore_queue=True)
-            except Exception:  # noqa: BLE001 - a half-closed socket must not stop the drain
+            except Exception:  # broad on purpose: a half-closed socket must not stop the drain
                 log.warning("disconnecting %s failed", sid, exc_info=True)

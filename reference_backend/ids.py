@@ -18,7 +18,7 @@ def new_id() -> str:
     global _buf, _pos
     if _pos >= len(_buf):
         _buf, _pos = os.urandom(16 * POOL), 0
-    b = bytearray(_buf[_pos:_pos + 16])
+    b = bytearray(_buf[_pos : _pos + 16])
     _pos += 16
     b[6] = (b[6] & 0x0F) | 0x40
     b[8] = (b[8] & 0x3F) | 0x80

@@ -9,7 +9,8 @@ thousands of updates a second was measurable. Rare series keep prometheus_client
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import cast
 
 from prometheus_client import (
     CollectorRegistry,
@@ -23,13 +24,26 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
 LATENCY_BUCKETS_S = (
-    0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+    0.0005,
+    0.001,
+    0.002,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
 )
 KNOWN_EVENTS = ("join", "leave", "send", "sync", "unknown")
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
 
-disable_created_metrics()  # *_created series only add scrape noise here
+# *_created series only add scrape noise here (prometheus_client leaves it unannotated)
+cast("Callable[[], None]", disable_created_metrics)()
 
 
 class _Latency:
@@ -63,8 +77,10 @@ class EventStats(Collector):
             events.add_metric([event], n)
         yield events
         acks = CounterMetricFamily(
-            "pigeon_acks", "Acks sent by event and result (ok or error code)",
-            labels=["event", "result"])
+            "pigeon_acks",
+            "Acks sent by event and result (ok or error code)",
+            labels=["event", "result"],
+        )
         for (event, result), n in sorted(self.acks.items()):
             acks.add_metric([event, result], n)
         yield acks
@@ -73,7 +89,8 @@ class EventStats(Collector):
             errors.add_metric([code], n)
         yield errors
         latency = HistogramMetricFamily(
-            "pigeon_ack_latency_seconds", "Time from event receipt to ack", labels=["event"])
+            "pigeon_ack_latency_seconds", "Time from event receipt to ack", labels=["event"]
+        )
         for event, h in self.latency.items():
             buckets, cumulative = [], 0
             for bound, n in zip((*map(str, LATENCY_BUCKETS_S), "+Inf"), h.counts, strict=True):
@@ -81,8 +98,9 @@ class EventStats(Collector):
                 buckets.append((bound, cumulative))
             latency.add_metric([event], buckets, h.total)
         yield latency
-        yield CounterMetricFamily("pigeon_broadcasts", "message events emitted to rooms",
-                                  value=self.broadcasts)
+        yield CounterMetricFamily(
+            "pigeon_broadcasts", "message events emitted to rooms", value=self.broadcasts
+        )
 
 
 class Metrics:
@@ -104,7 +122,8 @@ class Metrics:
         )
         self.publish_failures = Counter(
             "pigeon_adapter_publish_failures_total",
-            "Adapter publishes given up (other nodes missed a broadcast)", registry=r,
+            "Adapter publishes given up (other nodes missed a broadcast)",
+            registry=r,
         )
         self.ready = Gauge("pigeon_ready", "1 when /readyz answers 200", registry=r)
         self.flaw_drops = Counter(

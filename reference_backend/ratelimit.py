@@ -11,7 +11,7 @@ import time
 class TokenBucket:
     """`rate` tokens per second up to `burst`; `take()` says whether one was available."""
 
-    __slots__ = ("rate", "burst", "tokens", "stamp")
+    __slots__ = ("burst", "rate", "stamp", "tokens")
 
     def __init__(self, rate: float, burst: float) -> None:
         self.rate = rate

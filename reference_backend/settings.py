@@ -77,11 +77,18 @@ def _parser() -> argparse.ArgumentParser:
     add("--host", default="127.0.0.1", help="address to listen on")
     add("--port", type=int, default=8000, help="port to listen on")
     add("--node-name", default="", help="name in join acks and /metrics (default node-<port>)")
-    add("--redis-url", default="redis://127.0.0.1:6379/0",
-        help="redis://h:p/db or redis+sentinel://h1:p1,h2:p2/db/<master> (adapter and store)")
+    add(
+        "--redis-url",
+        default="redis://127.0.0.1:6379/0",
+        help="redis://h:p/db or redis+sentinel://h1:p1,h2:p2/db/<master> (adapter and store)",
+    )
     add("--jwt-secret", default=None, help="HS256 secret of the tokens (required)")
-    add("--durability", choices=["fast", "replicated"], default="fast",
-        help="fast: ack once on the primary; replicated: also WAIT for replicas")
+    add(
+        "--durability",
+        choices=["fast", "replicated"],
+        default="fast",
+        help="fast: ack once on the primary; replicated: also WAIT for replicas",
+    )
     add("--wait-replicas", type=int, default=1, help="replicas WAIT needs (replicated)")
     add("--wait-timeout-ms", type=int, default=500, help="WAIT timeout; short -> not_durable")
     add("--retention", type=int, default=10_000, help="messages kept per channel (MAXLEN ~)")
@@ -93,11 +100,20 @@ def _parser() -> argparse.ArgumentParser:
     add("--ws-burst", type=float, default=10_000.0, help="burst per workspace on this node")
     add("--ping-interval", type=float, default=25.0, help="Engine.IO ping interval (s)")
     add("--ping-timeout", type=float, default=20.0, help="Engine.IO ping timeout (s)")
-    add("--drain-s", type=float, default=5.0,
-        help="on SIGTERM: readiness 503 and listener closed at once, clients dropped after this")
-    add("--flaw", action="append", default=None, metavar="NAME",
+    add(
+        "--drain-s",
+        type=float,
+        default=5.0,
+        help="on SIGTERM: readiness 503 and listener closed at once, clients dropped after this",
+    )
+    add(
+        "--flaw",
+        action="append",
+        default=None,
+        metavar="NAME",
         help=f"deliberate flaw for self-tests, repeatable (env: comma-separated): "
-        f"{', '.join(sorted(FLAW_NAMES))}")
+        f"{', '.join(sorted(FLAW_NAMES))}",
+    )
     add("--log-level", choices=["debug", "info", "warning", "error"], default="info")
     return p
 

@@ -80,8 +80,12 @@ def check_signatures() -> None:
 def install() -> None:
     """Check the library, then replace the AsyncSocket methods (idempotent)."""
     check_signatures()
-    for name, fn in (("poll", _poll), ("send", _send), ("_websocket_handler", _ws_handler),
-                     ("schedule_ping", _schedule_ping)):
+    for name, fn in (
+        ("poll", _poll),
+        ("send", _send),
+        ("_websocket_handler", _ws_handler),
+        ("schedule_ping", _schedule_ping),
+    ):
         if name not in _originals:
             _originals[name] = getattr(AsyncSocket, name)
         setattr(AsyncSocket, name, fn)
@@ -121,8 +125,11 @@ async def _send(self: Any, pkt: packet.Packet) -> None:
     if self.closed:
         raise exceptions.SocketIsClosedError()
     last_ping = self.last_ping
-    if last_ping and time.time() - last_ping > self.server.ping_timeout \
-            and not await self.check_ping_timeout():
+    if (
+        last_ping
+        and time.time() - last_ping > self.server.ping_timeout
+        and not await self.check_ping_timeout()
+    ):
         return
     writer.write(wswriter.packet_frame(pkt.encode()))
 
@@ -179,7 +186,7 @@ async def _ws_handler(self: Any, ws: Any) -> None:
         except asyncio.CancelledError:  # idle too long; the library also ends on a cancel
             deadline.absorb()
             break
-        except Exception:  # noqa: BLE001 - disconnect, oversized packet: end the session
+        except Exception:  # broad on purpose: disconnect, oversized packet: end the session
             break
         finally:
             deadline.waiting = False
@@ -262,8 +269,11 @@ async def _upgrade(self: Any, ws: Any, websocket_wait: Callable[[], Awaitable[An
     decoded = packet.Packet(encoded_packet=pkt)
     if decoded.packet_type != packet.UPGRADE:
         self.upgraded = False
-        self.server.logger.info("%s: Failed websocket upgrade, expected UPGRADE packet, "
-                                "received %s instead.", self.sid, pkt)
+        self.server.logger.info(
+            "%s: Failed websocket upgrade, expected UPGRADE packet, received %s instead.",
+            self.sid,
+            pkt,
+        )
         self.upgrading = False
         return False
     self.upgraded = True

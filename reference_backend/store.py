@@ -14,9 +14,10 @@ Redis errors are mapped here, at the boundary, to `unavailable` / `internal`.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 from redis import exceptions as rx
 from redis.asyncio import Redis
@@ -61,8 +62,9 @@ def channel_key(ws: str, channel: str) -> str:
     return f"pg:{{{ws}/{channel}}}"
 
 
-def connect(url: str, *, command_timeout_s: float = COMMAND_TIMEOUT_S,
-            decode: bool = True) -> Redis:
+def connect(
+    url: str, *, command_timeout_s: float = COMMAND_TIMEOUT_S, decode: bool = True
+) -> Redis:
     """A client for the primary; through Sentinel it follows the current primary."""
     common: dict[str, Any] = {
         "socket_timeout": command_timeout_s,
@@ -74,11 +76,13 @@ def connect(url: str, *, command_timeout_s: float = COMMAND_TIMEOUT_S,
     }
     if url.startswith("redis+sentinel://"):
         sentinels, service, extra = parse_redis_sentinel_url(url)
-        sentinel = Sentinel(
+        # redis-py's asyncio Sentinel is unannotated: typed here, at the boundary.
+        make_sentinel = cast("Callable[..., Sentinel]", Sentinel)
+        sentinel = make_sentinel(
             sentinels,
             sentinel_kwargs={"socket_timeout": 1.0, "socket_connect_timeout": CONNECT_TIMEOUT_S},
         )
-        return sentinel.master_for(service or "pigeon", **common, **extra)
+        return cast(Redis, sentinel.master_for(service or "pigeon", **common, **extra))
     return Redis.from_url(url, **common)
 
 
@@ -122,7 +126,8 @@ class Store:
         # them, come back in commit order (no reordered pushes from a single node). Under
         # `replicated` a second worker overlaps the WAITs of consecutive batches.
         self.batcher = AutoPipeline(
-            redis, workers=2 if self.replicated else 1,
+            redis,
+            workers=2 if self.replicated else 1,
             trailer=self._wait_trailer if self.replicated else None,
         )
 
@@ -155,15 +160,28 @@ class Store:
         base = channel_key(ws, channel)
         keys = (f"{base}:seq", f"{base}:log", f"{base}:dd:{client_msg_id}")
         argv = (
-            msg_id, client_msg_id, sender, body, str(ts), self.retention, self.dedupe_ttl,
-            str(forced_seq), "1" if dedupe else "0", "1" if self.replicated else "0",
+            msg_id,
+            client_msg_id,
+            sender,
+            body,
+            str(ts),
+            self.retention,
+            self.dedupe_ttl,
+            str(forced_seq),
+            "1" if dedupe else "0",
+            "1" if self.replicated else "0",
         )
         try:
             reply, replicas = await self._run_send(keys, argv)
         except ProtoError:
             raise
-        except (rx.ConnectionError, rx.TimeoutError, rx.BusyLoadingError, rx.ReadOnlyError,
-                OSError) as exc:
+        except (
+            rx.ConnectionError,
+            rx.TimeoutError,
+            rx.BusyLoadingError,
+            rx.ReadOnlyError,
+            OSError,
+        ) as exc:
             raise unavailable(exc) from exc
         except rx.RedisError as exc:
             raise ProtoError("internal", f"store error: {exc}") from exc

@@ -11,9 +11,9 @@ same buffer, so a connection's packets keep their order.
 
 Relies on uvicorn's `WebSocketsSansIOProtocol` (written against uvicorn 0.54.0): its
 `transport`, `close_sent` and `disconnected` attributes, and that it reads `request` and
-`response` only during the handshake (dropped once attached, to save memory). `attach` returns None for any other
-protocol (or if those attributes are missing), and the caller then uses the library's
-writer path unchanged.
+`response` only during the handshake (dropped once attached, to save memory). `attach`
+returns None for any other protocol (or if those attributes are missing), and the caller
+then uses the library's writer path unchanged.
 """
 
 from __future__ import annotations
@@ -122,8 +122,10 @@ class FrameWriter:
         transport = self.transport
         transport.write(buf[0] if len(buf) == 1 else b"".join(buf))
         if transport.get_write_buffer_size() > MAX_BUFFERED_BYTES:
-            log.warning("dropping a client that does not read (%d bytes unsent)",
-                        transport.get_write_buffer_size())
+            log.warning(
+                "dropping a client that does not read (%d bytes unsent)",
+                transport.get_write_buffer_size(),
+            )
             transport.abort()
 
 
@@ -136,8 +138,11 @@ def attach(ws: Any) -> FrameWriter | None:
     if not all(hasattr(proto, a) for a in _REQUIRED_ATTRS):
         if not _warned:
             _warned = True
-            log.error("uvicorn's WebSocketsSansIOProtocol lacks %s: direct writes are OFF "
-                      "(slow path); check the uvicorn version", _REQUIRED_ATTRS)
+            log.error(
+                "uvicorn's WebSocketsSansIOProtocol lacks %s: direct writes are OFF "
+                "(slow path); check the uvicorn version",
+                _REQUIRED_ATTRS,
+            )
         return None
     # The handshake is over: the request and response (headers, ~2.5 KiB) are not read again.
     setattr(proto, "request", None)  # noqa: B010 - typed attributes, deliberately cleared

@@ -2,12 +2,15 @@
 
 Everything runs as real processes on free loopback ports, each in its own process group,
 and is killed by `Lab.close()` whatever happens (fixtures call it on teardown, also after a
-failed test). Test modules import the fixtures they need from here (no conftest plugin).
+failed test). Test modules import the fixtures they need from here (no conftest plugin):
+`lab_fixture` and `stack_fixture`, which provide the `lab` and `stack` fixtures (the
+functions are not named after their fixtures so that test parameters do not shadow imports).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -42,7 +45,7 @@ def free_port() -> int:
 
 def http_get(url: str, timeout: float = 2.0) -> tuple[int, str]:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # loopback only
             return resp.status, resp.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()
@@ -67,10 +70,8 @@ class Proc:
 
     def kill(self) -> None:
         if self.popen.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.popen.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         try:
             self.popen.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -90,13 +91,19 @@ class Lab:
     workdir: Path
     procs: list[Proc] = field(default_factory=list)
 
-    def _spawn(self, name: str, argv: Sequence[str], port: int,
-               env: dict[str, str] | None = None) -> Proc:
+    def _spawn(
+        self, name: str, argv: Sequence[str], port: int, env: dict[str, str] | None = None
+    ) -> Proc:
         log = self.workdir / f"{name}.log"
         with open(log, "wb") as out:
-            popen = subprocess.Popen(  # noqa: S603 - fixed argv
-                list(argv), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                cwd=REPO, env=env, start_new_session=True,
+            popen = subprocess.Popen(  # fixed argv
+                list(argv),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=REPO,
+                env=env,
+                start_new_session=True,
             )
         proc = Proc(name, popen, port, log)
         self.procs.append(proc)
@@ -107,8 +114,21 @@ class Lab:
 
     def redis_on(self, port: int, name: str, replica_of: int | None = None) -> Proc:
         """A redis-server on a given port (e.g. to bring a killed one back)."""
-        argv = [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                "--appendonly", "no", "--daemonize", "no", "--dir", str(self.workdir)]
+        argv = [
+            REDIS_SERVER,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--dir",
+            str(self.workdir),
+        ]
         if replica_of is not None:
             argv += ["--replicaof", "127.0.0.1", str(replica_of)]
         proc = self._spawn(name, argv, port)
@@ -155,14 +175,33 @@ class Lab:
             client.close()
         return proc
 
-    def backend(self, redis_port: int, *extra: str, name: str | None = None,
-                ready: bool = True, redis_url: str | None = None) -> Proc:
+    def backend(
+        self,
+        redis_port: int,
+        *extra: str,
+        name: str | None = None,
+        ready: bool = True,
+        redis_url: str | None = None,
+    ) -> Proc:
         port = free_port()
         name = name or f"node-{port}"
         url = redis_url or f"redis://127.0.0.1:{redis_port}/0"
-        argv = [sys.executable, "-m", "reference_backend", "--port", str(port),
-                "--redis-url", url, "--jwt-secret", SECRET,
-                "--node-name", name, "--log-level", "warning", *extra]
+        argv = [
+            sys.executable,
+            "-m",
+            "reference_backend",
+            "--port",
+            str(port),
+            "--redis-url",
+            url,
+            "--jwt-secret",
+            SECRET,
+            "--node-name",
+            name,
+            "--log-level",
+            "warning",
+            *extra,
+        ]
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         proc = self._spawn(name, argv, port, env)
         if ready:
@@ -189,8 +228,8 @@ def wait_ready(proc: Proc, timeout: float = 20.0) -> None:
     raise RuntimeError(f"{proc.name} not ready in {timeout}s:\n{proc.log_tail()}")
 
 
-@pytest.fixture(scope="module")
-def lab() -> Iterator[Lab]:
+@pytest.fixture(scope="module", name="lab")
+def lab_fixture() -> Iterator[Lab]:
     """A fresh Lab for a test module, torn down (SIGKILL by group) even on failure."""
     workdir = Path(tempfile.mkdtemp(prefix="pigeon-backend-test-"))
     the_lab = Lab(workdir)
@@ -218,8 +257,8 @@ class Stack:
             client.close()
 
 
-@pytest.fixture(scope="module")
-def stack(lab: Lab) -> Stack:
+@pytest.fixture(scope="module", name="stack")
+def stack_fixture(lab: Lab) -> Stack:
     """Redis + nodes A and B with default settings (tests use fresh channel names)."""
     r = lab.redis()
     return Stack(lab, r, lab.backend(r.port, name="node-a"), lab.backend(r.port, name="node-b"))
@@ -245,8 +284,7 @@ class Peer:
         self.connect_error = data
 
     async def connect(self, transport: str = "websocket") -> Peer:
-        await self.sio.connect(self.url, auth=self.auth, transports=[transport],
-                               wait_timeout=5)
+        await self.sio.connect(self.url, auth=self.auth, transports=[transport], wait_timeout=5)
         return self
 
     async def call(self, event: str, data: Any = None, timeout: float = 5.0) -> Any:
@@ -257,7 +295,7 @@ class Peer:
         # server's ping interval): bound it, the server side is closed by then anyway.
         try:
             await asyncio.wait_for(self.sio.disconnect(), 2.0)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             await self.sio.eio.disconnect(abort=True)
 
     async def wait_messages(self, n: int, timeout: float = 5.0) -> list[dict[str, Any]]:

@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
-from tests.integration.backend_harness import (  # noqa: F401 - `lab`, `stack` are fixtures
+from tests.integration.backend_harness import (
     Peer,
     Stack,
-    lab,
+    lab_fixture,  # noqa: F401 - fixture
     peer,
     run,
-    stack,
+    stack_fixture,  # noqa: F401 - fixture
     token,
 )
 
@@ -62,10 +62,12 @@ def test_broadcast_reaches_every_member_exactly_once_on_both_nodes(stack: Stack)
         # Senders on both nodes, concurrently; bodies need JSON escaping, and the larger ones
         # need the 16-bit WebSocket length field.
         senders = [members[0], members[3], members[6], members[7]]
-        acks = await asyncio.gather(*[
-            senders[i % len(senders)].call("send", send(ch, f'm{i} "q" é \\ {"x" * (i * 130)}'))
-            for i in range(n_msgs)
-        ])
+        acks = await asyncio.gather(
+            *[
+                senders[i % len(senders)].call("send", send(ch, f'm{i} "q" é \\ {"x" * (i * 130)}'))
+                for i in range(n_msgs)
+            ]
+        )
         assert all(a["ok"] for a in acks)
         assert sorted(a["seq"] for a in acks) == list(range(1, n_msgs + 1))
 
@@ -136,9 +138,7 @@ def test_pushes_from_one_node_arrive_in_commit_order(stack: Stack) -> None:
         writers = [await peer(stack.a.url, "w1", f"w{i}") for i in range(5)]
         for p in (reader, *writers):
             assert (await p.call("join", {"channel": ch}))["ok"] is True
-        await asyncio.gather(*[
-            writers[i % 5].call("send", send(ch, f"{i}")) for i in range(60)
-        ])
+        await asyncio.gather(*[writers[i % 5].call("send", send(ch, f"{i}")) for i in range(60)])
         got = await reader.wait_messages(60)
         assert [m["seq"] for m in got] == list(range(1, 61))
         for p in (reader, *writers):

@@ -7,7 +7,13 @@ import asyncio
 import pytest
 
 from reference_backend.settings import parse_settings
-from tests.integration.backend_harness import Lab, Proc, lab, peer, run  # noqa: F401
+from tests.integration.backend_harness import (
+    Lab,
+    Proc,
+    lab_fixture,  # noqa: F401 - fixture
+    peer,
+    run,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
@@ -20,8 +26,16 @@ def redis_port(lab: Lab) -> int:
 @pytest.fixture(scope="module")
 def mixed(lab: Lab, redis_port: int) -> Proc:
     """One node with the three flaws that do not interfere with each other's tests."""
-    return lab.backend(redis_port, "--flaw", "no-dedupe", "--flaw", "sender-from-payload",
-                       "--flaw", "unprefixed-rooms", name="node-flawed")
+    return lab.backend(
+        redis_port,
+        "--flaw",
+        "no-dedupe",
+        "--flaw",
+        "sender-from-payload",
+        "--flaw",
+        "unprefixed-rooms",
+        name="node-flawed",
+    )
 
 
 def test_flawed_node_warns_loudly(mixed: Proc) -> None:
@@ -47,8 +61,9 @@ def test_sender_from_payload_lets_a_client_spoof(mixed: Proc) -> None:
     async def scenario() -> None:
         p = await peer(mixed.url, "w1", "mallory")
         await p.call("join", {"channel": "spoof"})
-        await p.call("send", {"channel": "spoof", "client_msg_id": "s", "body": "x",
-                              "sender": "ceo"})
+        await p.call(
+            "send", {"channel": "spoof", "client_msg_id": "s", "body": "x", "sender": "ceo"}
+        )
         assert (await p.wait_messages(1))[0]["sender"] == "ceo"
         await p.close()
 
@@ -78,8 +93,10 @@ def test_local_seq_hands_out_the_same_seq_on_two_nodes(lab: Lab, redis_port: int
         a, b = await peer(n1.url, "w1", "a"), await peer(n2.url, "w1", "b")
         await a.call("join", {"channel": "ls"})
         await b.call("join", {"channel": "ls"})
-        acks = [await a.call("send", {"channel": "ls", "client_msg_id": "x1", "body": "1"}),
-                await b.call("send", {"channel": "ls", "client_msg_id": "x2", "body": "2"})]
+        acks = [
+            await a.call("send", {"channel": "ls", "client_msg_id": "x1", "body": "1"}),
+            await b.call("send", {"channel": "ls", "client_msg_id": "x2", "body": "2"}),
+        ]
         assert [x["seq"] for x in acks] == [1, 1]  # two messages, one seq
         await a.close()
         await b.close()
@@ -94,8 +111,10 @@ def test_ack_before_persist_loses_acked_messages(lab: Lab, redis_port: int) -> N
     async def scenario() -> None:
         p = await peer(node.url)
         await p.call("join", {"channel": "abp"})
-        acks = [await p.call("send", {"channel": "abp", "client_msg_id": f"m{i}",
-                                      "body": str(i)}) for i in range(n)]
+        acks = [
+            await p.call("send", {"channel": "abp", "client_msg_id": f"m{i}", "body": str(i)})
+            for i in range(n)
+        ]
         assert all(x["ok"] for x in acks) and [x["seq"] for x in acks] == list(range(1, n + 1))
         await asyncio.sleep(0.5)  # let the late writes land
         page = await p.call("sync", {"channel": "abp", "after_seq": 0})

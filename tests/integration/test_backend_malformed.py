@@ -3,18 +3,17 @@ crashes, nobody is disconnected, and a bystander on the same node is served thro
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
 import aiohttp
 import pytest
 
-from tests.integration.backend_harness import (  # noqa: F401 - `lab` is a fixture
+from tests.integration.backend_harness import (
     Lab,
     Proc,
     http_get,
-    lab,
+    lab_fixture,  # noqa: F401 - fixture
     peer,
     run,
     token,
@@ -55,12 +54,11 @@ CASES: list[tuple[str, str, Any, str]] = [
     ("body-bytes", "send", {**GOOD_SEND, "body": b"\xff\xfe"}, "bad_request"),
     ("body-lone-surrogate", "send", {**GOOD_SEND, "body": "a\ud800b"}, "bad_request"),
     ("body-too-large", "send", {**GOOD_SEND, "body": "x" * 5000}, "too_large"),
-    ("body-too-large-utf8", "send", {**GOOD_SEND, "body": "\U0001F426" * 1100}, "too_large"),
+    ("body-too-large-utf8", "send", {**GOOD_SEND, "body": "\U0001f426" * 1100}, "too_large"),
     ("body-huge", "send", {**GOOD_SEND, "body": "y" * 200_000}, "too_large"),
     ("extra-huge-field", "send", {**GOOD_SEND, "junk": "z" * 100_000}, "bad_request"),
     ("extra-nested-junk", "send", {**GOOD_SEND, "x": [[[[{"deep": [1]}]]]]}, "bad_request"),
-    ("too-many-fields", "send", {**GOOD_SEND, **{f"f{i}": i for i in range(20)}},
-     "bad_request"),
+    ("too-many-fields", "send", {**GOOD_SEND, **{f"f{i}": i for i in range(20)}}, "bad_request"),
     ("not-member", "send", {**GOOD_SEND, "channel": "never-joined"}, "not_member"),
     ("join-channel-null", "join", {"channel": None}, "bad_request"),
     ("join-after-negative", "join", {"channel": OK, "after_seq": -1}, "bad_request"),
@@ -70,11 +68,9 @@ CASES: list[tuple[str, str, Any, str]] = [
     ("join-after-bool", "join", {"channel": OK, "after_seq": True}, "bad_request"),
     ("join-after-inf", "join", {"channel": OK, "after_seq": float("inf")}, "bad_request"),
     ("join-limit-zero", "join", {"channel": OK, "after_seq": 0, "limit": 0}, "bad_request"),
-    ("join-limit-negative", "join", {"channel": OK, "after_seq": 0, "limit": -5},
-     "bad_request"),
+    ("join-limit-negative", "join", {"channel": OK, "after_seq": 0, "limit": -5}, "bad_request"),
     ("sync-after-missing", "sync", {"channel": OK}, "bad_request"),
-    ("sync-limit-string", "sync", {"channel": OK, "after_seq": 0, "limit": "ten"},
-     "bad_request"),
+    ("sync-limit-string", "sync", {"channel": OK, "after_seq": 0, "limit": "ten"}, "bad_request"),
     ("sync-payload-list", "sync", [OK, 0], "bad_request"),
     ("leave-channel-list", "leave", {"channel": [OK]}, "bad_request"),
     ("leave-no-payload", "leave", None, "bad_request"),
@@ -88,40 +84,52 @@ CASES: list[tuple[str, str, Any, str]] = [
 # Raw Socket.IO packets no well-behaved client library would produce.
 # (An empty frame makes python-engineio close that one connection; a binary event whose
 # attachment never comes makes it wait: both only affect the sender, so both are sent last.)
-RAW_PACKETS = ["42", "42[]", "42{}", '42["send"', "42[1]", "421[]", "429[null]", "43[]",
-               "4x", "49", "6", "9", '42["send",' + "[" * 5000 + "]" * 5000 + "]",
-               '42["send",{"channel":"general","body":NaN}]', '42["join",{"after_seq":1e999}]']
+RAW_PACKETS = [
+    "42",
+    "42[]",
+    "42{}",
+    '42["send"',
+    "42[1]",
+    "421[]",
+    "429[null]",
+    "43[]",
+    "4x",
+    "49",
+    "6",
+    "9",
+    '42["send",' + "[" * 5000 + "]" * 5000 + "]",
+    '42["send",{"channel":"general","body":NaN}]',
+    '42["join",{"after_seq":1e999}]',
+]
 LAST_PACKETS = ['451-["send",{"_placeholder":true,"num":0}]', ""]
 
 
 @pytest.fixture(scope="module")
 def node(lab: Lab) -> Proc:
     r = lab.redis()
-    return lab.backend(r.port, "--conn-rate", "100000", "--conn-burst", "100000",
-                       name="node-m")
+    return lab.backend(r.port, "--conn-rate", "100000", "--conn-burst", "100000", name="node-m")
 
 
 async def _raw_junk(url: str) -> bool:
     """Speak Engine.IO by hand: connect, throw raw junk, then check we are still served."""
     ws_url = url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
-    async with aiohttp.ClientSession() as session:
-        async with session.ws_connect(ws_url) as ws:
-            opened = await ws.receive_str(timeout=5)
-            assert opened.startswith("0")
-            await ws.send_str("40" + json.dumps({"token": token("w1", "raw")}))
-            assert (await ws.receive_str(timeout=5)).startswith("40")
-            for pkt in RAW_PACKETS:
-                await ws.send_str(pkt)
-            await ws.send_str('4277["join",{"channel":"general"}]')
-            while True:
-                msg = await ws.receive_str(timeout=5)
-                if msg == "2":
-                    await ws.send_str("3")
-                elif msg.startswith("4377"):
-                    served = json.loads(msg[4:])[0]["ok"] is True
-                    for pkt in LAST_PACKETS:
-                        await ws.send_str(pkt)
-                    return served
+    async with aiohttp.ClientSession() as session, session.ws_connect(ws_url) as ws:
+        opened = await ws.receive_str(timeout=5)
+        assert opened.startswith("0")
+        await ws.send_str("40" + json.dumps({"token": token("w1", "raw")}))
+        assert (await ws.receive_str(timeout=5)).startswith("40")
+        for pkt in RAW_PACKETS:
+            await ws.send_str(pkt)
+        await ws.send_str('4277["join",{"channel":"general"}]')
+        while True:
+            msg = await ws.receive_str(timeout=5)
+            if msg == "2":
+                await ws.send_str("3")
+            elif msg.startswith("4377"):
+                served = json.loads(msg[4:])[0]["ok"] is True
+                for pkt in LAST_PACKETS:
+                    await ws.send_str(pkt)
+                return served
 
 
 def test_malformed_payloads_are_refused_and_nothing_breaks(node: Proc) -> None:
@@ -140,8 +148,9 @@ def test_malformed_payloads_are_refused_and_nothing_breaks(node: Proc) -> None:
                 wrong.append(f"{name}: {reply!r}"[:200])
             # Events without an ack must not break anything either.
             await bad.sio.emit(event, data)
-            served = await bystander.call("send", {"channel": OK, "client_msg_id": f"ok-{i}",
-                                                   "body": name})
+            served = await bystander.call(
+                "send", {"channel": OK, "client_msg_id": f"ok-{i}", "body": name}
+            )
             assert served["ok"] is True, (name, served)
         assert wrong == []
         # A huge limit is clamped, not refused.
@@ -149,8 +158,9 @@ def test_malformed_payloads_are_refused_and_nothing_breaks(node: Proc) -> None:
         assert clamped["ok"] is True and len(clamped["messages"]) <= 1000
         assert await _raw_junk(node.url) is True
         assert bad.sio.connected and bystander.sio.connected
-        final = await bad.call("send", {"channel": OK, "client_msg_id": "still-alive",
-                                        "body": "after the storm"})
+        final = await bad.call(
+            "send", {"channel": OK, "client_msg_id": "still-alive", "body": "after the storm"}
+        )
         assert final["ok"] is True and final["seq"] == len(CASES) + 1
         await bystander.wait_messages(len(CASES) + 1)
         assert [m["seq"] for m in bystander.messages] == list(range(1, len(CASES) + 2))
@@ -160,6 +170,6 @@ def test_malformed_payloads_are_refused_and_nothing_breaks(node: Proc) -> None:
     run(scenario(), timeout=60)
     assert http_get(node.url + "/readyz")[0] == 200
     assert node.popen.poll() is None
-    status, metrics = http_get(node.url + "/metrics")
+    _, metrics = http_get(node.url + "/metrics")
     assert 'pigeon_errors_total{code="bad_request"}' in metrics
     assert "pigeon_internal_errors_total 0.0" in metrics

@@ -6,16 +6,17 @@ import asyncio
 import uuid
 
 import pytest
+
 from pigeon_lab.tokens import mint_token
-from tests.integration.backend_harness import (  # noqa: F401 - `lab`, `stack` are fixtures
+from tests.integration.backend_harness import (
     SECRET,
     Peer,
     Stack,
     http_get,
-    lab,
+    lab_fixture,  # noqa: F401 - fixture
     peer,
     run,
-    stack,
+    stack_fixture,  # noqa: F401 - fixture
     token,
 )
 
@@ -37,17 +38,38 @@ def test_join_send_sync_leave_happy_path(stack: Stack) -> None:
     async def scenario() -> None:
         alice = await peer(stack.a.url, "w1", "alice")
         joined = await alice.call("join", {"channel": ch})
-        assert joined == {"ok": True, "channel": ch, "head_seq": 0, "messages": [],
-                          "more": False, "truncated": False, "node": "node-a"}
+        assert joined == {
+            "ok": True,
+            "channel": ch,
+            "head_seq": 0,
+            "messages": [],
+            "more": False,
+            "truncated": False,
+            "node": "node-a",
+        }
         ack = await alice.call("send", send(ch, "hello", "m-1"))
         assert ack["ok"] is True and ack["seq"] == 1 and ack["duplicate"] is False
         assert isinstance(ack["id"], str) and isinstance(ack["ts"], int)
         pushed = await alice.wait_messages(1)
-        assert pushed == [{"channel": ch, "seq": 1, "id": ack["id"], "client_msg_id": "m-1",
-                           "sender": "alice", "body": "hello", "ts": ack["ts"]}]
+        assert pushed == [
+            {
+                "channel": ch,
+                "seq": 1,
+                "id": ack["id"],
+                "client_msg_id": "m-1",
+                "sender": "alice",
+                "body": "hello",
+                "ts": ack["ts"],
+            }
+        ]
         synced = await alice.call("sync", {"channel": ch, "after_seq": 0})
-        assert synced == {"ok": True, "head_seq": 1, "messages": pushed, "more": False,
-                          "truncated": False}
+        assert synced == {
+            "ok": True,
+            "head_seq": 1,
+            "messages": pushed,
+            "more": False,
+            "truncated": False,
+        }
         assert await alice.call("leave", {"channel": ch}) == {"ok": True}
         after_leave = await alice.call("send", send(ch))
         assert after_leave["error"]["code"] == "not_member"
@@ -76,8 +98,9 @@ def test_message_through_node_a_reaches_member_on_node_b(stack: Stack) -> None:
         assert (await b.call("join", {"channel": ch}))["node"] == "node-b"
         ack = await a.call("send", send(ch, "cross-node"))
         got = await b.wait_messages(1)
-        assert [(m["seq"], m["body"], m["sender"]) for m in got] == [(ack["seq"], "cross-node",
-                                                                        "alice")]
+        assert [(m["seq"], m["body"], m["sender"]) for m in got] == [
+            (ack["seq"], "cross-node", "alice")
+        ]
         await a.close()
         await b.close()
 
@@ -88,11 +111,13 @@ def test_fifty_concurrent_senders_get_seqs_without_holes(stack: Stack) -> None:
     ch = chan()
 
     async def scenario() -> None:
-        peers = await asyncio.gather(*(peer(stack.a.url if i % 2 else stack.b.url, "w1",
-                                            f"u{i}") for i in range(50)))
+        peers = await asyncio.gather(
+            *(peer(stack.a.url if i % 2 else stack.b.url, "w1", f"u{i}") for i in range(50))
+        )
         await asyncio.gather(*(p.call("join", {"channel": ch}) for p in peers))
-        acks = await asyncio.gather(*(p.call("send", send(ch, f"b{i}"))
-                                      for i, p in enumerate(peers) for _ in range(4)))
+        acks = await asyncio.gather(
+            *(p.call("send", send(ch, f"b{i}")) for i, p in enumerate(peers) for _ in range(4))
+        )
         assert all(a["ok"] for a in acks), [a for a in acks if not a["ok"]][:3]
         assert sorted(a["seq"] for a in acks) == list(range(1, 201))
         page = await peers[0].call("sync", {"channel": ch, "after_seq": 0})
@@ -114,8 +139,7 @@ def test_retried_client_msg_id_is_stored_once(stack: Stack) -> None:
         first = await a.call("send", send(ch, "once", "retry-me"))
         again = await b.call("send", send(ch, "once", "retry-me"))  # a retry via another node
         assert first["duplicate"] is False and again["duplicate"] is True
-        assert (again["seq"], again["id"], again["ts"]) == (first["seq"], first["id"],
-                                                            first["ts"])
+        assert (again["seq"], again["id"], again["ts"]) == (first["seq"], first["id"], first["ts"])
         page = await a.call("sync", {"channel": ch, "after_seq": 0})
         assert [m["client_msg_id"] for m in page["messages"]] == ["retry-me"]
         await asyncio.sleep(0.2)
@@ -177,8 +201,7 @@ def test_workspaces_are_isolated(stack: Stack) -> None:
 @pytest.mark.parametrize(
     ("auth", "code"),
     [
-        ({"token": mint_token("wrong-secret-0123456789-abcdefghij", "w1", "u1")},
-         "unauthorized"),
+        ({"token": mint_token("wrong-secret-0123456789-abcdefghij", "w1", "u1")}, "unauthorized"),
         ({"token": mint_token(SECRET, "w1", "u1", ttl_s=-60)}, "expired"),
         ({}, "unauthorized"),
         ({"token": "not.a.jwt"}, "unauthorized"),
@@ -188,8 +211,7 @@ def test_workspaces_are_isolated(stack: Stack) -> None:
     ],
     ids=["forged", "expired", "missing", "malformed", "not-a-string", "bad-ws", "long-sub"],
 )
-def test_bad_tokens_are_refused_with_code(stack: Stack, auth: dict[str, object],
-                                          code: str) -> None:
+def test_bad_tokens_are_refused_with_code(stack: Stack, auth: dict[str, object], code: str) -> None:
     async def scenario() -> None:
         p = Peer(stack.a.url, None, auth=auth)
         with pytest.raises(Exception, match="failed to connect"):
@@ -234,9 +256,12 @@ def test_health_ready_and_metrics_endpoints(stack: Stack) -> None:
     assert http_get(stack.a.url + "/readyz") == (200, "ready\n")
     status, text = http_get(stack.a.url + "/metrics")
     assert status == 200
-    for needle in ("pigeon_connections ", 'pigeon_events_total{event="send"}',
-                   'pigeon_acks_total{event="join",result="ok"}',
-                   'pigeon_ack_latency_seconds_bucket{event="send",le="0.005"}',
-                   'pigeon_node_info{node="node-a"} 1.0'):
+    for needle in (
+        "pigeon_connections ",
+        'pigeon_events_total{event="send"}',
+        'pigeon_acks_total{event="join",result="ok"}',
+        'pigeon_ack_latency_seconds_bucket{event="send",le="0.005"}',
+        'pigeon_node_info{node="node-a"} 1.0',
+    ):
         assert needle in text, needle
     assert http_get(stack.a.url + "/nope")[0] == 404

@@ -45,8 +45,10 @@ def test_case_behaves_as_expected(case: SelftestCase, out: Path) -> None:
     if not result.ok:  # keep the run folder to look at
         kept = Path(tempfile.gettempdir()) / f"pigeon-selftest-failed-{case.name}-{out.name}"
         shutil.copytree(out, kept, dirs_exist_ok=True)
-        pytest.fail(f"{result.reason}\n{result.error or ''}\noutcomes: {result.outcomes}\n"
-                    f"run folder kept in {kept}")
+        pytest.fail(
+            f"{result.reason}\n{result.error or ''}\noutcomes: {result.outcomes}\n"
+            f"run folder kept in {kept}"
+        )
     verdicts = _verdicts(result.run_dir)
     if not case.expect_fail:
         assert {n: v["outcome"] for n, v in verdicts.items()} == dict.fromkeys(verdicts, "pass")

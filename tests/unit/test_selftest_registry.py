@@ -58,13 +58,21 @@ def test_select_cases() -> None:
 
 def _report(outcomes: dict[str, str], examples: int = 1, sends: int = 10) -> Report:
     verdicts = [
-        Verdict(n, Outcome(o), "", counts={"retried_acks": 3, "adversarial": 2},
-                counterexamples=[Counterexample("x")] * (examples if o == "fail" else 0))
+        Verdict(
+            n,
+            Outcome(o),
+            "",
+            counts={"retried_acks": 3, "adversarial": 2},
+            counterexamples=[Counterexample("x")] * (examples if o == "fail" else 0),
+        )
         for n, o in outcomes.items()
     ]
-    return Report(run=RunInfo(id="r", scenario="smoke"), verdicts=verdicts,
-                  gate=GateResult(passed=True),
-                  counts=Counts(rows=100, sends=sends, acks=sends, deliveries=sends))
+    return Report(
+        run=RunInfo(id="r", scenario="smoke"),
+        verdicts=verdicts,
+        gate=GateResult(passed=True),
+        counts=Counts(rows=100, sends=sends, acks=sends, deliveries=sends),
+    )
 
 
 ALL_PASS = {n: "pass" for n in ("durability", "order", "idempotence", "isolation", "slo")}
@@ -101,8 +109,11 @@ def test_run_scenario_overrides_merge_under_seed_and_duration() -> None:
     from pigeon_lab.run import _overrides
 
     got = _overrides(7, 3.0, {"workload.users": 10, "topology": {"nodes": 2}})
-    assert got == {"seed": 7, "workload": {"users": 10, "duration_s": 3.0},
-                   "topology": {"nodes": 2}}
+    assert got == {
+        "seed": 7,
+        "workload": {"users": 10, "duration_s": 3.0},
+        "topology": {"nodes": 2},
+    }
     assert _overrides(None, None) == {}
 
 
@@ -111,8 +122,10 @@ def test_cli_prints_a_table_or_json_and_exits_by_the_results(
 ) -> None:
     import pigeon_lab.selftest as st
 
-    results = [st.CaseResult(CASES[0], True, "all 7 checkers passed"),
-               st.CaseResult(CASES[-1], False, "run error: boom", error="Traceback: boom")]
+    results = [
+        st.CaseResult(CASES[0], True, "all 7 checkers passed"),
+        st.CaseResult(CASES[-1], False, "run error: boom", error="Traceback: boom"),
+    ]
     seen: list[object] = []
 
     def fake(names: object, *, out: Path | None = None, **_: object) -> st.SelftestResult:
