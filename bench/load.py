@@ -36,32 +36,24 @@ import argparse
 import json
 import os
 import platform
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the _load_* helpers beside this file
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, first
+from _load_backend import NODE_PEER, SECRET, Backend
+from _load_report import markdown, recording_overhead
 
 from pigeon_lab.history.io import read_history
 from pigeon_lab.load.config import LoadConfig
 from pigeon_lab.load.launcher import run_load
 
-SECRET = "bench-load-secret-0123456789abcdef0123"
-NODE_PEER = Path("/tmp/node-peer")
 CLK = os.sysconf("SC_CLK_TCK")
 SETTLE_S = 3.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def cpu_s(pid: int) -> float:
@@ -71,91 +63,35 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK
 
 
-def redis_cmd(port: int, *args: str) -> bytes:
-    """One RESP command on a fresh connection; returns the raw reply."""
-    req = f"*{len(args)}\r\n" + "".join(f"${len(a)}\r\n{a}\r\n" for a in args)
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-        s.sendall(req.encode())
-        time.sleep(0.05)
-        return s.recv(1 << 16)
-
-
-class Backend:
-    """Our own redis-server plus N backend nodes; ``stop()`` kills every process group."""
-
-    def __init__(self, kind: str, nodes: int, logdir: Path) -> None:
-        self.procs: list[subprocess.Popen[bytes]] = []
-        self.redis_port = free_port()
-        redis = subprocess.Popen(["redis-server", "--port", str(self.redis_port), "--bind",
-                                  "127.0.0.1", "--save", "", "--appendonly", "no"],
-                                 stdout=subprocess.DEVNULL, start_new_session=True)
-        self.procs.append(redis)
-        self._wait(lambda: f"process_id:{redis.pid}".encode()
-                   in redis_cmd(self.redis_port, "INFO", "server"), "redis (ours)")
-        self.urls: list[str] = []
-        for i in range(nodes):
-            port = free_port()
-            log = open(logdir / f"node-{i + 1}.log", "wb")  # noqa: SIM115 - lives with the node
-            redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
-            if kind == "node":
-                env = {**os.environ, "PORT": str(port), "REDIS_URL": redis_url,
-                       "JWT_SECRET": SECRET}
-                argv = ["node", str(NODE_PEER / "server.js")]
-            else:
-                env = {**os.environ, "PIGEON_BACKEND_JWT_SECRET": SECRET}
-                argv = [sys.executable, "-m", "reference_backend", "--port", str(port),
-                        "--redis-url", redis_url, "--node-name", f"node-{i + 1}",
-                        "--conn-rate", "1000", "--ws-rate", "100000", "--ws-burst", "200000",
-                        "--log-level", "warning"]
-            self.procs.append(subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                               start_new_session=True))
-            self.urls.append(f"http://127.0.0.1:{port}")
-        for url in self.urls:
-            self._wait(lambda u=url: _ready(u), url)
-
-    def _wait(self, ok: Any, what: str) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if any(p.poll() is not None for p in self.procs):
-                raise RuntimeError(f"a backend process exited while waiting for {what}")
-            try:
-                if ok():
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"{what} not ready")
-
-    def flush(self) -> None:
-        redis_cmd(self.redis_port, "FLUSHALL")
-
-    def stop(self) -> None:
-        for p in reversed(self.procs):
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            p.wait()
-
-
-def _ready(url: str) -> bool:
-    with urllib.request.urlopen(url + "/readyz", timeout=1) as r:
-        return r.status == 200
-
-
-def run_python(urls: list[str], n: int, args: argparse.Namespace, record: bool,
-               out: Path) -> dict[str, Any]:
+def run_python(
+    urls: list[str], n: int, args: argparse.Namespace, record: bool, out: Path
+) -> dict[str, Any]:
     """One load process at ``n`` users; figures of the steady window and the hold verdict."""
-    cfg = LoadConfig(urls=urls, jwt_secret=SECRET, workspaces=1,
-                     channels_per_workspace=max(1, n // args.room), users=n, channels_per_user=1,
-                     channel_skew=0.0, send_rate_per_user=args.rate, send_schedule="uniform",
-                     body_bytes=64, ramp_s=args.ramp, duration_s=args.duration, record=record,
-                     seed=1, out_dir=out, send_deadline_ms=10_000, connect_timeout_s=30)
+    cfg = LoadConfig(
+        urls=urls,
+        jwt_secret=SECRET,
+        workspaces=1,
+        channels_per_workspace=max(1, n // args.room),
+        users=n,
+        channels_per_user=1,
+        channel_skew=0.0,
+        send_rate_per_user=args.rate,
+        send_schedule="uniform",
+        body_bytes=64,
+        ramp_s=args.ramp,
+        duration_s=args.duration,
+        record=record,
+        seed=1,
+        out_dir=out,
+        send_deadline_ms=10_000,
+        connect_timeout_s=30,
+    )
     samples: list[tuple[float, int, float, int]] = []  # (elapsed, recv, cpu_s, users)
 
     def on_progress(p: dict[str, Any]) -> None:
-        samples.append((float(p["elapsed_s"]), int(p["recv"]), cpu_s(int(p["pid"])),
-                        int(p["users"])))
+        samples.append(
+            (float(p["elapsed_s"]), int(p["recv"]), cpu_s(int(p["pid"])), int(p["users"]))
+        )
 
     s = run_load(cfg, on_progress)
     lo, hi = args.ramp + SETTLE_S, args.ramp + args.duration + 0.5
@@ -163,13 +99,24 @@ def run_python(urls: list[str], n: int, args: argparse.Namespace, record: bool,
     (t0, r0, c0, _), (t1, r1, c1, _) = win[0], win[-1]
     recv, cpu = r1 - r0, c1 - c0
     res: dict[str, Any] = {
-        "who": "python", "users": n, "record": record, "window_s": round(t1 - t0, 1),
-        "recv_per_s": round(recv / (t1 - t0), 1), "cpu_pct": round(100 * cpu / (t1 - t0), 1),
+        "who": "python",
+        "users": n,
+        "record": record,
+        "window_s": round(t1 - t0, 1),
+        "recv_per_s": round(recv / (t1 - t0), 1),
+        "cpu_pct": round(100 * cpu / (t1 - t0), 1),
         "recv_per_cpu_s": round(recv / cpu, 1) if cpu else None,
-        "peak_users": max(x[3] for x in samples), "sends": s.sends, "acks": s.acks,
-        "send_fail": s.send_fail, "send_info": s.send_info, "recv": s.recv, "deliver": s.deliver,
-        "rows": s.rows, "delivery_ms": getattr(s, "delivery_ms", {}),
-        "ack_ms": getattr(s, "ack_ms", {})}
+        "peak_users": max(x[3] for x in samples),
+        "sends": s.sends,
+        "acks": s.acks,
+        "send_fail": s.send_fail,
+        "send_info": s.send_info,
+        "recv": s.recv,
+        "deliver": s.deliver,
+        "rows": s.rows,
+        "delivery_ms": getattr(s, "delivery_ms", {}),
+        "ack_ms": getattr(s, "ack_ms", {}),
+    }
     res.update(_verdict(res, s.history_path if record else None, n))
     return res
 
@@ -193,8 +140,9 @@ def _verdict(res: dict[str, Any], history: Path | None, n: int) -> dict[str, Any
     elif res["peak_users"] < n:
         why.append(f"users {res['peak_users']}/{n}")
     if res["send_fail"] or res["send_info"] or res["acks"] < res["sends"]:
-        why.append(f"acks {res['acks']}/{res['sends']}, fail {res['send_fail']}, "
-                   f"info {res['send_info']}")
+        why.append(
+            f"acks {res['acks']}/{res['sends']}, fail {res['send_fail']}, info {res['send_info']}"
+        )
     p99 = (res.get("delivery_ms") or {}).get("p99")
     if p99 is None or p99 >= 1000:
         why.append(f"delivery p99 {p99} ms")
@@ -204,22 +152,64 @@ def _verdict(res: dict[str, Any], history: Path | None, n: int) -> dict[str, Any
 def run_node_driver(urls: list[str], n: int, args: argparse.Namespace, out: Path) -> dict[str, Any]:
     """The peer's driver on the same workload (same users, rooms, rate, body, duration)."""
     out_json = out / f"node-driver-{n}.json"
-    argv = ["node", str(NODE_PEER / "driver.js"), "--urls", ",".join(urls), "--clients", str(n),
-            "--workspaces", "1", "--channels", str(max(1, n // args.room)), "--join", "1",
-            "--rate", str(n * args.rate), "--duration", str(args.duration), "--warmup", "2",
-            "--drain", "3", "--body", "64", "--secret", SECRET, "--out", str(out_json)]
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, timeout=args.duration + 300,
-                   start_new_session=True)
+    argv = [
+        "node",
+        str(NODE_PEER / "driver.js"),
+        "--urls",
+        ",".join(urls),
+        "--clients",
+        str(n),
+        "--workspaces",
+        "1",
+        "--channels",
+        str(max(1, n // args.room)),
+        "--join",
+        "1",
+        "--rate",
+        str(n * args.rate),
+        "--duration",
+        str(args.duration),
+        "--warmup",
+        "2",
+        "--drain",
+        "3",
+        "--body",
+        "64",
+        "--secret",
+        SECRET,
+        "--out",
+        str(out_json),
+    ]
+    subprocess.run(
+        argv,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        timeout=args.duration + 300,
+        start_new_session=True,
+    )
     d = json.loads(out_json.read_text())
     cpu = sum(d["driver_cpu_s"])
     p99 = d["delivery_ms"]["p99"]
-    ok = (d["clients_connected"] == n and d["errors"] == 0 and d["acked"] == d["sends"]
-          and p99 is not None and p99 < 1000)
-    return {"who": "node-driver", "users": n, "recv_per_s": d["deliveries_per_s"],
-            "recv_per_cpu_s": round(d["deliveries"] / cpu, 1) if cpu else None,
-            "cpu_pct": round(100 * cpu / (args.duration + 3), 1), "sends": d["sends"],
-            "acks": d["acked"], "errors": d["errors"], "delivery_ms": d["delivery_ms"],
-            "delivery_ratio": d["delivery_ratio"], "holds": ok}
+    ok = (
+        d["clients_connected"] == n
+        and d["errors"] == 0
+        and d["acked"] == d["sends"]
+        and p99 is not None
+        and p99 < 1000
+    )
+    return {
+        "who": "node-driver",
+        "users": n,
+        "recv_per_s": d["deliveries_per_s"],
+        "recv_per_cpu_s": round(d["deliveries"] / cpu, 1) if cpu else None,
+        "cpu_pct": round(100 * cpu / (args.duration + 3), 1),
+        "sends": d["sends"],
+        "acks": d["acked"],
+        "errors": d["errors"],
+        "delivery_ms": d["delivery_ms"],
+        "delivery_ratio": d["delivery_ratio"],
+        "holds": ok,
+    }
 
 
 def replay_worker(n: int, batches: int = 10, room: int = 20) -> dict[str, Any]:
@@ -234,8 +224,14 @@ def replay_worker(n: int, batches: int = 10, room: int = 20) -> dict[str, Any]:
     env = Environment(user_classes=[])
     users: dict[bool, list[Any]] = {}
     for record in (True, False):
-        cfg = LoadConfig(urls=["http://127.0.0.1:9"], jwt_secret=SECRET, users=room,
-                         channels_per_workspace=1, channels_per_user=1, record=record)
+        cfg = LoadConfig(
+            urls=["http://127.0.0.1:9"],
+            jwt_secret=SECRET,
+            users=room,
+            channels_per_workspace=1,
+            channels_per_user=1,
+            record=record,
+        )
         user_mod.CTX = user_mod.LoadContext(cfg, Recorder(record))
         users[record] = [user_mod.ChatUser(env) for _ in range(room)]
         for u in users[record]:
@@ -245,12 +241,25 @@ def replay_worker(n: int, batches: int = 10, room: int = 20) -> dict[str, Any]:
     per = n // batches // room
     cpu = {True: 0.0, False: 0.0}
     for b in range(batches):
-        packets = [b"42" + orjson.dumps(["message", {
-            "channel": "ch0", "seq": b * per + i + 1, "id": f"m-{b}-{i}-0000-0000-000000000000",
-            "client_msg_id": f"c-{b}-{i}-0000-0000-000000000000", "sender": "u7",
-            "body": f"{time.time_ns()}|" + "x" * 44, "ts": int(time.time() * 1000)}])
-            for i in range(per)]
-        for record in ((True, False) if b % 2 else (False, True)):
+        packets = [
+            b"42"
+            + orjson.dumps(
+                [
+                    "message",
+                    {
+                        "channel": "ch0",
+                        "seq": b * per + i + 1,
+                        "id": f"m-{b}-{i}-0000-0000-000000000000",
+                        "client_msg_id": f"c-{b}-{i}-0000-0000-000000000000",
+                        "sender": "u7",
+                        "body": f"{time.time_ns()}|" + "x" * 44,
+                        "ts": int(time.time() * 1000),
+                    },
+                ]
+            )
+            for i in range(per)
+        ]
+        for record in (True, False) if b % 2 else (False, True):
             handles = [u.sio._on_packet for u in users[record]]
             t0 = time.process_time()
             for p in packets:
@@ -258,68 +267,26 @@ def replay_worker(n: int, batches: int = 10, room: int = 20) -> dict[str, Any]:
                     handle(p, None)  # each user decodes its own copy of the message
             cpu[record] += time.process_time() - t0
     on, off = n / cpu[True], n / cpu[False]
-    return {"who": "replay", "messages": n, "recv_per_cpu_s_on": round(on),
-            "recv_per_cpu_s_off": round(off), "overhead_pct": round(100 * (1 - on / off), 1),
-            "room": room, "rows": len(users[True][0].rec)}
+    return {
+        "who": "replay",
+        "messages": n,
+        "recv_per_cpu_s_on": round(on),
+        "recv_per_cpu_s_off": round(off),
+        "overhead_pct": round(100 * (1 - on / off), 1),
+        "room": room,
+        "rows": len(users[True][0].rec),
+    }
 
 
 def run_replay(n: int) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, __file__, "--replay-worker", str(n)], check=True,
-                         capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [sys.executable, __file__, "--replay-worker", str(n)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
-
-
-def _overhead(users: int, runs: dict[bool, list[dict[str, Any]]]) -> dict[str, Any] | None:
-    """Recording overhead from the per-CPU-second figures: total recv / total CPU, per kind."""
-    def per_cpu(rs: list[dict[str, Any]]) -> float | None:
-        recv = sum(r["recv_per_s"] * r["window_s"] for r in rs)
-        cpu = sum(r["cpu_pct"] / 100 * r["window_s"] for r in rs)
-        return round(recv / cpu, 1) if cpu else None
-
-    on, off = per_cpu(runs[True]), per_cpu(runs[False])
-    if not on or not off:
-        return None
-    return {"users": users, "on": on, "off": off, "runs": [len(runs[True]), len(runs[False])],
-            "overhead_pct": round(100 * (1 - on / off), 1)}
-
-
-def _ratio(a: float | None, b: float | None) -> float | None:
-    return round(a / b, 3) if a and b else None
-
-
-def markdown(results: list[dict[str, Any]], overhead: dict[str, Any] | None,
-             head: str, args: argparse.Namespace) -> str:
-    py = [r for r in results if r["who"] == "python" and r["record"]
-          and not r.get("overhead_run")]
-    nd = {r["users"]: r for r in results if r["who"] == "node-driver"}
-    held = [r["users"] for r in py if r["holds"]]
-    verdict = (f"Max users one Locust process holds at 1 msg/user/{1 / args.rate:g} s: "
-               f"**{max(held) if held else 'none'}** (steps {args.steps}).")
-    columns = ("| users | holds | recv/s | recv per CPU-s | load CPU % | delivery p99 ms | "
-               "node recv/s | node recv per CPU-s | ratio recv/s | ratio per CPU-s | why not |")
-    lines = [f"# Load generator benchmark ({time.strftime('%Y-%m-%d %H:%M')})", "", head, "",
-             verdict, "", columns, "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in py:
-        n = nd.get(r["users"], {})
-        lines.append(
-            f"| {r['users']} | {'yes' if r['holds'] else 'no'} | {r['recv_per_s']} | "
-            f"{r['recv_per_cpu_s']} | {r['cpu_pct']} | {r['delivery_ms'].get('p99')} | "
-            f"{n.get('recv_per_s', '-')} | {n.get('recv_per_cpu_s', '-')} | "
-            f"{_ratio(r['recv_per_s'], n.get('recv_per_s')) or '-'} | "
-            f"{_ratio(r['recv_per_cpu_s'], n.get('recv_per_cpu_s')) or '-'} | {r['why']} |")
-    for r in results:
-        if r["who"] == "replay":
-            lines += ["", (f"Receive path alone (replay of {r['messages']} messages through rooms of "
-                      f"{r['room']} ChatUsers, no network): {r['recv_per_cpu_s_on']} messages per "
-                      f"CPU-second recorded, {r['recv_per_cpu_s_off']} not recorded: recording "
-                      f"costs {r['overhead_pct']} % of the bare receive path.")]
-    if overhead:
-        lines += ["", (f"Recording overhead at {overhead['users']} users: "
-                  f"{overhead['overhead_pct']} % of received messages per CPU-second "
-                  f"({overhead['on']} with the full history vs {overhead['off']} with "
-                  f"`record=False`; {overhead['runs'][0]} recorded and {overhead['runs'][1]} "
-                  "unrecorded runs, alternated).")]
-    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
@@ -332,8 +299,12 @@ def main() -> None:
     ap.add_argument("--nodes", type=int, default=2)
     ap.add_argument("--backend", choices=("node", "python"), default="node")
     ap.add_argument("--no-node", action="store_true", help="skip the Node driver")
-    ap.add_argument("--overhead-pairs", type=int, default=2,
-                    help="record=False runs at the top N (alternated with recorded ones)")
+    ap.add_argument(
+        "--overhead-pairs",
+        type=int,
+        default=2,
+        help="record=False runs at the top N (alternated with recorded ones)",
+    )
     ap.add_argument("--replay", type=int, default=200_000, help="messages for (e); 0: skip")
     ap.add_argument("--replay-worker", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--keep-going", action="store_true", help="step on after a failure")
@@ -344,10 +315,12 @@ def main() -> None:
         print(json.dumps(replay_worker(args.replay_worker)))
         return
     steps = [int(x) for x in args.steps.split(",")]
-    head = (f"bench/load.py {time.strftime('%Y-%m-%d %H:%M:%S')} on {platform.node()} "
-            f"({os.cpu_count()} cpus, {platform.processor() or platform.machine()}), "
-            f"load average before: {os.getloadavg()[0]:.2f}; backend: {args.nodes} x "
-            f"{args.backend} + redis; command: {' '.join(sys.argv)}")
+    head = (
+        f"bench/load.py {time.strftime('%Y-%m-%d %H:%M:%S')} on {platform.node()} "
+        f"({os.cpu_count()} cpus, {platform.processor() or platform.machine()}), "
+        f"load average before: {os.getloadavg()[0]:.2f}; backend: {args.nodes} x "
+        f"{args.backend} + redis; command: {' '.join(sys.argv)}"
+    )
     print(head, flush=True)
     results: list[dict[str, Any]] = []
     overhead: dict[str, Any] | None = None
@@ -374,18 +347,31 @@ def main() -> None:
             for i in range(args.overhead_pairs):
                 for record in (False, True) if i < args.overhead_pairs - 1 else (False,):
                     backend.flush()
-                    r = run_python(backend.urls, top["users"], args, record,
-                                   Path(tmp) / f"py-overhead-{i}-{record}")
+                    r = run_python(
+                        backend.urls,
+                        top["users"],
+                        args,
+                        record,
+                        Path(tmp) / f"py-overhead-{i}-{record}",
+                    )
                     r["overhead_run"] = True
                     runs[record].append(r)
                     results.append(r)
                     print(json.dumps(r), flush=True)
-            overhead = _overhead(top["users"], runs)
+            overhead = recording_overhead(top["users"], runs)
         finally:
             backend.stop()
-    text = "\n".join([f"# {head}", *(json.dumps(r) for r in results),
-                      f"recording overhead: {json.dumps(overhead)}",
-                      f"load average after: {os.getloadavg()[0]:.2f}"]) + "\n"
+    text = (
+        "\n".join(
+            [
+                f"# {head}",
+                *(json.dumps(r) for r in results),
+                f"recording overhead: {json.dumps(overhead)}",
+                f"load average after: {os.getloadavg()[0]:.2f}",
+            ]
+        )
+        + "\n"
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "a") as f:
         f.write(text + "\n")

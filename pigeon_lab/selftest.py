@@ -71,47 +71,65 @@ class SelftestCase:
 
 CASES: tuple[SelftestCase, ...] = (
     SelftestCase(
-        "correct", None,
+        "correct",
+        None,
         {"workload.adversarial_users": 1, "workload.duplicate_send_ratio": 0.2},
         why="correct backend with adversaries and duplicate sends: every checker passes",
         requires={"idempotence.retried_acks": 1, "isolation.adversarial": 1},
     ),
     SelftestCase(
-        "correct-node-kill", None,
+        "correct-node-kill",
+        None,
         {"workload.duration_s": 10, "workload.duplicate_send_ratio": 0.2, "faults": ROLLING_KILLS},
         why="correct backend, each node killed and restarted in turn: clients move, nothing breaks",
         requires={"slo.reconnects": 1},
     ),
     SelftestCase(
-        "correct-redis-failover", None,
-        {"workload.duration_s": 8, "topology.durability": "replicated",
-         "faults": [{"kind": "redis-failover", "target": "redis-primary", "at_s": 3}]},
+        "correct-redis-failover",
+        None,
+        {
+            "workload.duration_s": 8,
+            "topology.durability": "replicated",
+            "faults": [{"kind": "redis-failover", "target": "redis-primary", "at_s": 3}],
+        },
         why="correct backend (replicated), Sentinel failover: no acked message lost, no seq reused",
     ),
     SelftestCase(
-        "local-seq", "local-seq", {"workload.duration_s": 10, "faults": ROLLING_KILLS},
+        "local-seq",
+        "local-seq",
+        {"workload.duration_s": 10, "faults": ROLLING_KILLS},
         frozenset({"order"}),
         why="node-local counters: the nodes (and a restarted node) hand out the same seqs; the "
         "rolling kills put writers on both nodes",
         requires={"slo.reconnects": 1},
     ),
     SelftestCase(
-        "unprefixed-rooms", "unprefixed-rooms", {}, frozenset({"isolation"}),
+        "unprefixed-rooms",
+        "unprefixed-rooms",
+        {},
+        frozenset({"isolation"}),
         why="both workspaces use ch0/ch1: pushes leak across tenants",
     ),
     SelftestCase(
-        "sender-from-payload", "sender-from-payload", {"workload.adversarial_users": 1},
+        "sender-from-payload",
+        "sender-from-payload",
+        {"workload.adversarial_users": 1},
         frozenset({"isolation"}),
         why="the adversary's spoofed sender is stored",
         requires={"isolation.adversarial": 1},
     ),
     SelftestCase(
-        "no-dedupe", "no-dedupe", {"workload.duplicate_send_ratio": 0.25},
+        "no-dedupe",
+        "no-dedupe",
+        {"workload.duplicate_send_ratio": 0.25},
         frozenset({"idempotence"}),
         why="duplicate sends are stored again under a new seq",
     ),
     SelftestCase(
-        "ack-before-persist", "ack-before-persist", {}, frozenset({"durability"}),
+        "ack-before-persist",
+        "ack-before-persist",
+        {},
+        frozenset({"durability"}),
         why="acks before the write; a share of acked writes is never stored",
     ),
 )
@@ -123,14 +141,18 @@ def case_names() -> list[str]:
 
 
 def select_cases(names: Iterable[str] | None = None) -> list[SelftestCase]:
-    """The named cases in registry order (all when ``names`` is empty); unknown names: ConfigError."""
+    """The named cases in registry order (all when ``names`` is empty).
+
+    Unknown names: ConfigError."""
     wanted = list(names or [])
     if not wanted:
         return list(CASES)
     unknown = [n for n in wanted if n not in case_names()]
     if unknown:
-        raise ConfigError(f"unknown case(s) {', '.join(unknown)}; known: {', '.join(case_names())}",
-                          source="--case")
+        raise ConfigError(
+            f"unknown case(s) {', '.join(unknown)}; known: {', '.join(case_names())}",
+            source="--case",
+        )
     return [c for c in CASES if c.name in wanted]
 
 
@@ -194,7 +216,8 @@ def judge(case: SelftestCase, report: Report) -> CaseResult:
             result.reason = "no verdict at all"
         elif bad:
             result.reason = "expected every checker to pass; " + ", ".join(
-                f"{n} {o}" for n, o in bad.items())
+                f"{n} {o}" for n, o in bad.items()
+            )
         else:
             result.ok, result.reason = True, f"all {len(outcomes)} checkers passed"
         return result
@@ -202,13 +225,15 @@ def judge(case: SelftestCase, report: Report) -> CaseResult:
     bare = sorted(n for n in case.expect_fail if n in failed and not evidence.get(n))
     if missing:
         result.reason = "expected to fail but did not: " + ", ".join(
-            f"{n} ({outcomes.get(n, 'not run')})" for n in missing)
+            f"{n} ({outcomes.get(n, 'not run')})" for n in missing
+        )
     elif bare:
         result.reason = "failed without a counterexample: " + ", ".join(bare)
     else:
         result.ok = True
         result.reason = "caught: " + ", ".join(
-            f"{n} ({evidence[n]} counterexamples)" for n in sorted(case.expect_fail))
+            f"{n} ({evidence[n]} counterexamples)" for n in sorted(case.expect_fail)
+        )
     return result
 
 
@@ -239,8 +264,9 @@ def default_out(root: Path = Path("reports")) -> Path:
     return root / f"selftest-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}"
 
 
-def run_case(case: SelftestCase, out: Path,
-             on_phase: Callable[[str], None] | None = None) -> CaseResult:
+def run_case(
+    case: SelftestCase, out: Path, on_phase: Callable[[str], None] | None = None
+) -> CaseResult:
     """Run one case into ``out/<case>/``; any error makes it NOT OK (never raised)."""
     from pigeon_lab.run import run_scenario
 
@@ -248,8 +274,9 @@ def run_case(case: SelftestCase, out: Path,
     case_dir = out / case.name
     try:
         case_dir.mkdir(parents=True, exist_ok=True)
-        run = run_scenario(SCENARIO, out=case_dir, overrides=case.scenario_overrides(),
-                           on_phase=on_phase)
+        run = run_scenario(
+            SCENARIO, out=case_dir, overrides=case.scenario_overrides(), on_phase=on_phase
+        )
         result = judge(case, run.report)
         result.run_dir = run.run_dir
         problem = _fault_problem(run.run_dir, len(case.scenario().faults))
@@ -257,10 +284,9 @@ def run_case(case: SelftestCase, out: Path,
             result.ok, result.reason = False, problem
     except KeyboardInterrupt:
         raise
-    except Exception as exc:  # noqa: BLE001 - a case that cannot run is NOT OK, others go on
+    except Exception as exc:
         detail = traceback.format_exc(limit=3)
-        result = CaseResult(case, False, f"run error: {type(exc).__name__}: {exc}",
-                            error=detail)
+        result = CaseResult(case, False, f"run error: {type(exc).__name__}: {exc}", error=detail)
         runs = sorted(p for p in case_dir.iterdir() if p.is_dir()) if case_dir.is_dir() else []
         result.run_dir = runs[-1] if runs else None
     result.elapsed_s = time.monotonic() - t0
@@ -290,6 +316,19 @@ def run_selftest(
     return SelftestResult(out, results)
 
 
-__all__ = ["BASE_OVERRIDES", "BASE_REQUIRES", "CASES", "ROLLING_KILLS", "SCENARIO", "CaseResult",
-           "SelftestCase", "SelftestResult", "case_names", "default_out", "judge", "run_case",
-           "run_selftest", "select_cases"]
+__all__ = [
+    "BASE_OVERRIDES",
+    "BASE_REQUIRES",
+    "CASES",
+    "ROLLING_KILLS",
+    "SCENARIO",
+    "CaseResult",
+    "SelftestCase",
+    "SelftestResult",
+    "case_names",
+    "default_out",
+    "judge",
+    "run_case",
+    "run_selftest",
+    "select_cases",
+]

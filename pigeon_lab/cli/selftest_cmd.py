@@ -1,4 +1,5 @@
-"""`pigeon-lab selftest`: each deliberate flaw must make its checker fail; the correct backend must pass."""
+"""`pigeon-lab selftest`: each deliberate flaw must make its checker fail; the correct backend
+must pass."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from rich.table import Table
 from pigeon_lab.selftest import CaseResult, SelftestResult, case_names
 
 console = Console(stderr=True)
+PHASE_MARK = "\u203a"  # a single right-pointing angle quote before each phase
 
 
 def _table(result: SelftestResult) -> Table:
@@ -26,17 +28,25 @@ def _table(result: SelftestResult) -> Table:
     for r in result.results:
         verdict = "[bold green]OK[/]" if r.ok else "[bold red]NOT OK[/]"
         failed = ", ".join(r.failed) or ("(run error)" if r.error else "nothing")
-        table.add_row(r.case.name, r.case.flaw or "-",
-                      ", ".join(sorted(r.case.expect_fail)) or "nothing (all pass)",
-                      escape(failed), verdict)
+        table.add_row(
+            r.case.name,
+            r.case.flaw or "-",
+            ", ".join(sorted(r.case.expect_fail)) or "nothing (all pass)",
+            escape(failed),
+            verdict,
+        )
     return table
 
 
 def selftest(
-    case: Annotated[list[str] | None, typer.Option(
-        "--case", help=f"run only this case (repeatable): {', '.join(case_names())}")] = None,
-    out: Annotated[Path | None, typer.Option(
-        "--out", help="folder for the runs (default reports/selftest-<stamp>)")] = None,
+    case: Annotated[
+        list[str] | None,
+        typer.Option("--case", help=f"run only this case (repeatable): {', '.join(case_names())}"),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="folder for the runs (default reports/selftest-<stamp>)"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the results as JSON")] = False,
 ) -> None:
     """Prove the checkers can fail: run each backend flaw and the correct backend.
@@ -49,7 +59,7 @@ def selftest(
 
     def on_phase(name: str, message: str) -> None:
         if not as_json:
-            console.print(f"[cyan]›[/] {name}: {escape(message)}")
+            console.print(f"[cyan]{PHASE_MARK}[/] {name}: {escape(message)}")
 
     def on_case(r: CaseResult) -> None:
         mark = "[green]OK[/]" if r.ok else "[red]NOT OK[/]"

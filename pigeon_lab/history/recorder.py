@@ -83,13 +83,42 @@ class Recorder:
     ) -> None:
         """Append one event, stamped with ``monotonic_ns`` and ``time_ns``."""
         if self.enabled:
-            self._rows.extend((_mono_ns(), _time_ns(), client, user, workspace, node, str(kind),
-                               channel, client_msg_id, seq, msg_id, sender, msg_workspace,
-                               body_hash, attempt, latency_ms, error, sent_wall, detail))
+            self._rows.extend(
+                (
+                    _mono_ns(),
+                    _time_ns(),
+                    client,
+                    user,
+                    workspace,
+                    node,
+                    str(kind),
+                    channel,
+                    client_msg_id,
+                    seq,
+                    msg_id,
+                    sender,
+                    msg_workspace,
+                    body_hash,
+                    attempt,
+                    latency_ms,
+                    error,
+                    sent_wall,
+                    detail,
+                )
+            )
 
-    def message(self, kind: str, client: str, user: str | None, workspace: str | None,
-                node: str | None, channel: Any, m: dict[str, Any], body_hash: str | None = None,
-                latency_ms: float | None = None) -> None:
+    def message(
+        self,
+        kind: str,
+        client: str,
+        user: str | None,
+        workspace: str | None,
+        node: str | None,
+        channel: Any,
+        m: dict[str, Any],
+        body_hash: str | None = None,
+        latency_ms: float | None = None,
+    ) -> None:
         """The hot path of ``recv``/``deliver``/``sync_ok`` rows: the message's fields from ``m``
         (``client_msg_id``, ``seq``, ``id``, ``sender``, ``ts`` as ``sent_wall``), positional.
 
@@ -105,13 +134,44 @@ class Recorder:
                 mid = _intern(mid)
             if sender.__class__ is str:
                 sender = _intern(sender)
-            self._rows.extend((_mono_ns(), _time_ns(), client, user, workspace, node, kind,
-                               channel, cmid, get("seq"), mid, sender, None, body_hash, None,
-                               latency_ms, None, get("ts"), None))
+            self._rows.extend(
+                (
+                    _mono_ns(),
+                    _time_ns(),
+                    client,
+                    user,
+                    workspace,
+                    node,
+                    kind,
+                    channel,
+                    cmid,
+                    get("seq"),
+                    mid,
+                    sender,
+                    None,
+                    body_hash,
+                    None,
+                    latency_ms,
+                    None,
+                    get("ts"),
+                    None,
+                )
+            )
 
-    def recv_deliver(self, t_ns: int, wall_ns: int, client: str, user: str | None,
-                     workspace: str | None, node: str | None, channel: Any, m: dict[str, Any],
-                     body_hash: str | None, deliver_channel: str, latency_ms: float | None) -> None:
+    def recv_deliver(
+        self,
+        t_ns: int,
+        wall_ns: int,
+        client: str,
+        user: str | None,
+        workspace: str | None,
+        node: str | None,
+        channel: Any,
+        m: dict[str, Any],
+        body_hash: str | None,
+        deliver_channel: str,
+        latency_ms: float | None,
+    ) -> None:
         """A live message received at (``t_ns``, ``wall_ns``) and delivered now: its ``recv``
         row (with ``body_hash``) and its ``deliver`` row (with ``latency_ms``), as one entry."""
         if self.enabled:
@@ -123,9 +183,27 @@ class Recorder:
                 mid = _intern(mid)
             if sender.__class__ is str:
                 sender = _intern(sender)
-            self._pairs.extend((t_ns, wall_ns, _mono_ns(), _time_ns(), client, user, workspace,
-                                node, channel, cmid, get("seq"), mid, sender, body_hash,
-                                deliver_channel, latency_ms, get("ts")))
+            self._pairs.extend(
+                (
+                    t_ns,
+                    wall_ns,
+                    _mono_ns(),
+                    _time_ns(),
+                    client,
+                    user,
+                    workspace,
+                    node,
+                    channel,
+                    cmid,
+                    get("seq"),
+                    mid,
+                    sender,
+                    body_hash,
+                    deliver_channel,
+                    latency_ms,
+                    get("ts"),
+                )
+            )
 
     def __len__(self) -> int:
         return len(self._rows) // _ROW + 2 * (len(self._pairs) // _PAIR)
@@ -135,15 +213,76 @@ class Recorder:
         rows, pairs = self._rows, self._pairs
         parts = [columns_to_table([rows[j::_ROW] for j in range(_ROW)])] if rows else []
         if pairs:
-            (t0, w0, t1, w1, client, user, ws, node, ch, cmid, seq, mid, sender, bh, dch, lat,
-             ts) = (pairs[j::_PAIR] for j in range(_PAIR))
+            (
+                t0,
+                w0,
+                t1,
+                w1,
+                client,
+                user,
+                ws,
+                node,
+                ch,
+                cmid,
+                seq,
+                mid,
+                sender,
+                bh,
+                dch,
+                lat,
+                ts,
+            ) = (pairs[j::_PAIR] for j in range(_PAIR))
             none = [None] * len(t0)
-            parts.append(columns_to_table([t0, w0, client, user, ws, node, [_RECV] * len(t0), ch,
-                                           cmid, seq, mid, sender, none, bh, none, none, none, ts,
-                                           none]))
-            parts.append(columns_to_table([t1, w1, client, user, ws, node,
-                                           [_DELIVER] * len(t1), dch, cmid, seq, mid, sender,
-                                           none, none, none, lat, none, ts, none]))
+            parts.append(
+                columns_to_table(
+                    [
+                        t0,
+                        w0,
+                        client,
+                        user,
+                        ws,
+                        node,
+                        [_RECV] * len(t0),
+                        ch,
+                        cmid,
+                        seq,
+                        mid,
+                        sender,
+                        none,
+                        bh,
+                        none,
+                        none,
+                        none,
+                        ts,
+                        none,
+                    ]
+                )
+            )
+            parts.append(
+                columns_to_table(
+                    [
+                        t1,
+                        w1,
+                        client,
+                        user,
+                        ws,
+                        node,
+                        [_DELIVER] * len(t1),
+                        dch,
+                        cmid,
+                        seq,
+                        mid,
+                        sender,
+                        none,
+                        none,
+                        none,
+                        lat,
+                        none,
+                        ts,
+                        none,
+                    ]
+                )
+            )
         if len(parts) <= 1:
             return parts[0] if parts else rows_to_table([])
         table = pa.concat_tables(parts).unify_dictionaries().combine_chunks()
@@ -163,13 +302,13 @@ _RECV, _DELIVER = str(Kind.RECV), str(Kind.DELIVER)
 
 def rows_to_table(rows: list[tuple[Any, ...]]) -> pa.Table:
     """Convert row tuples (in HISTORY_SCHEMA column order) to a table."""
-    return columns_to_table(list(zip(*rows)) if rows else [() for _ in _FIELDS])
+    return columns_to_table(list(zip(*rows, strict=False)) if rows else [() for _ in _FIELDS])
 
 
 def columns_to_table(columns: Sequence[Sequence[Any]]) -> pa.Table:
     """Convert columns (in HISTORY_SCHEMA order) to a table."""
     arrays = []
-    for name, values in zip(_FIELDS, columns):
+    for name, values in zip(_FIELDS, columns, strict=False):
         f = HISTORY_SCHEMA.field(name)
         if pa.types.is_dictionary(f.type):
             arr = pa.array(values, type=pa.string()).dictionary_encode()

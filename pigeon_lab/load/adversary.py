@@ -27,7 +27,9 @@ from locust import User, task
 
 from pigeon_lab.history.recorder import body_hash
 from pigeon_lab.history.schema import Kind
-from pigeon_lab.load.user import LoadContext, _ctx, refusal_code
+from pigeon_lab.load.context import LoadContext
+from pigeon_lab.load.sio_client import refusal_code
+from pigeon_lab.load.user import _ctx
 
 _ATTACK_EVERY_S = 10.0
 _MAX_BODY = 4096
@@ -81,8 +83,12 @@ class AdversaryUser(User):
 
         sio.on("connect_error", on_error)
         try:
-            sio.connect(self.url, auth=auth, transports=[self.ctx.config.transport],
-                        wait_timeout=self.ctx.config.connect_timeout_s)
+            sio.connect(
+                self.url,
+                auth=auth,
+                transports=[self.ctx.config.transport],
+                wait_timeout=self.ctx.config.connect_timeout_s,
+            )
         except socketio.exceptions.ConnectionError:
             self._attempt(attack, refusal[0] if refusal else "unknown")
             return
@@ -101,7 +107,9 @@ class AdversaryUser(User):
         self._try_connect("missing_token", None)
         self._try_connect("malformed_token", {"token": "not.a.jwt"})
 
-    def _call(self, sio: socketio.Client, event: str, data: dict[str, Any]) -> dict[str, Any] | None:
+    def _call(
+        self, sio: socketio.Client, event: str, data: dict[str, Any]
+    ) -> dict[str, Any] | None:
         try:
             ack = sio.call(event, data, timeout=self.ctx.config.ack_timeout_ms / 1000)
         except (socketio.exceptions.TimeoutError, socketio.exceptions.SocketIOError):
@@ -116,15 +124,25 @@ class AdversaryUser(User):
         def on_message(m: Any) -> None:
             if isinstance(m, dict):
                 b = m.get("body")
-                self._row(Kind.RECV, channel=m.get("channel"), seq=m.get("seq"), msg_id=m.get("id"),
-                          client_msg_id=m.get("client_msg_id"), sender=m.get("sender"),
-                          body_hash=body_hash(b) if isinstance(b, str) else None,
-                          sent_wall=m.get("ts"))
+                self._row(
+                    Kind.RECV,
+                    channel=m.get("channel"),
+                    seq=m.get("seq"),
+                    msg_id=m.get("id"),
+                    client_msg_id=m.get("client_msg_id"),
+                    sender=m.get("sender"),
+                    body_hash=body_hash(b) if isinstance(b, str) else None,
+                    sent_wall=m.get("ts"),
+                )
 
         sio.on("message", on_message)
         try:
-            sio.connect(self.url, auth={"token": self.ctx.token(self.workspace, self.user)},
-                        transports=[cfg.transport], wait_timeout=cfg.connect_timeout_s)
+            sio.connect(
+                self.url,
+                auth={"token": self.ctx.token(self.workspace, self.user)},
+                transports=[cfg.transport],
+                wait_timeout=cfg.connect_timeout_s,
+            )
         except socketio.exceptions.ConnectionError as exc:
             self._row(Kind.CONNECT_ERROR, error=str(exc)[:200])
             return
@@ -152,22 +170,44 @@ class AdversaryUser(User):
         # sender spoof: the server must stamp the token's subject
         cmid = str(uuid.uuid4())  # unique per run, not a seeded choice
         body = f"{time.time_ns()}|spoof"
-        self._row(Kind.SEND_INVOKE, channel=channel, client_msg_id=cmid, body_hash=body_hash(body),
-                  attempt=1)
-        sent = self._call(sio, "send", {"channel": channel, "client_msg_id": cmid, "body": body,
-                                        "sender": "u0"})
+        self._row(
+            Kind.SEND_INVOKE,
+            channel=channel,
+            client_msg_id=cmid,
+            body_hash=body_hash(body),
+            attempt=1,
+        )
+        sent = self._call(
+            sio, "send", {"channel": channel, "client_msg_id": cmid, "body": body, "sender": "u0"}
+        )
         if sent and sent.get("ok"):
-            self._row(Kind.SEND_OK, channel=channel, client_msg_id=cmid, seq=sent.get("seq"),
-                      msg_id=sent.get("id"), body_hash=body_hash(body), attempt=1)
+            self._row(
+                Kind.SEND_OK,
+                channel=channel,
+                client_msg_id=cmid,
+                seq=sent.get("seq"),
+                msg_id=sent.get("id"),
+                body_hash=body_hash(body),
+                attempt=1,
+            )
         else:
-            self._row(Kind.SEND_INFO if sent is None else Kind.SEND_FAIL, channel=channel,
-                      client_msg_id=cmid, error=_code(sent), attempt=1)
+            self._row(
+                Kind.SEND_INFO if sent is None else Kind.SEND_FAIL,
+                channel=channel,
+                client_msg_id=cmid,
+                error=_code(sent),
+                attempt=1,
+            )
         # oversized body
         big = "x" * (_MAX_BODY + 1)
-        ack2 = self._call(sio, "send", {"channel": channel, "client_msg_id": str(uuid.uuid4()),
-                                        "body": big})
-        self._attempt("oversized_body", "accepted" if ack2 and ack2.get("ok") else _code(ack2),
-                      channel=channel)
+        ack2 = self._call(
+            sio, "send", {"channel": channel, "client_msg_id": str(uuid.uuid4()), "body": big}
+        )
+        self._attempt(
+            "oversized_body",
+            "accepted" if ack2 and ack2.get("ok") else _code(ack2),
+            channel=channel,
+        )
         # catch up (records what the channel holds since the join, for sender and gap checks)
         spoof_sender: str | None = None
         after = head
@@ -177,20 +217,33 @@ class AdversaryUser(User):
                 break
             for m in got.get("messages") or []:
                 b = m.get("body")
-                kw = dict(channel=channel, seq=m.get("seq"), msg_id=m.get("id"),
-                          client_msg_id=m.get("client_msg_id"), sender=m.get("sender"),
-                          sent_wall=m.get("ts"))
-                self._row(Kind.SYNC_OK, body_hash=body_hash(b) if isinstance(b, str) else None, **kw)
+                kw = dict(
+                    channel=channel,
+                    seq=m.get("seq"),
+                    msg_id=m.get("id"),
+                    client_msg_id=m.get("client_msg_id"),
+                    sender=m.get("sender"),
+                    sent_wall=m.get("ts"),
+                )
+                self._row(
+                    Kind.SYNC_OK, body_hash=body_hash(b) if isinstance(b, str) else None, **kw
+                )
                 self._row(Kind.DELIVER, **kw)
                 after = max(after, int(m.get("seq") or 0))
                 if m.get("client_msg_id") == cmid:
                     spoof_sender = m.get("sender")
             if not got.get("more"):
                 break
-        outcome = ("unknown" if spoof_sender is None
-                   else "ignored" if spoof_sender == self.user else "accepted")
-        self._attempt("sender_spoof", outcome, channel=channel, client_msg_id=cmid,
-                      sender=spoof_sender)
+        outcome = (
+            "unknown"
+            if spoof_sender is None
+            else "ignored"
+            if spoof_sender == self.user
+            else "accepted"
+        )
+        self._attempt(
+            "sender_spoof", outcome, channel=channel, client_msg_id=cmid, sender=spoof_sender
+        )
         self._row(Kind.LEAVE, channel=channel)
         self._call(sio, "leave", {"channel": channel})
 

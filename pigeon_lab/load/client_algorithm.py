@@ -18,62 +18,47 @@ Timers (ack timeouts, gap repair, send retries, reconnect) fire from ``tick(now)
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pigeon_lab.load.client_types import (
     ERROR_CODES,
     UNKNOWN_ERROR,
     Action,
+    ChannelState,
     Connect,
     Deliver,
     Emit,
     ErrorCode,
     JoinDone,
     Message,
+    PendingOp,
     Policy,
     SendDone,
+    SendState,
     Synced,
     error_code,
     reconnect_delay,
     retry_delay,
 )
 
-__all__ = ["ERROR_CODES", "UNKNOWN_ERROR", "Action", "ClientAlgorithm", "Connect", "Deliver",
-           "Emit", "ErrorCode", "JoinDone", "Message", "Policy", "SendDone", "Synced",
-           "error_code", "reconnect_delay", "retry_delay"]
-
-@dataclass
-class _Channel:
-    name: str
-    last_seq: int | None = None  # None until the first join_ok
-    joined: bool = False  # joined on the current connection
-    buffer: dict[int, Message] = field(default_factory=dict)
-    known_head: int = 0
-    gap_deadline: float | None = None
-    syncing: bool = False
-    join_started: float = 0.0
-
-
-@dataclass
-class _Send:
-    channel: str
-    client_msg_id: str
-    body: str
-    started: float
-    attempt: int = 0
-    op: int | None = None
-    retry_at: float | None = None
-    last_error: str = "timeout"
-    replay: bool = False  # a deliberate second send of an acked message (Policy.duplicate_ratio)
-
-
-@dataclass
-class _Op:
-    event: str
-    channel: str
-    deadline: float
-    client_msg_id: str | None = None
+__all__ = [
+    "ERROR_CODES",
+    "UNKNOWN_ERROR",
+    "Action",
+    "ClientAlgorithm",
+    "Connect",
+    "Deliver",
+    "Emit",
+    "ErrorCode",
+    "JoinDone",
+    "Message",
+    "Policy",
+    "SendDone",
+    "Synced",
+    "error_code",
+    "reconnect_delay",
+    "retry_delay",
+]
 
 
 class ClientAlgorithm:
@@ -83,9 +68,9 @@ class ClientAlgorithm:
         self.policy = policy
         self.rng = rng
         self.connected = False
-        self.channels: dict[str, _Channel] = {}
-        self.sends: dict[str, _Send] = {}
-        self.ops: dict[int, _Op] = {}
+        self.channels: dict[str, ChannelState] = {}
+        self.sends: dict[str, SendState] = {}
+        self.ops: dict[int, PendingOp] = {}
         self._next_op = 0
         self.reconnect_at: float | None = None
         self.reconnect_failures = 0
@@ -112,7 +97,9 @@ class ClientAlgorithm:
             ch.joined = ch.syncing = False
             ch.gap_deadline = None
         if not self.stopping:
-            self.reconnect_at = now + reconnect_delay(self.policy, self.reconnect_failures, self.rng)
+            self.reconnect_at = now + reconnect_delay(
+                self.policy, self.reconnect_failures, self.rng
+            )
         return out
 
     def on_connect_failed(self, now: float) -> list[Action]:
@@ -120,17 +107,19 @@ class ClientAlgorithm:
         self.connected = False
         self.reconnect_failures += 1
         if not self.stopping:
-            self.reconnect_at = now + reconnect_delay(self.policy, self.reconnect_failures, self.rng)
+            self.reconnect_at = now + reconnect_delay(
+                self.policy, self.reconnect_failures, self.rng
+            )
         return []
 
     # ----- operations -----
     def join(self, channel: str, now: float) -> list[Action]:
-        ch = self.channels.setdefault(channel, _Channel(channel))
+        ch = self.channels.setdefault(channel, ChannelState(channel))
         return [self._emit_join(ch, now)] if self.connected else []
 
     def send(self, channel: str, client_msg_id: str, body: str, now: float) -> list[Action]:
         """Start a send; it is emitted at once when connected and joined, else when it can be."""
-        s = _Send(channel, client_msg_id, body, started=now)
+        s = SendState(channel, client_msg_id, body, started=now)
         self.sends[client_msg_id] = s
         ch = self.channels.get(channel)
         if self.connected and ch is not None and ch.joined:
@@ -245,8 +234,11 @@ class ClientAlgorithm:
                 times.append(s.retry_at)
             else:  # waiting for a connection or a join: only the deadline can fire
                 times.append(s.started + self.policy.send_deadline)
-        times += [c.gap_deadline for c in self.channels.values()
-                  if c.gap_deadline is not None and c.joined and self.connected]
+        times += [
+            c.gap_deadline
+            for c in self.channels.values()
+            if c.gap_deadline is not None and c.joined and self.connected
+        ]
         if self.reconnect_at is not None:
             times.append(self.reconnect_at)
         return min(times) if times else None
@@ -254,10 +246,10 @@ class ClientAlgorithm:
     # ----- internals -----
     def _op(self, event: str, channel: str, now: float, cmid: str | None = None) -> int:
         self._next_op += 1
-        self.ops[self._next_op] = _Op(event, channel, now + self.policy.ack_timeout, cmid)
+        self.ops[self._next_op] = PendingOp(event, channel, now + self.policy.ack_timeout, cmid)
         return self._next_op
 
-    def _emit_join(self, ch: _Channel, now: float) -> Emit:
+    def _emit_join(self, ch: ChannelState, now: float) -> Emit:
         ch.joined = False
         ch.join_started = now
         op = self._op("join", ch.name, now)
@@ -266,28 +258,30 @@ class ClientAlgorithm:
             payload["after_seq"] = ch.last_seq
         return Emit(op, "join", payload)
 
-    def _emit_sync(self, ch: _Channel, now: float) -> Emit:
+    def _emit_sync(self, ch: ChannelState, now: float) -> Emit:
         ch.syncing = True
         op = self._op("sync", ch.name, now)
         payload = {"channel": ch.name, "after_seq": ch.last_seq, "limit": self.policy.sync_limit}
         return Emit(op, "sync", payload)
 
-    def _emit_send(self, s: _Send, now: float) -> Emit:
+    def _emit_send(self, s: SendState, now: float) -> Emit:
         s.attempt += 1
         s.retry_at = None
         s.op = self._op("send", s.channel, now, s.client_msg_id)
         payload = {"channel": s.channel, "client_msg_id": s.client_msg_id, "body": s.body}
         return Emit(s.op, "send", payload, attempt=s.attempt)
 
-    def _resolve(self, s: _Send, outcome: Literal["ok", "fail", "info"], now: float,
-                 **kw: Any) -> SendDone:
+    def _resolve(
+        self, s: SendState, outcome: Literal["ok", "fail", "info"], now: float, **kw: Any
+    ) -> SendDone:
         self.sends.pop(s.client_msg_id, None)
         if s.op is not None:
             self.ops.pop(s.op, None)
-        return SendDone(s.channel, s.client_msg_id, outcome, s.attempt,
-                        (now - s.started) * 1000.0, **kw)
+        return SendDone(
+            s.channel, s.client_msg_id, outcome, s.attempt, (now - s.started) * 1000.0, **kw
+        )
 
-    def _send_failed(self, s: _Send, code: str, now: float) -> list[Action]:
+    def _send_failed(self, s: SendState, code: str, now: float) -> list[Action]:
         s.op = None
         s.last_error = code
         err = error_code(code)
@@ -303,13 +297,14 @@ class ClientAlgorithm:
         s.retry_at = at
         return []
 
-    def _send_acked(self, s: _Send, ack: dict[str, Any], now: float) -> list[Action]:
+    def _send_acked(self, s: SendState, ack: dict[str, Any], now: float) -> list[Action]:
         if not ack.get("ok"):
             code = (ack.get("error") or {}).get("code", "unknown")
             return self._send_failed(s, str(code), now)
         seq = ack.get("seq")
-        done = self._resolve(s, "ok", now, seq=seq, msg_id=ack.get("id"),
-                             duplicate=bool(ack.get("duplicate")))
+        done = self._resolve(
+            s, "ok", now, seq=seq, msg_id=ack.get("id"), duplicate=bool(ack.get("duplicate"))
+        )
         out: list[Action] = [done]
         ch = self.channels.get(s.channel)
         if ch is not None and isinstance(seq, int):
@@ -321,29 +316,32 @@ class ClientAlgorithm:
             self.sends[s.client_msg_id] = s
         return out
 
-    def _join_acked(self, ch: _Channel, ack: dict[str, Any], now: float) -> list[Action]:
+    def _join_acked(self, ch: ChannelState, ack: dict[str, Any], now: float) -> list[Action]:
         latency = (now - ch.join_started) * 1000.0
         if not ack.get("ok"):
             code = str((ack.get("error") or {}).get("code", "unknown"))
             return [JoinDone(ch.name, False, None, None, code, False, latency)]
         head = ack.get("head_seq")
         head = head if isinstance(head, int) else 0
-        out: list[Action] = [JoinDone(ch.name, True, head, ack.get("node"), None,
-                                      bool(ack.get("truncated")), latency)]
+        out: list[Action] = [
+            JoinDone(
+                ch.name, True, head, ack.get("node"), None, bool(ack.get("truncated")), latency
+            )
+        ]
         ch.joined = True
         if ch.last_seq is None:
             ch.last_seq = head  # a fresh member starts at the head
         out.extend(self._apply_batch(ch, ack, now))
         return out
 
-    def _sync_acked(self, ch: _Channel, ack: dict[str, Any], now: float) -> list[Action]:
+    def _sync_acked(self, ch: ChannelState, ack: dict[str, Any], now: float) -> list[Action]:
         ch.syncing = False
         if not ack.get("ok"):
             ch.gap_deadline = now + self.policy.gap_timeout
             return []
         return self._apply_batch(ch, ack, now)
 
-    def _apply_batch(self, ch: _Channel, ack: dict[str, Any], now: float) -> list[Action]:
+    def _apply_batch(self, ch: ChannelState, ack: dict[str, Any], now: float) -> list[Action]:
         """Deliver the messages of a join/sync ack; follow ``more``; re-arm gap repair."""
         out: list[Action] = []
         msgs = [m for m in (ack.get("messages") or []) if isinstance(m, dict)]
@@ -364,7 +362,9 @@ class ClientAlgorithm:
         self._arm_gap(ch, now)
         return out
 
-    def _accept(self, ch: _Channel, m: Message, now: float, out: list[Action], live: bool) -> None:
+    def _accept(
+        self, ch: ChannelState, m: Message, now: float, out: list[Action], live: bool
+    ) -> None:
         seq = m.get("seq")
         assert ch.last_seq is not None and isinstance(seq, int)
         if seq <= ch.last_seq:
@@ -379,7 +379,7 @@ class ClientAlgorithm:
         if live:
             self._arm_gap(ch, now)
 
-    def _drain(self, ch: _Channel, out: list[Action]) -> None:
+    def _drain(self, ch: ChannelState, out: list[Action]) -> None:
         assert ch.last_seq is not None
         for seq in [s for s in ch.buffer if s <= ch.last_seq]:
             del ch.buffer[seq]
@@ -387,11 +387,11 @@ class ClientAlgorithm:
             ch.last_seq += 1
             out.append(Deliver(ch.name, ch.buffer.pop(ch.last_seq)))
 
-    def _note_head(self, ch: _Channel, head: int, now: float) -> None:
+    def _note_head(self, ch: ChannelState, head: int, now: float) -> None:
         ch.known_head = max(ch.known_head, head)
         self._arm_gap(ch, now)
 
-    def _arm_gap(self, ch: _Channel, now: float) -> None:
+    def _arm_gap(self, ch: ChannelState, now: float) -> None:
         behind = ch.buffer or (ch.last_seq is not None and ch.known_head > ch.last_seq)
         if not behind:
             ch.gap_deadline = None

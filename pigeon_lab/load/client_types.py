@@ -1,10 +1,11 @@
-"""Types of the client algorithm: the error-code table, the policy, backoff, the actions."""
+"""Types of the client algorithm: the error-code table, the policy, backoff, the actions,
+and the per-channel, per-send and per-operation state it keeps."""
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
-from typing import Any, Literal, Union
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 Message = dict[str, Any]
 
@@ -62,14 +63,17 @@ class Policy:
 
 
 def retry_delay(policy: Policy, attempt: int, rng: random.Random) -> float:
-    """Backoff before attempt ``attempt + 1``: equal jitter in [b/2, b], b = base * 2^(attempt-1)."""
-    b = min(policy.retry_max, policy.retry_base * 2 ** max(0, attempt - 1))
+    """Backoff before attempt ``attempt + 1``: equal jitter in [b/2, b],
+    b = base * 2^(attempt-1)."""
+    scale: int = 2 ** max(0, attempt - 1)  # int ** int is typed Any (a negative power is a float)
+    b = min(policy.retry_max, policy.retry_base * scale)
     return b / 2 + rng.random() * b / 2
 
 
 def reconnect_delay(policy: Policy, failures: int, rng: random.Random) -> float:
     """Full jitter: uniform in [0, min(max, base * 2^failures)]."""
-    return rng.random() * min(policy.reconnect_max, policy.reconnect_base * 2**failures)
+    scale: int = 2**failures  # never negative: it counts failures
+    return rng.random() * min(policy.reconnect_max, policy.reconnect_base * scale)
 
 
 @dataclass(frozen=True)
@@ -121,4 +125,38 @@ class Connect:
     attempt: int
 
 
-Action = Union[Emit, Deliver, Synced, JoinDone, SendDone, Connect]
+Action = Emit | Deliver | Synced | JoinDone | SendDone | Connect
+
+
+# ----- the per-client state of ClientAlgorithm -----
+@dataclass
+class ChannelState:
+    name: str
+    last_seq: int | None = None  # None until the first join_ok
+    joined: bool = False  # joined on the current connection
+    buffer: dict[int, Message] = field(default_factory=dict)
+    known_head: int = 0
+    gap_deadline: float | None = None
+    syncing: bool = False
+    join_started: float = 0.0
+
+
+@dataclass
+class SendState:
+    channel: str
+    client_msg_id: str
+    body: str
+    started: float
+    attempt: int = 0
+    op: int | None = None
+    retry_at: float | None = None
+    last_error: str = "timeout"
+    replay: bool = False  # a deliberate second send of an acked message (Policy.duplicate_ratio)
+
+
+@dataclass
+class PendingOp:
+    event: str
+    channel: str
+    deadline: float
+    client_msg_id: str | None = None

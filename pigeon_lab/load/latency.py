@@ -24,9 +24,14 @@ def summarize(values: Any) -> dict[str, Any]:
     ordered = sorted(values)
     if not ordered:
         return {"n": 0, "p50": None, "p95": None, "p99": None, "max": None, "mean": None}
-    return {"n": len(ordered), "p50": round(_quantile(ordered, 0.5), 2),
-            "p95": round(_quantile(ordered, 0.95), 2), "p99": round(_quantile(ordered, 0.99), 2),
-            "max": round(ordered[-1], 2), "mean": round(sum(ordered) / len(ordered), 2)}
+    return {
+        "n": len(ordered),
+        "p50": round(_quantile(ordered, 0.5), 2),
+        "p95": round(_quantile(ordered, 0.95), 2),
+        "p99": round(_quantile(ordered, 0.99), 2),
+        "max": round(ordered[-1], 2),
+        "mean": round(sum(ordered) / len(ordered), 2),
+    }
 
 
 class LatencyLog:
@@ -48,7 +53,7 @@ class LatencyLog:
     def window(self) -> dict[str, Any]:
         """The summary of what was added since the last ``window()`` call."""
         end = len(self.values)
-        out = summarize(self.values[self._mark:end])
+        out = summarize(self.values[self._mark : end])
         self._mark = end
         return out
 

@@ -5,6 +5,7 @@ Imports neither Locust nor gevent: the load runs in its own process group.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -26,10 +27,8 @@ def _kill_group(proc: subprocess.Popen[str]) -> None:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=5)
     except (ProcessLookupError, subprocess.TimeoutExpired):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         proc.wait()
 
 
@@ -49,11 +48,15 @@ def run_load(config: LoadConfig, on_progress: ProgressCallback | None = None) ->
     out.mkdir(parents=True, exist_ok=True)
     cfg_path = out / "load.json"
     cfg_path.write_text(config.model_dump_json(indent=2))
-    stderr = tempfile.TemporaryFile(mode="w+", prefix="pigeon-load-", suffix=".log")
     summary: dict[str, Any] | None = None
-    with stderr:
-        proc = subprocess.Popen(load_command(cfg_path), stdout=subprocess.PIPE, stderr=stderr,
-                                text=True, start_new_session=True)
+    with tempfile.TemporaryFile(mode="w+", prefix="pigeon-load-", suffix=".log") as stderr:
+        proc = subprocess.Popen(
+            load_command(cfg_path),
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            start_new_session=True,
+        )
         try:
             assert proc.stdout is not None
             for line in proc.stdout:
@@ -74,7 +77,9 @@ def run_load(config: LoadConfig, on_progress: ProgressCallback | None = None) ->
         if rc != 0 or summary is None:
             stderr.seek(0)
             tail = "".join(stderr.readlines()[-30:])
-            raise LoadError(f"load process exited with {rc} "
-                            f"{'without a summary ' if summary is None else ''}"
-                            f"(stderr tail):\n{tail}")
+            raise LoadError(
+                f"load process exited with {rc} "
+                f"{'without a summary ' if summary is None else ''}"
+                f"(stderr tail):\n{tail}"
+            )
     return LoadSummary.model_validate(summary)

@@ -6,8 +6,8 @@ new greenlet per received event, a write queue and its greenlet, the stdlib JSON
 decoder. This client does only what the Pigeon protocol needs, on one gevent socket
 per connection with one reader greenlet:
 
-- websocket: HTTP/1.1 upgrade, RFC 6455 frames (masked out, unmasked in, fragments,
-  ping/pong, close); no extensions (no permessage-deflate is offered);
+- websocket: HTTP/1.1 upgrade, RFC 6455 frames (``wsframe.py``: masked out, unmasked in,
+  fragments, ping/pong, close); no extensions (no permessage-deflate is offered);
 - Engine.IO 4: open packet (ping interval/timeout), ping -> pong, close, noop; a
   silent server is dropped after ``pingInterval + pingTimeout`` (one watchdog greenlet per
   process checks every client each second: a socket timeout would cost a gevent timer
@@ -26,8 +26,8 @@ Disconnect reasons are python-socketio's: ``client disconnect``, ``server discon
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
-import random
 import socket
 import time
 import weakref
@@ -42,13 +42,23 @@ from gevent.event import Event
 from gevent.lock import Semaphore
 from socketio import exceptions as sio_exc
 
+from pigeon_lab.load.wsframe import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_CONT,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    FrameError,
+    FrameParser,
+    encode_frame,
+)
+
 CLIENT_DISCONNECT = "client disconnect"
 SERVER_DISCONNECT = "server disconnect"
 TRANSPORT_ERROR = "transport error"
 
-OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0, 1, 2, 8, 9, 10
 _DIGITS = b"0123456789"
-_randbits = random.getrandbits
 _mono = time.monotonic
 _clients: weakref.WeakSet[LeanSocketIOClient] = weakref.WeakSet()
 _watchdog: list[gevent.Greenlet] = []
@@ -78,81 +88,10 @@ class LeanConnectionError(sio_exc.ConnectionError):  # type: ignore[misc]
     """The connection or the Socket.IO CONNECT failed (a ``socketio`` ConnectionError)."""
 
 
-class FrameError(Exception):
-    """The peer broke RFC 6455."""
-
-
-def encode_frame(payload: bytes, opcode: int = OP_TEXT, mask: bytes | None = None) -> bytes:
-    """One final, masked client frame."""
-    n = len(payload)
-    key = mask if mask is not None else _randbits(32).to_bytes(4, "big")
-    if n < 126:
-        head = bytes((0x80 | opcode, 0x80 | n))
-    elif n < 65536:
-        head = bytes((0x80 | opcode, 0x80 | 126)) + n.to_bytes(2, "big")
-    else:
-        head = bytes((0x80 | opcode, 0x80 | 127)) + n.to_bytes(8, "big")
-    if not n:
-        return head + key
-    reps = (n + 3) // 4
-    masked = (int.from_bytes(payload, "big")
-              ^ int.from_bytes((key * reps)[:n], "big")).to_bytes(n, "big")
-    return head + key + masked
-
-
-class FrameParser:
-    """Incremental parser of server frames: ``feed(bytes)`` -> complete ``(opcode, payload)``."""
-
-    __slots__ = ("buf", "frag_op", "frags")
-
-    def __init__(self) -> None:
-        self.buf = b""
-        self.frag_op: int | None = None
-        self.frags: list[bytes] = []
-
-    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
-        buf = self.buf + data if self.buf else data
-        out: list[tuple[int, bytes]] = []
-        pos, end = 0, len(buf)
-        while end - pos >= 2:
-            b0, b1 = buf[pos], buf[pos + 1]
-            ln, hl = b1 & 0x7F, 2
-            if ln == 126:
-                if end - pos < 4:
-                    break
-                ln, hl = int.from_bytes(buf[pos + 2:pos + 4], "big"), 4
-            elif ln == 127:
-                if end - pos < 10:
-                    break
-                ln, hl = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
-            if b1 & 0x80:
-                raise FrameError("masked frame from the server")
-            if end - pos < hl + ln:
-                break
-            payload = buf[pos + hl:pos + hl + ln]
-            pos += hl + ln
-            op, fin = b0 & 0x0F, b0 & 0x80
-            if op >= OP_CLOSE:  # control frames may come between fragments
-                out.append((op, payload))
-            elif op == OP_CONT:
-                if self.frag_op is None:
-                    raise FrameError("continuation without a start")
-                self.frags.append(payload)
-                if fin:
-                    out.append((self.frag_op, b"".join(self.frags)))
-                    self.frag_op, self.frags = None, []
-            elif fin:
-                out.append((op, payload))
-            else:
-                self.frag_op, self.frags = op, [payload]
-        self.buf = buf[pos:] if pos < end else b""
-        return out
-
-
 def split_sio(packet: bytes, start: int) -> tuple[str | None, int | None, Any]:
     """Parse ``[/nsp,][id][json]`` of a Socket.IO packet from ``start``: (namespace, id, data)."""
     nsp = None
-    if packet[start:start + 1] == b"/":
+    if packet[start : start + 1] == b"/":
         comma = packet.find(b",", start)
         nsp, start = packet[start:comma].decode(), comma + 1
     j = start
@@ -185,9 +124,14 @@ class LeanSocketIOClient:
         self.handlers[event] = handler
 
     # ----- connection -----
-    def connect(self, url: str, auth: dict[str, Any] | None = None,
-                transports: list[str] | None = None, wait_timeout: float = 10.0,
-                socketio_path: str = "socket.io") -> None:
+    def connect(
+        self,
+        url: str,
+        auth: dict[str, Any] | None = None,
+        transports: list[str] | None = None,
+        wait_timeout: float = 10.0,
+        socketio_path: str = "socket.io",
+    ) -> None:
         """Open the websocket, do the Engine.IO and Socket.IO handshakes; raise on failure."""
         if transports and "websocket" not in transports:
             raise ValueError("the lean client speaks only the websocket transport")
@@ -227,9 +171,13 @@ class LeanSocketIOClient:
 
     def _upgrade(self, sock: socket.socket, hostport: str, path: str) -> bytes:
         key = base64.b64encode(os.urandom(16)).decode()
-        sock.sendall((f"GET /{path}/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {hostport}\r\n"
-                      "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                      f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+        sock.sendall(
+            (
+                f"GET /{path}/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {hostport}\r\n"
+                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
         buf = b""
         while b"\r\n\r\n" not in buf:
             chunk = sock.recv(65536)
@@ -276,10 +224,8 @@ class LeanSocketIOClient:
         self._reason = reason
         self.callbacks = {}
         reader, self._reader = self._reader, None
-        try:
+        with contextlib.suppress(OSError):  # once per connection, not per message
             sock.close()
-        except OSError:
-            pass
         self._ready.set()
         if reader is not None and reader is not gevent.getcurrent():
             reader.kill(block=False)
@@ -295,8 +241,13 @@ class LeanSocketIOClient:
         with self._wlock:
             sock.sendall(frame)
 
-    def emit(self, event: str, data: Any = None, namespace: str | None = None,
-             callback: Callable[..., Any] | None = None) -> None:
+    def emit(
+        self,
+        event: str,
+        data: Any = None,
+        namespace: str | None = None,
+        callback: Callable[..., Any] | None = None,
+    ) -> None:
         """Emit ``event`` with ``data``; ``callback(*ack_args)`` when the server acks."""
         if not self.connected:
             raise sio_exc.BadNamespaceError("/ is not a connected namespace.")
@@ -384,13 +335,27 @@ class LeanSocketIOClient:
             self._write(b"3" + p[1:])
         elif t == 0x30:  # '0' open
             info = orjson.loads(p[1:])
-            self.ping_timeout_s = (info.get("pingInterval", 25000)
-                                   + info.get("pingTimeout", 20000)) / 1000
+            self.ping_timeout_s = (
+                info.get("pingInterval", 25000) + info.get("pingTimeout", 20000)
+            ) / 1000
             self._write(b"40" + (orjson.dumps(auth) if auth is not None else b""))
         elif t == 0x31:  # '1' close
             return SERVER_DISCONNECT
         return None
 
 
-__all__ = ["FrameError", "FrameParser", "LeanConnectionError", "LeanSocketIOClient",
-           "encode_frame", "split_sio", "use_lean_client"]
+__all__ = [
+    "OP_BINARY",
+    "OP_CLOSE",
+    "OP_CONT",
+    "OP_PING",
+    "OP_PONG",
+    "OP_TEXT",
+    "FrameError",
+    "FrameParser",
+    "LeanConnectionError",
+    "LeanSocketIOClient",
+    "encode_frame",
+    "split_sio",
+    "use_lean_client",
+]

@@ -79,39 +79,68 @@ class _Progress:
         self.last_sends = 0
         self.last_t = self.start
 
-    def line(self, users: int, counters: dict[str, int],
-             extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    def line(
+        self, users: int, counters: dict[str, int], extra: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         now = time.monotonic()
         rate = (counters["sends"] - self.last_sends) / max(1e-6, now - self.last_t)
         self.last_sends, self.last_t = counters["sends"], now
-        return {"elapsed_s": round(now - self.start, 2), "duration_s": self.config.duration_s,
-                "users": users, "sends_per_s": round(rate, 1), "acks": counters["acks"],
-                "errors": counters["send_fail"] + counters["send_info"], "recv": counters["recv"],
-                **(extra or {})}
+        return {
+            "elapsed_s": round(now - self.start, 2),
+            "duration_s": self.config.duration_s,
+            "users": users,
+            "sends_per_s": round(rate, 1),
+            "acks": counters["acks"],
+            "errors": counters["send_fail"] + counters["send_info"],
+            "recv": counters["recv"],
+            **(extra or {}),
+        }
 
 
 def _local_extra(ctx: user_mod.LoadContext) -> dict[str, Any]:
     """Progress of one process beyond the counters: deliveries, their p99 over the last
     line's window, the process's pid and CPU seconds (user + system) so far."""
     t = os.times()
-    return {"deliver": ctx.counters["deliver"], "delivery_p99_ms": ctx.delivery_ms.window()["p99"],
-            "pid": os.getpid(), "cpu_s": round(t.user + t.system, 3)}
+    return {
+        "deliver": ctx.counters["deliver"],
+        "delivery_p99_ms": ctx.delivery_ms.window()["p99"],
+        "pid": os.getpid(),
+        "cpu_s": round(t.user + t.system, 3),
+    }
 
 
-def _summary(config: LoadConfig, table: pa.Table, elapsed: float,
-             counters: dict[str, int] | None = None, **extra: Any) -> LoadSummary:
+def _summary(
+    config: LoadConfig,
+    table: pa.Table,
+    elapsed: float,
+    counters: dict[str, int] | None = None,
+    **extra: Any,
+) -> LoadSummary:
     kinds = table.column("kind").to_pandas().astype(str).value_counts().to_dict()
     if not config.record and counters:  # nothing recorded (benchmarks): use the counters
-        kinds = {"send_invoke": counters["sends"], "send_ok": counters["acks"],
-                 "send_fail": counters["send_fail"], "send_info": counters["send_info"],
-                 "recv": counters["recv"], "deliver": counters["deliver"]}
+        kinds = {
+            "send_invoke": counters["sends"],
+            "send_ok": counters["acks"],
+            "send_fail": counters["send_fail"],
+            "send_info": counters["send_info"],
+            "recv": counters["recv"],
+            "deliver": counters["deliver"],
+        }
     path = write_table(table, config.out_dir / "history.parquet")
-    return LoadSummary(history_path=path, rows=table.num_rows, users=config.users,
-                       sends=int(kinds.get("send_invoke", 0)), acks=int(kinds.get("send_ok", 0)),
-                       send_fail=int(kinds.get("send_fail", 0)),
-                       send_info=int(kinds.get("send_info", 0)), recv=int(kinds.get("recv", 0)),
-                       deliver=int(kinds.get("deliver", 0)), elapsed_s=round(elapsed, 2),
-                       channels=all_channels(config), **extra)
+    return LoadSummary(
+        history_path=path,
+        rows=table.num_rows,
+        users=config.users,
+        sends=int(kinds.get("send_invoke", 0)),
+        acks=int(kinds.get("send_ok", 0)),
+        send_fail=int(kinds.get("send_fail", 0)),
+        send_info=int(kinds.get("send_info", 0)),
+        recv=int(kinds.get("recv", 0)),
+        deliver=int(kinds.get("deliver", 0)),
+        elapsed_s=round(elapsed, 2),
+        channels=all_channels(config),
+        **extra,
+    )
 
 
 def _spawn_rate(config: LoadConfig) -> float:
@@ -123,8 +152,9 @@ def run_local(config: LoadConfig) -> LoadSummary:
     """One process: LocalRunner."""
     ctx = user_mod.LoadContext(config, Recorder(config.record))
     user_mod.CTX = ctx
-    env = Environment(user_classes=user_mod.make_user_classes(config.users,
-                                                              config.adversarial_users))
+    env = Environment(
+        user_classes=user_mod.make_user_classes(config.users, config.adversarial_users)
+    )
     runner = env.create_local_runner()
     progress = _Progress(config)
     runner.start(config.users + config.adversarial_users, spawn_rate=_spawn_rate(config))
@@ -139,9 +169,14 @@ def run_local(config: LoadConfig) -> LoadSummary:
             frozen = True
     _drain_local(ctx, config.drain_budget_s)
     runner.quit()
-    return _summary(config, ctx.recorder.to_table(), time.monotonic() - progress.start,
-                    ctx.counters, delivery_ms=ctx.delivery_ms.summary(),
-                    ack_ms=ctx.ack_ms.summary())
+    return _summary(
+        config,
+        ctx.recorder.to_table(),
+        time.monotonic() - progress.start,
+        ctx.counters,
+        delivery_ms=ctx.delivery_ms.summary(),
+        ack_ms=ctx.ack_ms.summary(),
+    )
 
 
 def run_master(config: LoadConfig) -> LoadSummary:
@@ -151,8 +186,9 @@ def run_master(config: LoadConfig) -> LoadSummary:
         host, port, n_workers = host or "*", int(port_s or 5557), max(1, config.expect_workers)
     else:
         host, port, n_workers = "127.0.0.1", _free_port(), config.processes
-    env = Environment(user_classes=user_mod.make_user_classes(config.users,
-                                                              config.adversarial_users))
+    env = Environment(
+        user_classes=user_mod.make_user_classes(config.users, config.adversarial_users)
+    )
     runner = env.create_master_runner(master_bind_host=host, master_bind_port=port)
     counters: dict[str, dict[str, int]] = {}
     chunks: dict[str, list[bytes]] = {}
@@ -167,22 +203,38 @@ def run_master(config: LoadConfig) -> LoadSummary:
         if msg.data.get("last"):
             done.add(msg.node_id)
 
-    env.events.worker_report.add_listener(on_report)
+    # Locust's EventHook.add_listener is unannotated
+    env.events.worker_report.add_listener(on_report)  # type: ignore[no-untyped-call]
     runner.register_message("pigeon_rows", on_rows)
     procs: list[subprocess.Popen[bytes]] = []
     try:
         if not config.master_bind:
-            procs = [subprocess.Popen([sys.executable, "-m", "pigeon_lab.load", "--worker",
-                                       "--master-host", "127.0.0.1", "--master-port", str(port)])
-                     for _ in range(n_workers)]
+            procs = [
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "pigeon_lab.load",
+                        "--worker",
+                        "--master-host",
+                        "127.0.0.1",
+                        "--master-port",
+                        str(port),
+                    ]
+                )
+                for _ in range(n_workers)
+            ]
         deadline = time.monotonic() + config.worker_wait_s
         while len(runner.clients.ready) < n_workers:
             if time.monotonic() > deadline:
-                raise LoadError(f"only {len(runner.clients.ready)} of {n_workers} workers "
-                                f"connected within {config.worker_wait_s} s")
+                raise LoadError(
+                    f"only {len(runner.clients.ready)} of {n_workers} workers "
+                    f"connected within {config.worker_wait_s} s"
+                )
             gevent.sleep(0.1)
-        runner.send_message("pigeon_config", {"config": config.model_dump_json(),
-                                              "workers": n_workers})
+        runner.send_message(
+            "pigeon_config", {"config": config.model_dump_json(), "workers": n_workers}
+        )
         gevent.sleep(0.2)
         progress = _Progress(config)
         runner.start(config.users + config.adversarial_users, spawn_rate=_spawn_rate(config))
@@ -219,9 +271,12 @@ def run_worker(master_host: str, master_port: int) -> None:
 
     def on_config(environment: Any, msg: Any, **_: Any) -> None:
         config = LoadConfig.model_validate_json(msg.data["config"])
-        user_mod.CTX = user_mod.LoadContext(config, Recorder(config.record),
-                                            worker_index=runner.worker_index,
-                                            workers=int(msg.data["workers"]))
+        user_mod.CTX = user_mod.LoadContext(
+            config,
+            Recorder(config.record),
+            worker_index=runner.worker_index,
+            workers=int(msg.data["workers"]),
+        )
 
     def on_stop(environment: Any, msg: Any, **_: Any) -> None:
         gevent.spawn(_ship)
@@ -229,8 +284,9 @@ def run_worker(master_host: str, master_port: int) -> None:
     def _ship() -> None:
         ctx = user_mod.CTX
         if ctx is None:
-            runner.send_message("pigeon_rows", {"data": _table_chunks(rows_to_table([]))[0],
-                                                "last": True})
+            runner.send_message(
+                "pigeon_rows", {"data": _table_chunks(rows_to_table([]))[0], "last": True}
+            )
             return
         _drain_local(ctx, ctx.config.drain_budget_s)
         parts = _table_chunks(ctx.recorder.take_table())
@@ -242,7 +298,8 @@ def run_worker(master_host: str, master_port: int) -> None:
         if user_mod.CTX is not None:
             data["pigeon"] = dict(user_mod.CTX.counters)
 
-    env.events.report_to_master.add_listener(on_report)
+    # Locust's EventHook.add_listener is unannotated
+    env.events.report_to_master.add_listener(on_report)  # type: ignore[no-untyped-call]
     runner.register_message("pigeon_config", on_config)
     runner.register_message("pigeon_stop", on_stop)
     assert runner.greenlet is not None

@@ -7,6 +7,7 @@ One connection per workspace (a token of that workspace); per channel ``join`` w
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from typing import Any
 
@@ -37,8 +38,14 @@ def _call(sio: socketio.Client, event: str, data: dict[str, Any], timeout: float
     return ack
 
 
-def _read_channel(sio: socketio.Client, workspace: str, channel: str, limit: int,
-                  timeout: float, rows: list[dict[str, Any]]) -> dict[str, Any]:
+def _read_channel(
+    sio: socketio.Client,
+    workspace: str,
+    channel: str,
+    limit: int,
+    timeout: float,
+    rows: list[dict[str, Any]],
+) -> dict[str, Any]:
     ack = _call(sio, "join", {"channel": channel, "after_seq": 0}, timeout)
     head = int(ack.get("head_seq") or 0)
     truncated = bool(ack.get("truncated"))
@@ -49,24 +56,35 @@ def _read_channel(sio: socketio.Client, workspace: str, channel: str, limit: int
             if seq <= last:
                 continue
             body = m.get("body")
-            rows.append({"workspace": workspace, "channel": channel, "seq": seq,
-                         "msg_id": m.get("id"), "client_msg_id": m.get("client_msg_id"),
-                         "sender": m.get("sender"),
-                         "body_hash": body_hash(body) if isinstance(body, str) else None,
-                         "ts": m.get("ts")})
+            rows.append(
+                {
+                    "workspace": workspace,
+                    "channel": channel,
+                    "seq": seq,
+                    "msg_id": m.get("id"),
+                    "client_msg_id": m.get("client_msg_id"),
+                    "sender": m.get("sender"),
+                    "body_hash": body_hash(body) if isinstance(body, str) else None,
+                    "ts": m.get("ts"),
+                }
+            )
             last = seq
         head = max(head, int(ack.get("head_seq") or 0))
         if not ack.get("more"):
             break
         ack = _call(sio, "sync", {"channel": channel, "after_seq": last, "limit": limit}, timeout)
         truncated = truncated or bool(ack.get("truncated"))
-    try:
+    with contextlib.suppress(_ReadError):  # the log is read; a failed leave changes nothing
         _call(sio, "leave", {"channel": channel}, timeout)
-    except _ReadError:
-        pass  # the log is read; a failed leave changes nothing
     complete = last >= head
-    return {"workspace": workspace, "channel": channel, "head_seq": head, "complete": complete,
-            "truncated": truncated, "error": None if complete else f"read {last} of {head}"}
+    return {
+        "workspace": workspace,
+        "channel": channel,
+        "head_seq": head,
+        "complete": complete,
+        "truncated": truncated,
+        "error": None if complete else f"read {last} of {head}",
+    }
 
 
 def read_back(
@@ -94,11 +112,24 @@ def read_back(
     for ws, chs in sorted(by_ws.items()):
         sio = socketio.Client(reconnection=False)
         try:
-            sio.connect(url, auth={"token": mint_token(secret, ws, user)}, transports=[transport],
-                        wait_timeout=timeout_s)
+            sio.connect(
+                url,
+                auth={"token": mint_token(secret, ws, user)},
+                transports=[transport],
+                wait_timeout=timeout_s,
+            )
         except socketio.exceptions.ConnectionError as exc:
-            summary += [{"workspace": ws, "channel": ch, "head_seq": None, "complete": False,
-                         "truncated": False, "error": f"connect: {exc}"[:200]} for ch in chs]
+            summary += [
+                {
+                    "workspace": ws,
+                    "channel": ch,
+                    "head_seq": None,
+                    "complete": False,
+                    "truncated": False,
+                    "error": f"connect: {exc}"[:200],
+                }
+                for ch in chs
+            ]
             continue
         try:
             for ch in chs:
@@ -106,8 +137,16 @@ def read_back(
                 try:
                     summary.append(_read_channel(sio, ws, ch, limit, timeout_s, got))
                 except _ReadError as exc:
-                    summary.append({"workspace": ws, "channel": ch, "head_seq": None,
-                                    "complete": False, "truncated": False, "error": str(exc)})
+                    summary.append(
+                        {
+                            "workspace": ws,
+                            "channel": ch,
+                            "head_seq": None,
+                            "complete": False,
+                            "truncated": False,
+                            "error": str(exc),
+                        }
+                    )
                 rows += got
         finally:
             sio.disconnect()

@@ -14,25 +14,25 @@ the same surface, so ``ChatUser`` stays a ``SocketIOUser`` whose ``sio`` is one 
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
 import gevent
-import orjson
 import socketio
 from gevent.event import Event
 from locust import User, task
-from locust.contrib.socketio import SocketIOClient, SocketIOUser
+from locust.contrib.socketio import SocketIOUser
 
-from pigeon_lab.history.recorder import Recorder, body_hash, cached_body_hash
+from pigeon_lab.history.recorder import body_hash, cached_body_hash
 from pigeon_lab.history.schema import Kind
 from pigeon_lab.load import client_algorithm as ca
-from pigeon_lab.load.config import LoadConfig
-from pigeon_lab.load.latency import DELIVER_SAMPLE, LatencyLog
+from pigeon_lab.load.context import LoadContext
+from pigeon_lab.load.latency import DELIVER_SAMPLE
 from pigeon_lab.load.lean_client import LeanSocketIOClient, use_lean_client
+from pigeon_lab.load.sio_client import PigeonSocketIOClient, refusal_code
 from pigeon_lab.load.workload import (
     UserPlan,
     body_sent_wall_ns,
@@ -40,7 +40,6 @@ from pigeon_lab.load.workload import (
     next_send_delay,
     plan_user,
 )
-from pigeon_lab.tokens import mint_token
 
 _mono = time.monotonic
 _time_ns = time.time_ns
@@ -49,56 +48,7 @@ _RECV, _DELIVER, _SYNC_OK = str(Kind.RECV), str(Kind.DELIVER), str(Kind.SYNC_OK)
 _DELIVER_STAT = f"deliver (1/{DELIVER_SAMPLE} sample)"
 _IDLE_S = 5.0  # longest sleep of a user's loop
 
-
-@dataclass
-class LoadContext:
-    """What the users of one load process share."""
-
-    config: LoadConfig
-    recorder: Recorder
-    worker_index: int = 0
-    workers: int = 1
-    stopping: bool = False
-    users: list[ChatUser] = field(default_factory=list)
-    delivery_ms: LatencyLog = field(default_factory=LatencyLog)
-    ack_ms: LatencyLog = field(default_factory=LatencyLog)
-    counters: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
-        ("sends", "acks", "send_fail", "send_info", "recv", "deliver", "errors"), 0))
-    _local_index: int = 0
-
-    def next_index(self) -> int:
-        """Global user index: local k-th user of worker w is ``k * workers + w``."""
-        i = self._local_index * self.workers + self.worker_index
-        self._local_index += 1
-        return i
-
-    def token(self, workspace: str, user: str, ttl_s: float = 3600.0) -> str:
-        cfg = self.config
-        if cfg.jwt_secret:
-            return mint_token(cfg.jwt_secret, workspace, user, ttl_s=ttl_s)
-        import subprocess
-
-        argv = [a.replace("{workspace}", workspace).replace("{user}", user)
-                for a in cfg.token_command or []]
-        return subprocess.run(argv, check=True, capture_output=True, text=True).stdout.strip()
-
-    def finished(self) -> bool:
-        return all(u.finished for u in self.users)
-
-
 CTX: LoadContext | None = None  # set by the load process before users spawn
-
-
-def refusal_code(data: Any) -> str:
-    """The code of a ``connect_error`` payload (``{data: {code}}`` or ``{code}``), else its text."""
-    if isinstance(data, dict):
-        inner = data.get("data")
-        if isinstance(inner, dict) and inner.get("code"):
-            return str(inner["code"])
-        if data.get("code"):
-            return str(data["code"])
-        return str(data.get("message") or data)[:200]
-    return str(data)[:200]
 
 
 def _ctx() -> LoadContext:
@@ -106,50 +56,27 @@ def _ctx() -> LoadContext:
     return CTX
 
 
-class _OrjsonJson:
-    """The ``json`` module interface python-socketio calls, backed by orjson."""
-
-    @staticmethod
-    def dumps(obj: Any, **_: Any) -> str:
-        return orjson.dumps(obj).decode()
-
-    @staticmethod
-    def loads(s: str | bytes, **_: Any) -> Any:
-        return orjson.loads(s)
-
-
-class PigeonSocketIOClient(SocketIOClient):
-    """Locust's contrib client without its zero-time emit stats; connect raises on failure."""
-
-    def __init__(self, request_event: Any, **kwargs: Any) -> None:
-        super().__init__(request_event, json=_OrjsonJson, **kwargs)
-
-    def connect(self, *args: Any, **kwargs: Any) -> None:
-        socketio.Client.connect(self, *args, **kwargs)
-
-    def emit(self, event: str, data: Any = None, namespace: str | None = None,
-             callback: Any = None) -> None:
-        socketio.Client.emit(self, event, data, namespace, callback)
-
-
 class ChatUser(SocketIOUser):
     """One chat client: connect, join its channels, send on schedule, deliver in order."""
 
     abstract = True
-    options = {"reconnection": False}
+    # typed as SocketIOUser types it (an instance attribute there, so not a ClassVar here)
+    options: dict[str, Any] = {"reconnection": False}  # noqa: RUF012
 
     def __init__(self, environment: Any) -> None:
-        super().__init__(environment)
+        super().__init__(environment)  # type: ignore[no-untyped-call]  # Locust: unannotated
         self.sio_greenlet.kill(block=False)  # the user drives its own client
         ctx = _ctx()
         self.ctx, self.cfg, self.rec = ctx, ctx.config, ctx.recorder
         self.plan: UserPlan = plan_user(self.cfg, ctx.next_index())
         self.client_id = self.plan.user
         self.rng = random.Random(self.plan.seed)
-        policy = ca.Policy(ack_timeout=self.cfg.ack_timeout_ms / 1000,
-                           send_deadline=self.cfg.send_deadline_ms / 1000,
-                           gap_timeout=self.cfg.gap_timeout_ms / 1000,
-                           duplicate_ratio=self.cfg.duplicate_send_ratio)
+        policy = ca.Policy(
+            ack_timeout=self.cfg.ack_timeout_ms / 1000,
+            send_deadline=self.cfg.send_deadline_ms / 1000,
+            gap_timeout=self.cfg.gap_timeout_ms / 1000,
+            duplicate_ratio=self.cfg.duplicate_send_ratio,
+        )
         self.algo = ca.ClientAlgorithm(policy, random.Random(self.plan.seed * 7919 + 1))
         # the same surface either way (see the module docstring)
         self.sio: PigeonSocketIOClient | LeanSocketIOClient  # type: ignore[assignment]
@@ -174,8 +101,14 @@ class ChatUser(SocketIOUser):
         self.rec.record(kind, self.client_id, self.plan.user, self.plan.workspace, self.node, **kw)
 
     def _stat(self, name: str, ms: float, error: str | None = None) -> None:
-        self._fire(request_type="WS", name=name, response_time=ms, response_length=0,
-                   exception=RuntimeError(error) if error else None, context={})
+        self._fire(
+            request_type="WS",
+            name=name,
+            response_time=ms,
+            response_length=0,
+            exception=RuntimeError(error) if error else None,
+            context={},
+        )
 
     # ----- the main loop -----
     @task
@@ -242,12 +175,18 @@ class ChatUser(SocketIOUser):
         token = self.ctx.token(self.plan.workspace, self.plan.user)
         t0 = _mono()
         try:
-            self.sio.connect(self.plan.url, auth={"token": token}, transports=[self.cfg.transport],
-                             wait_timeout=self.cfg.connect_timeout_s)
+            self.sio.connect(
+                self.plan.url,
+                auth={"token": token},
+                transports=[self.cfg.transport],
+                wait_timeout=self.cfg.connect_timeout_s,
+            )
         except (socketio.exceptions.ConnectionError, ValueError, OSError) as exc:
             err = self._connect_error or f"connection: {exc}"[:200]
             ms = (_mono() - t0) * 1000
-            self._row(Kind.CONNECT_ERROR, error=err, latency_ms=ms, attempt=self.algo.connect_attempt)
+            self._row(
+                Kind.CONNECT_ERROR, error=err, latency_ms=ms, attempt=self.algo.connect_attempt
+            )
             self._stat("connect", ms, err)
             self._perform(self.algo.on_connect_failed(_mono()))
             return
@@ -258,10 +197,8 @@ class ChatUser(SocketIOUser):
 
     def _disconnect(self) -> None:
         if self.sio.connected:
-            try:
+            with contextlib.suppress(Exception):  # closing a broken socket; nothing to record
                 self.sio.disconnect()
-            except Exception:  # noqa: BLE001 - closing a broken socket; nothing to record
-                pass
 
     def _on_connect_error(self, data: Any = None) -> None:
         self._connect_error = refusal_code(data)
@@ -293,12 +230,30 @@ class ChatUser(SocketIOUser):
             a = actions[0] if len(actions) == 1 else None
             if a is not None and a.__class__ is ca.Deliver and a.message is msg:
                 # the common case, delivered at once: one entry for its recv and deliver rows
-                rec.recv_deliver(t_ns, wall_ns, self.client_id, self.plan.user,
-                                 self.plan.workspace, self.node, channel, msg, h, a.channel,
-                                 self._delivered(msg))
+                rec.recv_deliver(
+                    t_ns,
+                    wall_ns,
+                    self.client_id,
+                    self.plan.user,
+                    self.plan.workspace,
+                    self.node,
+                    channel,
+                    msg,
+                    h,
+                    a.channel,
+                    self._delivered(msg),
+                )
             else:
-                rec.message(_RECV, self.client_id, self.plan.user, self.plan.workspace,
-                            self.node, channel, msg, h)
+                rec.message(
+                    _RECV,
+                    self.client_id,
+                    self.plan.user,
+                    self.plan.workspace,
+                    self.node,
+                    channel,
+                    msg,
+                    h,
+                )
                 if actions:
                     self._perform(actions)
         # only this channel's gap timer can have moved: wake the user if it is now earlier
@@ -319,17 +274,29 @@ class ChatUser(SocketIOUser):
                 self._emit(a)
             elif isinstance(a, ca.Synced):
                 body = a.message.get("body")
-                self.rec.message(_SYNC_OK, self.client_id, self.plan.user, self.plan.workspace,
-                                 self.node, a.channel, a.message,
-                                 body_hash(body) if isinstance(body, str) else None)
+                self.rec.message(
+                    _SYNC_OK,
+                    self.client_id,
+                    self.plan.user,
+                    self.plan.workspace,
+                    self.node,
+                    a.channel,
+                    a.message,
+                    body_hash(body) if isinstance(body, str) else None,
+                )
             elif isinstance(a, ca.SendDone):
                 self._send_done(a)
             elif isinstance(a, ca.JoinDone):
                 if a.ok:
                     self.node = a.node
-                self._row(Kind.JOIN_OK if a.ok else Kind.JOIN_FAIL, channel=a.channel,
-                          seq=a.head_seq, error=a.error, latency_ms=a.latency,
-                          detail="truncated" if a.truncated else None)
+                self._row(
+                    Kind.JOIN_OK if a.ok else Kind.JOIN_FAIL,
+                    channel=a.channel,
+                    seq=a.head_seq,
+                    error=a.error,
+                    latency_ms=a.latency,
+                    detail="truncated" if a.truncated else None,
+                )
                 self._stat("join", a.latency, a.error)
             elif isinstance(a, ca.Connect):
                 self._connect()
@@ -338,12 +305,18 @@ class ChatUser(SocketIOUser):
         p = a.payload
         if a.event == "send":
             h, wall = self._bodies.get(p["client_msg_id"], (None, None))
-            self._row(Kind.SEND_INVOKE, channel=p["channel"], client_msg_id=p["client_msg_id"],
-                      body_hash=h, attempt=a.attempt, sent_wall=wall // 1_000_000 if wall else None)
+            self._row(
+                Kind.SEND_INVOKE,
+                channel=p["channel"],
+                client_msg_id=p["client_msg_id"],
+                body_hash=h,
+                attempt=a.attempt,
+                sent_wall=wall // 1_000_000 if wall else None,
+            )
         elif a.event == "join":
             self._row(Kind.JOIN, channel=p["channel"], seq=p.get("after_seq"))
         op = a.op
-        try:
+        try:  # noqa: SIM105 - once per emit (every send): plain try/except is the cheaper form
             self.sio.emit(a.event, p, callback=lambda *args: self._on_ack(op, args))
         except socketio.exceptions.SocketIOError:
             pass  # not connected: the ack timeout or the disconnect handler takes it from here
@@ -354,17 +327,35 @@ class ChatUser(SocketIOUser):
         h, _ = (self._bodies.get if keep else self._bodies.pop)(a.client_msg_id, (None, None))
         c = self.ctx.counters
         c["acks" if a.outcome == "ok" else f"send_{a.outcome}"] += 1
-        self._row(kind, channel=a.channel, client_msg_id=a.client_msg_id, seq=a.seq,
-                  msg_id=a.msg_id, body_hash=h, attempt=a.attempt, latency_ms=a.latency,
-                  error=a.error, detail="duplicate" if a.duplicate else None)
+        self._row(
+            kind,
+            channel=a.channel,
+            client_msg_id=a.client_msg_id,
+            seq=a.seq,
+            msg_id=a.msg_id,
+            body_hash=h,
+            attempt=a.attempt,
+            latency_ms=a.latency,
+            error=a.error,
+            detail="duplicate" if a.duplicate else None,
+        )
         if a.outcome == "ok":
             self.ctx.ack_ms.add(a.latency)
         self._stat("send", a.latency, None if a.outcome == "ok" else a.error)
 
     def _deliver(self, channel: str, m: dict[str, Any]) -> None:
         latency = self._delivered(m)
-        self.rec.message(_DELIVER, self.client_id, self.plan.user, self.plan.workspace, self.node,
-                         channel, m, None, latency)
+        self.rec.message(
+            _DELIVER,
+            self.client_id,
+            self.plan.user,
+            self.plan.workspace,
+            self.node,
+            channel,
+            m,
+            None,
+            latency,
+        )
 
     def _delivered(self, m: dict[str, Any]) -> float | None:
         """Count a delivery, log its end-to-end latency (ms, from the body) and return it."""
@@ -387,10 +378,15 @@ def make_user_classes(users: int, adversaries: int) -> list[type[User]]:
 
     classes: list[type[User]] = []
     if users:
-        classes.append(type("PigeonChatUser", (ChatUser,), {"abstract": False, "fixed_count": users}))
+        classes.append(
+            type("PigeonChatUser", (ChatUser,), {"abstract": False, "fixed_count": users})
+        )
     if adversaries:
-        classes.append(type("PigeonAdversary", (AdversaryUser,),
-                            {"abstract": False, "fixed_count": adversaries}))
+        classes.append(
+            type(
+                "PigeonAdversary", (AdversaryUser,), {"abstract": False, "fixed_count": adversaries}
+            )
+        )
     return classes
 
 

@@ -34,19 +34,26 @@ def plan_user(config: LoadConfig, index: int) -> UserPlan:
     names = config.channel_names()
     weights = zipf_weights(len(names), config.channel_skew)
     chosen: list[str] = []
-    pool = list(zip(names, weights))
+    pool = list(zip(names, weights, strict=True))
     for _ in range(min(config.channels_per_user, len(names))):
         pick = rng.choices(range(len(pool)), weights=[w for _, w in pool])[0]
         chosen.append(pool.pop(pick)[0])
-    return UserPlan(index, f"u{index}", workspaces[index % len(workspaces)],
-                    config.urls[index % len(config.urls)], tuple(chosen), config.seed + index)
+    return UserPlan(
+        index,
+        f"u{index}",
+        workspaces[index % len(workspaces)],
+        config.urls[index % len(config.urls)],
+        tuple(chosen),
+        config.seed + index,
+    )
 
 
 def all_channels(config: LoadConfig, users: int | None = None) -> list[tuple[str, str]]:
     """Every (workspace, channel) some user of the plan joins, sorted."""
     n = config.users if users is None else users
-    return sorted({(p.workspace, c) for i in range(n) for p in [plan_user(config, i)]
-                   for c in p.channels})
+    return sorted(
+        {(p.workspace, c) for i in range(n) for p in [plan_user(config, i)] for c in p.channels}
+    )
 
 
 def next_send_delay(config: LoadConfig, rng: random.Random) -> float:
@@ -61,7 +68,9 @@ def next_send_delay(config: LoadConfig, rng: random.Random) -> float:
 
 def make_body(config: LoadConfig, rng: random.Random, wall_ns: int | None = None) -> str:
     """A body of the configured size that starts with the send wall time: ``<ns>|xxxx...``."""
-    size = config.body_bytes if isinstance(config.body_bytes, int) else rng.randint(*config.body_bytes)
+    size = (
+        config.body_bytes if isinstance(config.body_bytes, int) else rng.randint(*config.body_bytes)
+    )
     head = f"{time.time_ns() if wall_ns is None else wall_ns}|"
     return head + "x" * max(0, size - len(head))
 

@@ -36,6 +36,7 @@ FLAWS: tuple[str, ...] = (
 MIN_BODY_BYTES = 24
 """A body starts with its send time (for delivery latency), so it needs this much room."""
 
+
 class Redis(Frozen):
     """Redis: one primary, optional replicas, optional Sentinels for failover."""
 
@@ -159,10 +160,12 @@ class Workload(Frozen):
     @classmethod
     def _body_shape(cls, value: Any) -> Any:
         if isinstance(value, bool):
-            raise ValueError(f"expected an integer or [min, max], got {value!r}")  # noqa: TRY004
+            raise ValueError(f"expected an integer or [min, max], got {value!r}")
         if isinstance(value, int):
             if value < MIN_BODY_BYTES:
-                raise ValueError(f"must be >= {MIN_BODY_BYTES} (room for the send time), got {value}")
+                raise ValueError(
+                    f"must be >= {MIN_BODY_BYTES} (room for the send time), got {value}"
+                )
             return value
         if (
             isinstance(value, (list, tuple))
@@ -193,7 +196,8 @@ class Workload(Frozen):
         if self.users < self.workspaces:
             raise FieldProblem(
                 ("users",),
-                f"{self.users} users cannot fill {self.workspaces} workspaces (users >= workspaces)",
+                f"{self.users} users cannot fill {self.workspaces} workspaces "
+                "(users >= workspaces)",
             )
         if self.processes > self.users:
             raise FieldProblem(
@@ -206,7 +210,8 @@ class Workload(Frozen):
         if self.send_deadline_ms < self.ack_timeout_ms:
             raise FieldProblem(
                 ("send_deadline_ms",),
-                f"{self.send_deadline_ms} ms is shorter than ack_timeout_ms ({self.ack_timeout_ms})",
+                f"{self.send_deadline_ms} ms is shorter than ack_timeout_ms "
+                f"({self.ack_timeout_ms})",
             )
         return self
 
@@ -353,12 +358,14 @@ class Scenario(Frozen):
         if fault.at_s >= end:
             raise FieldProblem(
                 ("faults", i, "at_s"),
-                f"fault at {fault.at_s:g} s starts after the load ends (workload.duration_s = {end:g})",
+                f"fault at {fault.at_s:g} s starts after the load ends "
+                f"(workload.duration_s = {end:g})",
             )
         if fault.end_s is not None and fault.end_s > end:
             raise FieldProblem(
                 ("faults", i, "duration_s"),
-                f"fault ends at {fault.end_s:g} s, after the load ends (workload.duration_s = {end:g})",
+                f"fault ends at {fault.end_s:g} s, after the load ends "
+                f"(workload.duration_s = {end:g})",
             )
         if klass in PROCESS_TARGETS:
             for j, other in enumerate(self.faults[:i]):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -11,6 +12,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -50,23 +52,51 @@ def backend(tmp_path: Path) -> Iterator[str]:
     procs: list[subprocess.Popen[bytes]] = []
     try:
         rport, nport = _free_port(), _free_port()
-        procs.append(subprocess.Popen(
-            ["/usr/bin/redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no"], stdout=subprocess.DEVNULL, start_new_session=True))
+        procs.append(
+            subprocess.Popen(
+                [
+                    "/usr/bin/redis-server",
+                    "--port",
+                    str(rport),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ],
+                stdout=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        )
         log = open(tmp_path / "node.log", "wb")  # noqa: SIM115 - closed with the process
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "reference_backend", "--port", str(nport), "--redis-url",
-             f"redis://127.0.0.1:{rport}/0", "--jwt-secret", SECRET, "--node-name", "node-1"],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "reference_backend",
+                    "--port",
+                    str(nport),
+                    "--redis-url",
+                    f"redis://127.0.0.1:{rport}/0",
+                    "--jwt-secret",
+                    SECRET,
+                    "--node-name",
+                    "node-1",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
         url = f"http://127.0.0.1:{nport}"
         _wait_ready(url, procs[-1])
         yield url
     finally:
         for p in reversed(procs):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             p.wait()
 
 
@@ -74,10 +104,21 @@ def backend(tmp_path: Path) -> Iterator[str]:
 def test_load_records_a_complete_history_and_read_back_has_every_ack(
     backend: str, tmp_path: Path
 ) -> None:
-    config = LoadConfig(urls=[backend], jwt_secret=SECRET, workspaces=2, channels_per_workspace=3,
-                        users=6, channels_per_user=2, send_rate_per_user=2.0, ramp_s=1.0,
-                        duration_s=5.0, adversarial_users=1, seed=11, out_dir=tmp_path / "run",
-                        send_deadline_ms=5000)
+    config = LoadConfig(
+        urls=[backend],
+        jwt_secret=SECRET,
+        workspaces=2,
+        channels_per_workspace=3,
+        users=6,
+        channels_per_user=2,
+        send_rate_per_user=2.0,
+        ramp_s=1.0,
+        duration_s=5.0,
+        adversarial_users=1,
+        seed=11,
+        out_dir=tmp_path / "run",
+        send_deadline_ms=5000,
+    )
     progress: list[dict[str, object]] = []
     summary = run_load(config, progress.append)
     assert progress and {"elapsed_s", "users", "sends_per_s", "acks", "recv"} <= set(progress[-1])
@@ -86,7 +127,15 @@ def test_load_records_a_complete_history_and_read_back_has_every_ack(
     h = read_history(summary.history_path)
     assert list(h.columns) == HISTORY_SCHEMA.names
     kinds = set(h["kind"].astype(str))
-    assert {"connect", "join_ok", "send_invoke", "send_ok", "recv", "deliver", "adversarial"} <= kinds
+    assert {
+        "connect",
+        "join_ok",
+        "send_invoke",
+        "send_ok",
+        "recv",
+        "deliver",
+        "adversarial",
+    } <= kinds
     assert set(h.loc[h["kind"] == "join_ok", "node"].dropna()) == {"node-1"}
     for (client, channel), g in h[h["kind"] == "deliver"].groupby(["client", "channel"]):
         seqs = g["seq"].astype(int).tolist()
@@ -108,15 +157,32 @@ def test_load_records_a_complete_history_and_read_back_has_every_ack(
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("transport,client", [("polling", "auto"), ("websocket", "python-socketio")])
+@pytest.mark.parametrize(
+    "transport,client", [("polling", "auto"), ("websocket", "python-socketio")]
+)
 def test_the_python_socketio_path_still_works(
-    backend: str, tmp_path: Path, transport: str, client: str
+    backend: str,
+    tmp_path: Path,
+    transport: Literal["websocket", "polling"],
+    client: Literal["auto", "lean", "python-socketio"],
 ) -> None:
     """Polling (and an explicit python-socketio websocket) go through python-socketio."""
-    config = LoadConfig(urls=[backend], jwt_secret=SECRET, workspaces=1, channels_per_workspace=2,
-                        users=4, channels_per_user=2, send_rate_per_user=2.0, ramp_s=0.5,
-                        duration_s=3.0, seed=5, out_dir=tmp_path / "run", send_deadline_ms=5000,
-                        transport=transport, client=client)  # type: ignore[arg-type]
+    config = LoadConfig(
+        urls=[backend],
+        jwt_secret=SECRET,
+        workspaces=1,
+        channels_per_workspace=2,
+        users=4,
+        channels_per_user=2,
+        send_rate_per_user=2.0,
+        ramp_s=0.5,
+        duration_s=3.0,
+        seed=5,
+        out_dir=tmp_path / "run",
+        send_deadline_ms=5000,
+        transport=transport,
+        client=client,
+    )
     summary = run_load(config)
     assert summary.acks == summary.sends > 0 and summary.send_info == summary.send_fail == 0
     h = read_history(summary.history_path)

@@ -15,8 +15,15 @@ CH = "general"
 
 
 def msg(seq: int) -> dict[str, Any]:
-    return {"channel": CH, "seq": seq, "id": f"m{seq}", "client_msg_id": f"c{seq}",
-            "sender": "u", "body": "b", "ts": 0}
+    return {
+        "channel": CH,
+        "seq": seq,
+        "id": f"m{seq}",
+        "client_msg_id": f"c{seq}",
+        "sender": "u",
+        "body": "b",
+        "ts": 0,
+    }
 
 
 class Harness:
@@ -45,12 +52,24 @@ class Harness:
     def answer(self, e: ca.Emit) -> dict[str, Any]:
         p = e.payload
         if e.event == "join" and "after_seq" not in p:
-            return {"ok": True, "channel": CH, "head_seq": self.head, "messages": [],
-                    "more": False, "truncated": False, "node": "n1"}
+            return {
+                "ok": True,
+                "channel": CH,
+                "head_seq": self.head,
+                "messages": [],
+                "more": False,
+                "truncated": False,
+                "node": "n1",
+            }
         after, limit = p["after_seq"], p.get("limit", 3)
         rest = [m for m in self.log if m["seq"] > after]
-        return {"ok": True, "head_seq": len(self.log), "messages": rest[:limit],
-                "more": len(rest) > limit, "truncated": False}
+        return {
+            "ok": True,
+            "head_seq": len(self.log),
+            "messages": rest[:limit],
+            "more": len(rest) > limit,
+            "truncated": False,
+        }
 
     def advance(self, dt: float) -> None:
         self.now += dt
@@ -67,12 +86,18 @@ def joined(n: int, head: int = 0) -> Harness:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.integers(1, 30).flatmap(lambda n: st.tuples(
-    st.just(n),
-    st.lists(st.integers(1, n), max_size=3 * n),  # live pushes: any order, dups, drops
-    st.lists(st.integers(0, 3 * n), max_size=4),  # when the gap timer is allowed to fire
-)))
-def test_any_interleaving_delivers_1_to_n_once_in_order(case: tuple[int, list[int], list[int]]) -> None:
+@given(
+    st.integers(1, 30).flatmap(
+        lambda n: st.tuples(
+            st.just(n),
+            st.lists(st.integers(1, n), max_size=3 * n),  # live pushes: any order, dups, drops
+            st.lists(st.integers(0, 3 * n), max_size=4),  # when the gap timer is allowed to fire
+        )
+    )
+)
+def test_any_interleaving_delivers_1_to_n_once_in_order(
+    case: tuple[int, list[int], list[int]],
+) -> None:
     n, pushes, tick_points = case
     h = joined(n)
     for i, seq in enumerate(pushes):
@@ -133,6 +158,7 @@ def sender(policy: ca.Policy, seed: int = 0) -> tuple[ca.ClientAlgorithm, ca.Emi
     a = ca.ClientAlgorithm(policy, random.Random(seed))
     a.join(CH, 0.0)
     (join,) = a.on_connect(0.0)
+    assert isinstance(join, ca.Emit)
     a.on_ack(join.op, {"ok": True, "head_seq": 0, "messages": []}, 0.0)
     (emit,) = a.send(CH, "cmid-1", "body", 0.0)
     assert isinstance(emit, ca.Emit)
@@ -140,8 +166,9 @@ def sender(policy: ca.Policy, seed: int = 0) -> tuple[ca.ClientAlgorithm, ca.Emi
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.sampled_from(["not_durable", "unavailable", "internal", "timeout"]),
-       st.integers(0, 10_000))
+@given(
+    st.sampled_from(["not_durable", "unavailable", "internal", "timeout"]), st.integers(0, 10_000)
+)
 def test_retries_keep_the_id_back_off_within_bounds_and_end_in_info(code: str, seed: int) -> None:
     policy = ca.Policy(ack_timeout=1.0, send_deadline=10.0, retry_base=0.1, retry_max=2.0)
     a, emit = sender(policy, seed)
@@ -170,10 +197,11 @@ def test_retries_keep_the_id_back_off_within_bounds_and_end_in_info(code: str, s
 
 
 def test_disconnect_retries_after_reconnect_with_the_same_id() -> None:
-    a, emit = sender(ca.Policy())
+    a, _ = sender(ca.Policy())
     a.on_disconnect(0.1)
     assert a.sends["cmid-1"].last_error == "disconnect"
     (join,) = a.on_connect(0.5)
+    assert isinstance(join, ca.Emit)
     a.on_ack(join.op, {"ok": True, "head_seq": 0, "messages": []}, 0.5)
     (retry,) = [x for x in a.tick(5.0) if isinstance(x, ca.Emit) and x.event == "send"]
     assert retry.payload["client_msg_id"] == "cmid-1" and retry.attempt == 2

@@ -38,7 +38,7 @@ def unmask(frame: bytes) -> tuple[int, bytes]:
     elif ln == 127:
         ln, pos = int.from_bytes(frame[2:10], "big"), 10
     assert frame[1] & 0x80, "client frames are masked"
-    key, body = frame[pos:pos + 4], frame[pos + 4:]
+    key, body = frame[pos : pos + 4], frame[pos + 4 :]
     assert len(body) == ln
     return frame[0] & 0x0F, bytes(b ^ key[i % 4] for i, b in enumerate(body))
 
@@ -53,16 +53,27 @@ def test_client_frames_are_masked_and_round_trip(size: int) -> None:
 
 @pytest.mark.parametrize("chunk", [1, 3, 7, 64, 100_000])
 def test_parser_handles_any_chunking_fragments_and_control_frames(chunk: int) -> None:
-    stream = (server_frame(b"42[\"message\",{}]") + server_frame(b"x" * 300)
-              + server_frame(b"part1-", OP_TEXT, fin=False) + server_frame(b"", OP_PING)
-              + server_frame(b"part2", OP_CONT) + server_frame(b"y" * 70000)
-              + server_frame(b"", OP_CLOSE))
+    stream = (
+        server_frame(b'42["message",{}]')
+        + server_frame(b"x" * 300)
+        + server_frame(b"part1-", OP_TEXT, fin=False)
+        + server_frame(b"", OP_PING)
+        + server_frame(b"part2", OP_CONT)
+        + server_frame(b"y" * 70000)
+        + server_frame(b"", OP_CLOSE)
+    )
     p = FrameParser()
     out: list[tuple[int, bytes]] = []
     for i in range(0, len(stream), chunk):
-        out += p.feed(stream[i:i + chunk])
-    assert out == [(OP_TEXT, b"42[\"message\",{}]"), (OP_TEXT, b"x" * 300), (OP_PING, b""),
-                   (OP_TEXT, b"part1-part2"), (OP_TEXT, b"y" * 70000), (OP_CLOSE, b"")]
+        out += p.feed(stream[i : i + chunk])
+    assert out == [
+        (OP_TEXT, b'42["message",{}]'),
+        (OP_TEXT, b"x" * 300),
+        (OP_PING, b""),
+        (OP_TEXT, b"part1-part2"),
+        (OP_TEXT, b"y" * 70000),
+        (OP_CLOSE, b""),
+    ]
     assert p.buf == b""
 
 
@@ -74,10 +85,10 @@ def test_parser_rejects_masked_server_frames_and_stray_continuations() -> None:
 
 
 def test_split_sio_reads_namespace_ack_id_and_data() -> None:
-    assert split_sio(b"4312[{\"ok\":true}]", 2) == (None, 12, [{"ok": True}])
-    assert split_sio(b"42[\"message\",{\"seq\":1}]", 2) == (None, None, ["message", {"seq": 1}])
-    assert split_sio(b"42/chat,7[\"e\"]", 2) == ("/chat", 7, ["e"])
-    assert split_sio(b"40{\"sid\":\"abc\"}", 2) == (None, None, {"sid": "abc"})
+    assert split_sio(b'4312[{"ok":true}]', 2) == (None, 12, [{"ok": True}])
+    assert split_sio(b'42["message",{"seq":1}]', 2) == (None, None, ["message", {"seq": 1}])
+    assert split_sio(b'42/chat,7["e"]', 2) == ("/chat", 7, ["e"])
+    assert split_sio(b'40{"sid":"abc"}', 2) == (None, None, {"sid": "abc"})
     assert split_sio(b"41", 2) == (None, None, None)
 
 
@@ -105,8 +116,9 @@ def _fake_server(script: Callable[[Any, Any], None]) -> Any:
         f = sock.makefile("rb")
         while f.readline() not in (b"\r\n", b""):
             pass
-        sock.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                     b"Connection: Upgrade\r\n\r\n")
+        sock.sendall(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+        )
         sock.sendall(server_frame(b'0{"sid":"s","pingInterval":300,"pingTimeout":200}'))
         assert _read_client_frame(f) == (OP_TEXT, b'40{"token":"t"}')
         sock.sendall(server_frame(b'40{"sid":"x"}'))

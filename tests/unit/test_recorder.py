@@ -36,8 +36,16 @@ def test_empty_and_disabled_recorders() -> None:
 
 def test_round_trip_through_parquet(tmp_path: Path) -> None:
     r = Recorder()
-    r.record(Kind.DELIVER, "c1", "u1", "ws0", channel="general", seq=7, msg_id="m7",
-             body_hash=body_hash("hello"))
+    r.record(
+        Kind.DELIVER,
+        "c1",
+        "u1",
+        "ws0",
+        channel="general",
+        seq=7,
+        msg_id="m7",
+        body_hash=body_hash("hello"),
+    )
     r.record(Kind.ADVERSARIAL, "a1", error="unauthorized", detail="forged_token")
     path = write_table(r.to_table(), tmp_path / "h" / "history.parquet")
     df = read_history(path)
@@ -48,12 +56,34 @@ def test_round_trip_through_parquet(tmp_path: Path) -> None:
 
 
 def test_final_log_and_readback_round_trip(tmp_path: Path) -> None:
-    final = pa.Table.from_pylist([{"workspace": "ws0", "channel": "c", "seq": 1, "msg_id": "m",
-                                   "client_msg_id": "x", "sender": "u", "body_hash": "h",
-                                   "ts": 1}], schema=FINAL_LOG_SCHEMA)
-    rb = pa.Table.from_pylist([{"workspace": "ws0", "channel": "c", "head_seq": 1,
-                                "complete": True, "truncated": False, "error": None}],
-                              schema=READBACK_SCHEMA)
+    final = pa.Table.from_pylist(
+        [
+            {
+                "workspace": "ws0",
+                "channel": "c",
+                "seq": 1,
+                "msg_id": "m",
+                "client_msg_id": "x",
+                "sender": "u",
+                "body_hash": "h",
+                "ts": 1,
+            }
+        ],
+        schema=FINAL_LOG_SCHEMA,
+    )
+    rb = pa.Table.from_pylist(
+        [
+            {
+                "workspace": "ws0",
+                "channel": "c",
+                "head_seq": 1,
+                "complete": True,
+                "truncated": False,
+                "error": None,
+            }
+        ],
+        schema=READBACK_SCHEMA,
+    )
     assert read_final_log(write_table(final, tmp_path / "f.parquet")).loc[0, "seq"] == 1
     assert bool(read_readback(write_table(rb, tmp_path / "r.parquet")).loc[0, "complete"])
 
@@ -70,12 +100,20 @@ def test_body_hash_is_short_and_stable() -> None:
 
 def test_recv_deliver_becomes_a_recv_and_a_deliver_row_in_time_order() -> None:
     r = Recorder()
-    m = {"channel": "general", "seq": 3, "id": "m3", "client_msg_id": "x3", "sender": "u2",
-         "body": "b", "ts": 99}
+    m = {
+        "channel": "general",
+        "seq": 3,
+        "id": "m3",
+        "client_msg_id": "x3",
+        "sender": "u2",
+        "body": "b",
+        "ts": 99,
+    }
     r.record(Kind.JOIN_OK, "c1", "u1", "ws0", "node-1", channel="general", seq=2)
     t_recv, wall_recv = time.monotonic_ns(), time.time_ns()
-    r.recv_deliver(t_recv, wall_recv, "c1", "u1", "ws0", "node-1", "general", m, "h3",
-                   "general", 1.5)
+    r.recv_deliver(
+        t_recv, wall_recv, "c1", "u1", "ws0", "node-1", "general", m, "h3", "general", 1.5
+    )
     r.message("sync_ok", "c1", "u1", "ws0", "node-1", "general", {**m, "seq": 4}, "h4")
     assert len(r) == 4
     t = r.to_table()
@@ -86,9 +124,16 @@ def test_recv_deliver_becomes_a_recv_and_a_deliver_row_in_time_order() -> None:
     recv, deliver = rows[1], rows[2]
     assert (recv["t"], recv["wall"]) == (t_recv, wall_recv)
     for row in (recv, deliver):
-        assert (row["client"], row["channel"], row["seq"], row["msg_id"], row["client_msg_id"],
-                row["sender"], row["sent_wall"], row["node"]) == (
-                    "c1", "general", 3, "m3", "x3", "u2", 99, "node-1")
+        assert (
+            row["client"],
+            row["channel"],
+            row["seq"],
+            row["msg_id"],
+            row["client_msg_id"],
+            row["sender"],
+            row["sent_wall"],
+            row["node"],
+        ) == ("c1", "general", 3, "m3", "x3", "u2", 99, "node-1")
     assert (recv["body_hash"], recv["latency_ms"]) == ("h3", None)
     assert (deliver["body_hash"], deliver["latency_ms"]) == (None, 1.5)
     assert rows[3]["seq"] == 4 and rows[3]["body_hash"] == "h4"
