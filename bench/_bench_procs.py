@@ -11,30 +11,15 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from pigeon_lab.cluster.health import http_ready
+from pigeon_lab.cluster.ports import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 PR_SET_PDEATHSIG = 1
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1 (closed again at once; a small race is accepted)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-def http_ok(url: str, timeout: float = 1.0) -> bool:
-    """True when GET url answers 200."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
-            return bool(r.status == 200)
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
 
 
 def proc_cpu_s(pid: int) -> float | None:
@@ -220,7 +205,7 @@ backend be
         """Wait until GET <url>/readyz is 200 for each process."""
         deadline = time.monotonic() + timeout_s
         for p in procs:
-            while not http_ok(f"{p.url}/readyz"):
+            while not http_ready(p.url, timeout_s=1.0):
                 _check_alive(p)
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{p.name} not ready after {timeout_s}s; see {p.log}")

@@ -18,16 +18,10 @@ from pigeon_lab.checkers import (  # noqa: F401
 )
 from pigeon_lab.checkers._prep import clear_cache
 from pigeon_lab.checkers.base import REGISTRY, CheckContext, Verdict, run_checker
+from pigeon_lab.scenario.checks import INVARIANTS
 
-CHECKER_ORDER: tuple[str, ...] = (
-    "durability",
-    "order",
-    "gaps",
-    "delivery",
-    "idempotence",
-    "isolation",
-    "slo",
-)
+CHECKER_ORDER: tuple[str, ...] = INVARIANTS
+"""Checker names in report order: the names a scenario's ``checks.invariants`` accepts."""
 
 
 def check_all(

@@ -14,7 +14,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,17 +29,13 @@ import pytest
 import redis
 import socketio
 
+from pigeon_lab.cluster.health import http_ready, redis_ping
+from pigeon_lab.cluster.ports import free_port
 from pigeon_lab.tokens import mint_token
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "test-secret-0123456789-abcdefghijkl"  # >= 32 bytes: PyJWT warns on short HMAC keys
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def http_get(url: str, timeout: float = 2.0) -> tuple[int, str]:
@@ -132,20 +127,7 @@ class Lab:
         if replica_of is not None:
             argv += ["--replicaof", "127.0.0.1", str(replica_of)]
         proc = self._spawn(name, argv, port)
-        deadline = time.monotonic() + 10
-        client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1)
-        try:
-            while True:
-                try:
-                    if client.ping():
-                        break
-                except redis.RedisError:
-                    pass
-                if proc.popen.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"{name} did not start:\n{proc.log_tail()}")
-                time.sleep(0.05)
-        finally:
-            client.close()
+        wait_ping(proc, name)
         return proc
 
     def sentinel(self, primary_port: int, master: str = "pigeon") -> Proc:
@@ -159,20 +141,7 @@ class Lab:
             f"sentinel failover-timeout {master} 5000\n"
         )
         proc = self._spawn(f"sentinel-{port}", [REDIS_SERVER, str(conf), "--sentinel"], port)
-        deadline = time.monotonic() + 10
-        client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1)
-        try:
-            while True:
-                try:
-                    if client.ping():
-                        break
-                except redis.RedisError:
-                    pass
-                if proc.popen.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"sentinel did not start:\n{proc.log_tail()}")
-                time.sleep(0.05)
-        finally:
-            client.close()
+        wait_ping(proc, "sentinel")
         return proc
 
     def backend(
@@ -214,16 +183,22 @@ class Lab:
         self.procs.clear()
 
 
+def wait_ping(proc: Proc, what: str, timeout: float = 10.0) -> None:
+    """Wait until the redis-server or Sentinel `proc` answers PING."""
+    deadline = time.monotonic() + timeout
+    while not redis_ping(proc.port, timeout_s=1.0):
+        if proc.popen.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not start:\n{proc.log_tail()}")
+        time.sleep(0.05)
+
+
 def wait_ready(proc: Proc, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.popen.poll() is not None:
             raise RuntimeError(f"{proc.name} exited {proc.popen.returncode}:\n{proc.log_tail()}")
-        try:
-            if http_get(proc.url + "/readyz", timeout=1)[0] == 200:
-                return
-        except OSError:
-            pass
+        if http_ready(proc.url, timeout_s=1.0):
+            return
         time.sleep(0.1)
     raise RuntimeError(f"{proc.name} not ready in {timeout}s:\n{proc.log_tail()}")
 

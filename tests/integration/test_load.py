@@ -2,14 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
@@ -21,83 +13,17 @@ from pigeon_lab.history.schema import FINAL_LOG_SCHEMA, HISTORY_SCHEMA, READBACK
 from pigeon_lab.load.config import LoadConfig
 from pigeon_lab.load.launcher import run_load
 from pigeon_lab.load.readback import read_back
-
-SECRET = "pigeon-load-test-secret-0123456789abcdef"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"backend exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url + "/readyz", timeout=1) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("backend not ready")
+from tests.integration.backend_harness import SECRET, Lab
 
 
 @pytest.fixture
 def backend(tmp_path: Path) -> Iterator[str]:
     """redis-server + one reference backend node on free loopback ports; killed after."""
-    procs: list[subprocess.Popen[bytes]] = []
+    lab = Lab(tmp_path)
     try:
-        rport, nport = _free_port(), _free_port()
-        procs.append(
-            subprocess.Popen(
-                [
-                    "/usr/bin/redis-server",
-                    "--port",
-                    str(rport),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ],
-                stdout=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        )
-        log = open(tmp_path / "node.log", "wb")  # noqa: SIM115 - closed with the process
-        procs.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "reference_backend",
-                    "--port",
-                    str(nport),
-                    "--redis-url",
-                    f"redis://127.0.0.1:{rport}/0",
-                    "--jwt-secret",
-                    SECRET,
-                    "--node-name",
-                    "node-1",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        )
-        url = f"http://127.0.0.1:{nport}"
-        _wait_ready(url, procs[-1])
-        yield url
+        yield lab.backend(lab.redis().port, name="node-1").url
     finally:
-        for p in reversed(procs):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
+        lab.close()
 
 
 @pytest.mark.integration
