@@ -85,5 +85,5 @@ def run(
     for check in gate.checks:
         if not check.passed:
             console.print(f"  [red]✗[/] {check.name}: {check.message}")
-    typer.echo(f"report: {result.run_dir / 'report.html'}")
+    typer.echo(f"report: {(result.run_dir / 'report.html').resolve()}")
     raise typer.Exit(result.exit_code)
