@@ -20,6 +20,7 @@ import socketio
 from pigeon_lab.cluster import Cluster, ClusterSpec
 from pigeon_lab.cluster.ports import free_port as _free_port
 from pigeon_lab.tokens import mint_token
+from tests.integration.backend_harness import SECRET
 
 FAST_PINGS = ("--ping-interval", "2", "--ping-timeout", "2")
 
@@ -50,6 +51,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         durability="fast",
         load_balancer=True,
         backend_args=FAST_PINGS,
+        jwt_secret=SECRET,  # the backend harness's secret, so protocol tests run on both
     )
     with Cluster.start(spec) as running:
         yield running

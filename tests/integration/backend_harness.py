@@ -232,11 +232,16 @@ class Stack:
             client.close()
 
 
-@pytest.fixture(scope="module", name="stack")
-def stack_fixture(lab: Lab) -> Stack:
+def start_two_nodes(lab: Lab) -> Stack:
     """Redis + nodes A and B with default settings (tests use fresh channel names)."""
     r = lab.redis()
     return Stack(lab, r, lab.backend(r.port, name="node-a"), lab.backend(r.port, name="node-b"))
+
+
+@pytest.fixture(scope="module", name="stack")
+def stack_fixture(lab: Lab) -> Stack:
+    """Redis + nodes A and B with default settings (tests use fresh channel names)."""
+    return start_two_nodes(lab)
 
 
 # ---- clients ------------------------------------------------------------------------------

@@ -1,26 +1,58 @@
-"""The reference backend against protocol.md: two real nodes sharing one real Redis."""
+"""The reference backend against protocol.md, on two real set-ups: two nodes sharing one
+plain Redis, and the session's full cluster (3 nodes, Redis primary + replica behind
+3 Sentinels), where `a` is HAProxy and `b` is node-2 directly."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import dataclass
 
 import pytest
 
+from pigeon_lab.cluster import Cluster
 from pigeon_lab.tokens import mint_token
 from tests.integration.backend_harness import (
     SECRET,
     Peer,
-    Stack,
     http_get,
     lab_fixture,  # noqa: F401 - fixture
     peer,
     run,
-    stack_fixture,  # noqa: F401 - fixture
+    start_two_nodes,
     token,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    url: str
+    names: frozenset[str]  # the node names a `join` ack may report for this endpoint
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """The two places clients connect to."""
+
+    a: Endpoint
+    b: Endpoint
+
+
+@pytest.fixture(scope="module", params=["two-nodes", "cluster-via-haproxy"], name="stack")
+def stack_fixture(request: pytest.FixtureRequest) -> Endpoints:
+    if request.param == "two-nodes":
+        two = start_two_nodes(request.getfixturevalue("lab"))
+        return Endpoints(
+            Endpoint(two.a.url, frozenset({"node-a"})), Endpoint(two.b.url, frozenset({"node-b"}))
+        )
+    cluster: Cluster = request.getfixturevalue("cluster")
+    info = cluster.info
+    return Endpoints(
+        Endpoint(info.lb_url, frozenset(info.node_urls)),
+        Endpoint(info.node_urls["node-2"], frozenset({"node-2"})),
+    )
 
 
 def chan() -> str:
@@ -32,7 +64,7 @@ def send(ch: str, body: str = "hi", cmid: str | None = None) -> dict[str, str]:
     return {"channel": ch, "client_msg_id": cmid or uuid.uuid4().hex, "body": body}
 
 
-def test_join_send_sync_leave_happy_path(stack: Stack) -> None:
+def test_join_send_sync_leave_happy_path(stack: Endpoints) -> None:
     ch = chan()
 
     async def scenario() -> None:
@@ -45,8 +77,9 @@ def test_join_send_sync_leave_happy_path(stack: Stack) -> None:
             "messages": [],
             "more": False,
             "truncated": False,
-            "node": "node-a",
+            "node": joined["node"],
         }
+        assert joined["node"] in stack.a.names
         ack = await alice.call("send", send(ch, "hello", "m-1"))
         assert ack["ok"] is True and ack["seq"] == 1 and ack["duplicate"] is False
         assert isinstance(ack["id"], str) and isinstance(ack["ts"], int)
@@ -78,7 +111,7 @@ def test_join_send_sync_leave_happy_path(stack: Stack) -> None:
     run(scenario())
 
 
-def test_send_requires_membership(stack: Stack) -> None:
+def test_send_requires_membership(stack: Endpoints) -> None:
     async def scenario() -> None:
         p = await peer(stack.a.url)
         ack = await p.call("send", send(chan()))
@@ -88,14 +121,14 @@ def test_send_requires_membership(stack: Stack) -> None:
     run(scenario())
 
 
-def test_message_through_node_a_reaches_member_on_node_b(stack: Stack) -> None:
+def test_message_through_node_a_reaches_member_on_node_b(stack: Endpoints) -> None:
     ch = chan()
 
     async def scenario() -> None:
         a = await peer(stack.a.url, "w1", "alice")
         b = await peer(stack.b.url, "w1", "bob")
         await a.call("join", {"channel": ch})
-        assert (await b.call("join", {"channel": ch}))["node"] == "node-b"
+        assert (await b.call("join", {"channel": ch}))["node"] in stack.b.names
         ack = await a.call("send", send(ch, "cross-node"))
         got = await b.wait_messages(1)
         assert [(m["seq"], m["body"], m["sender"]) for m in got] == [
@@ -107,7 +140,7 @@ def test_message_through_node_a_reaches_member_on_node_b(stack: Stack) -> None:
     run(scenario())
 
 
-def test_fifty_concurrent_senders_get_seqs_without_holes(stack: Stack) -> None:
+def test_fifty_concurrent_senders_get_seqs_without_holes(stack: Endpoints) -> None:
     ch = chan()
 
     async def scenario() -> None:
@@ -128,7 +161,7 @@ def test_fifty_concurrent_senders_get_seqs_without_holes(stack: Stack) -> None:
     run(scenario())
 
 
-def test_retried_client_msg_id_is_stored_once(stack: Stack) -> None:
+def test_retried_client_msg_id_is_stored_once(stack: Endpoints) -> None:
     ch = chan()
 
     async def scenario() -> None:
@@ -150,7 +183,7 @@ def test_retried_client_msg_id_is_stored_once(stack: Stack) -> None:
     run(scenario())
 
 
-def test_join_after_seq_returns_missed_messages_with_paging(stack: Stack) -> None:
+def test_join_after_seq_returns_missed_messages_with_paging(stack: Endpoints) -> None:
     ch = chan()
 
     async def scenario() -> None:
@@ -174,7 +207,7 @@ def test_join_after_seq_returns_missed_messages_with_paging(stack: Stack) -> Non
     run(scenario())
 
 
-def test_workspaces_are_isolated(stack: Stack) -> None:
+def test_workspaces_are_isolated(stack: Endpoints) -> None:
     async def scenario() -> None:
         wa = await peer(stack.a.url, "wsA", "alice")
         wb = await peer(stack.a.url, "wsB", "bob")  # same node, same channel name
@@ -211,7 +244,9 @@ def test_workspaces_are_isolated(stack: Stack) -> None:
     ],
     ids=["forged", "expired", "missing", "malformed", "not-a-string", "bad-ws", "long-sub"],
 )
-def test_bad_tokens_are_refused_with_code(stack: Stack, auth: dict[str, object], code: str) -> None:
+def test_bad_tokens_are_refused_with_code(
+    stack: Endpoints, auth: dict[str, object], code: str
+) -> None:
     async def scenario() -> None:
         p = Peer(stack.a.url, None, auth=auth)
         with pytest.raises(Exception, match="failed to connect"):
@@ -222,7 +257,7 @@ def test_bad_tokens_are_refused_with_code(stack: Stack, auth: dict[str, object],
     run(scenario())
 
 
-def test_client_cannot_spoof_sender(stack: Stack) -> None:
+def test_client_cannot_spoof_sender(stack: Endpoints) -> None:
     ch = chan()
 
     async def scenario() -> None:
@@ -238,7 +273,7 @@ def test_client_cannot_spoof_sender(stack: Stack) -> None:
     run(scenario())
 
 
-def test_long_polling_transport_works(stack: Stack) -> None:
+def test_long_polling_transport_works(stack: Endpoints) -> None:
     ch = chan()
 
     async def scenario() -> None:
@@ -251,7 +286,7 @@ def test_long_polling_transport_works(stack: Stack) -> None:
     run(scenario())
 
 
-def test_health_ready_and_metrics_endpoints(stack: Stack) -> None:
+def test_health_ready_and_metrics_endpoints(stack: Endpoints) -> None:
     assert http_get(stack.a.url + "/healthz") == (200, "ok\n")
     assert http_get(stack.a.url + "/readyz") == (200, "ready\n")
     status, text = http_get(stack.a.url + "/metrics")
@@ -261,7 +296,7 @@ def test_health_ready_and_metrics_endpoints(stack: Stack) -> None:
         'pigeon_events_total{event="send"}',
         'pigeon_acks_total{event="join",result="ok"}',
         'pigeon_ack_latency_seconds_bucket{event="send",le="0.005"}',
-        'pigeon_node_info{node="node-a"} 1.0',
     ):
         assert needle in text, needle
+    assert any(f'pigeon_node_info{{node="{name}"}} 1.0' in text for name in stack.a.names)
     assert http_get(stack.a.url + "/nope")[0] == 404
