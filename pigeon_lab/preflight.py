@@ -13,6 +13,7 @@ import socketio
 from socketio.exceptions import ConnectionError as SocketIOConnectionError
 
 from pigeon_lab.errors import ConfigError, EnvironmentProblem
+from pigeon_lab.protocol.codec import PIGEON, Codec
 from pigeon_lab.tokens import mint_token
 
 PROBE_WORKSPACE = "pigeon-preflight"
@@ -32,8 +33,16 @@ def _check_reachable(url: str, timeout_s: float) -> None:
         raise EnvironmentProblem(f"the target at {url} is not reachable: {reason}") from exc
 
 
-def check_target(url: str, jwt_secret: str, *, timeout_s: float = 10.0) -> None:
-    """Connect one Socket.IO client with a freshly minted token, then disconnect.
+def check_target(
+    url: str,
+    jwt_secret: str | None,
+    *,
+    timeout_s: float = 10.0,
+    codec: Codec = PIGEON,
+    token: str | None = None,
+) -> None:
+    """Connect one Socket.IO client with a token (``token``, or one minted with
+    ``jwt_secret``), then disconnect.
 
     Raises EnvironmentProblem when the target cannot be reached or does not speak
     Socket.IO, and ConfigError when it refuses the token (a wrong secret).
@@ -42,11 +51,14 @@ def check_target(url: str, jwt_secret: str, *, timeout_s: float = 10.0) -> None:
     client = socketio.Client(reconnection=False)
     refusals: list[object] = []
     client.on("connect_error", refusals.append)
-    token = mint_token(jwt_secret, PROBE_WORKSPACE, PROBE_USER)
+    if token is None:
+        if jwt_secret is None:
+            raise ValueError("check_target needs a token or a secret")
+        token = mint_token(jwt_secret, PROBE_WORKSPACE, PROBE_USER)
     try:
         client.connect(
             url,
-            auth={"token": token},
+            auth=codec.auth(token),
             transports=["websocket"],
             wait_timeout=timeout_s,
             retry=False,

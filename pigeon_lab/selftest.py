@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pigeon_lab.errors import ConfigError
+from pigeon_lab.events import Event
 from pigeon_lab.report.model import Report
 from pigeon_lab.scenario.loading import deep_merge, expand_dotted, load_scenario
 from pigeon_lab.scenario.model import Scenario
@@ -265,7 +266,7 @@ def default_out(root: Path = Path("reports")) -> Path:
 
 
 def run_case(
-    case: SelftestCase, out: Path, on_phase: Callable[[str], None] | None = None
+    case: SelftestCase, out: Path, on_event: Callable[[Event], None] | None = None
 ) -> CaseResult:
     """Run one case into ``out/<case>/``; any error makes it NOT OK (never raised)."""
     from pigeon_lab.run import run_scenario
@@ -275,7 +276,10 @@ def run_case(
     try:
         case_dir.mkdir(parents=True, exist_ok=True)
         run = run_scenario(
-            SCENARIO, out=case_dir, overrides=case.scenario_overrides(), on_phase=on_phase
+            SCENARIO,
+            out=case_dir,
+            overrides=case.scenario_overrides(),
+            listeners=[on_event] if on_event else (),
         )
         result = judge(case, run.report)
         result.run_dir = run.run_dir
@@ -298,7 +302,7 @@ def run_selftest(
     *,
     out: Path | None = None,
     on_case: Callable[[CaseResult], None] | None = None,
-    on_phase: Callable[[str, str], None] | None = None,
+    on_event: Callable[[str, Event], None] | None = None,
 ) -> SelftestResult:
     """Run the selected cases one after the other; write ``out/selftest.json``."""
     cases = select_cases(names)
@@ -306,8 +310,8 @@ def run_selftest(
     out.mkdir(parents=True, exist_ok=True)
     results: list[CaseResult] = []
     for case in cases:
-        say = (lambda msg, _c=case.name: on_phase(_c, msg)) if on_phase else None
-        result = run_case(case, out, say)
+        listen = (lambda e, _c=case.name: on_event(_c, e)) if on_event else None
+        result = run_case(case, out, listen)
         results.append(result)
         if on_case is not None:
             on_case(result)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from pigeon_lab.cli.run_view import RichRunView, progress_bar
 
 console = Console(stderr=True)
-PHASE_MARK = "\u203a"  # a single right-pointing angle quote before each phase
 
 
 def register(scenario_app: typer.Typer) -> None:
@@ -46,38 +46,14 @@ def run(
 
     distributed = Distributed(master, expect_workers) if master else None
 
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.fields[detail]}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    ) as progress:
-        task = progress.add_task("starting", total=None, detail="")
-
-        def on_phase(message: str) -> None:
-            progress.console.print(f"[cyan]{PHASE_MARK}[/] {message}")
-            progress.update(task, description=message)
-
-        def on_progress(p: dict[str, Any]) -> None:
-            total = float(p.get("duration_s") or 0) or None
-            detail = (
-                f"users {p.get('users', 0)}  sends/s {p.get('sends_per_s', 0):.0f}  "
-                f"acks {p.get('acks', 0)}  recv {p.get('recv', 0)}  errors {p.get('errors', 0)}"
-            )
-            progress.update(
-                task, total=total, completed=float(p.get("elapsed_s", 0)), detail=detail
-            )
-
+    with progress_bar(console) as progress:
         result = run_scenario(
             scenario,
             out=out,
             seed=seed,
             duration=duration,
-            on_progress=on_progress,
-            on_phase=on_phase,
             distributed=distributed,
+            listeners=[RichRunView(progress)],
         )
     gate = result.report.gate
     verdict = "[bold green]PASS[/]" if result.exit_code == 0 else "[bold red]FAIL[/]"

@@ -12,10 +12,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from pigeon_lab.cli.run_view import PHASE_MARK
+from pigeon_lab.events import Event, describe
 from pigeon_lab.selftest import CaseResult, SelftestResult, case_names
 
 console = Console(stderr=True)
-PHASE_MARK = "\u203a"  # a single right-pointing angle quote before each phase
 
 
 def _table(result: SelftestResult) -> Table:
@@ -57,15 +58,16 @@ def selftest(
     """
     from pigeon_lab.selftest import run_selftest
 
-    def on_phase(name: str, message: str) -> None:
-        if not as_json:
-            console.print(f"[cyan]{PHASE_MARK}[/] {name}: {escape(message)}")
+    def on_event(name: str, event: Event) -> None:
+        line = describe(event)
+        if line is not None and not as_json:
+            console.print(f"[cyan]{PHASE_MARK}[/] {name}: {escape(line)}")
 
     def on_case(r: CaseResult) -> None:
         mark = "[green]OK[/]" if r.ok else "[red]NOT OK[/]"
         console.print(f"{mark} {r.case.name} ({r.elapsed_s:.0f} s): {escape(r.reason)}")
 
-    result = run_selftest(case, out=out, on_case=on_case, on_phase=on_phase)
+    result = run_selftest(case, out=out, on_case=on_case, on_event=on_event)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
     else:

@@ -43,7 +43,7 @@ def node_process(
     """An (unstarted) backend node; ready when `GET /readyz` answers 200."""
     argv = [sys.executable, "-m", BACKEND_MODULE, "--host", HOST, "--port", str(port)]
     argv += ["--node-name", name, "--redis-url", redis_url, "--durability", spec.durability]
-    argv += list(spec.backend_args)
+    argv += [*spec.backend.to_args(), *spec.backend_args]
     for flaw in spec.flaws:
         argv += ["--flaw", flaw]
     env = {

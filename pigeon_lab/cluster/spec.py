@@ -13,11 +13,41 @@ DURABILITIES = ("fast", "replicated")
 
 
 @dataclass(frozen=True)
+class BackendOptions:
+    """Settings of every reference backend node; None keeps the backend's own default.
+
+    ``to_args`` spells them as the backend's command-line flags (docs/interfaces.md), so
+    that only the cluster package knows those flags.
+    """
+
+    retention: int | None = None
+    dedupe_ttl_s: int | None = None
+    max_body: int | None = None
+    ping_interval_s: float | None = None
+    ping_timeout_s: float | None = None
+
+    def to_args(self) -> tuple[str, ...]:
+        flags = (
+            ("--retention", self.retention),
+            ("--dedupe-ttl-s", self.dedupe_ttl_s),
+            ("--max-body", self.max_body),
+            ("--ping-interval", self.ping_interval_s),
+            ("--ping-timeout", self.ping_timeout_s),
+        )
+        out: list[str] = []
+        for flag, value in flags:
+            if value is not None:
+                out += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+        return tuple(out)
+
+
+@dataclass(frozen=True)
 class ClusterSpec:
     """The topology of one bundled cluster.
 
-    `backend_args` are appended to every backend node's command line (e.g.
-    `("--ping-interval", "2")`); `flaws` become one `--flaw` each.
+    `backend` holds the nodes' settings (`BackendOptions`); `backend_args` are appended
+    to every backend node's command line after them (e.g. `("--ping-interval", "2")`);
+    `flaws` become one `--flaw` each.
     `redis_aof`: Redis keeps an append-only file (fsync every second), so a
     restarted primary comes back with its data instead of empty.
     """
@@ -29,6 +59,7 @@ class ClusterSpec:
     durability: Durability = "fast"
     load_balancer: bool = True
     jwt_secret: str | None = None
+    backend: BackendOptions = field(default_factory=BackendOptions)
     backend_args: tuple[str, ...] = ()
     flaws: tuple[str, ...] = ()
     ready_timeout_s: float = 30.0
@@ -71,4 +102,5 @@ class ClusterSpec:
         values["run_dir"] = Path(values["run_dir"])
         values["backend_args"] = tuple(values.get("backend_args", ()))
         values["flaws"] = tuple(values.get("flaws", ()))
+        values["backend"] = BackendOptions(**(values.get("backend") or {}))
         return cls(**values)

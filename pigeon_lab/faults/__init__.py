@@ -1,19 +1,45 @@
-"""Faults: the registry of kinds a scenario may schedule (see registry.py)."""
+"""Faults: the kinds a scenario may schedule (one module per family) and the scheduler.
 
+Importing this package registers the built-in families: ``process`` (kill, pause,
+restart, drain), ``redis_failover`` and ``link`` (partition, latency, bandwidth,
+reset, slow-close).
+"""
+
+# Registration order is the order in which ``scenario kinds`` and messages list the kinds.
+# isort: off
+from pigeon_lab.faults import process, redis_failover, link  # noqa: F401
+
+# isort: on
+from pigeon_lab.faults.base import (
+    PROCESS_TARGETS,
+    ClusterControl,
+    FaultEnv,
+    FaultKind,
+    Heal,
+    ParamSpec,
+    PlannedFault,
+    TopologyFacts,
+)
 from pigeon_lab.faults.registry import (
     FAULT_KINDS,
-    FaultKind,
-    ParamSpec,
     link_targets,
     process_targets,
     register_fault_kind,
+    target_class,
 )
 
 __all__ = [
     "FAULT_KINDS",
+    "PROCESS_TARGETS",
+    "ClusterControl",
+    "FaultEnv",
     "FaultKind",
+    "Heal",
     "ParamSpec",
+    "PlannedFault",
+    "TopologyFacts",
     "link_targets",
     "process_targets",
     "register_fault_kind",
+    "target_class",
 ]

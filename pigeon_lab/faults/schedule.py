@@ -1,8 +1,12 @@
-"""Run a scenario's fault schedule beside the load, against the supervised cluster.
+"""Run a scenario's fault schedule beside the load: inject on time, heal every window.
 
-A fault is a package (style.md): inject, heal, its window. Every fault that was
-injected is healed at the end, whatever happens, and each window is recorded on
-the history's clock (``time.monotonic_ns()``) for the checkers and the report.
+Each fault's kind (``FAULT_KINDS``) injects it and returns its heal; a window is
+healed at its end, an open one (no ``duration_s``) when the load ends, and every
+fault still open is healed on ``stop()`` whatever happens. A fault that cannot be
+injected or healed is recorded with its error (``faults.json``, the report) and the
+schedule goes on. Times are ``time.monotonic_ns()``, the history's clock. Each
+injection, heal and failure is also a run event (``pigeon_lab.events``), so the
+terminal shows it as it happens.
 """
 
 from __future__ import annotations
@@ -11,125 +15,157 @@ import json
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Protocol
+from types import TracebackType
+from typing import Any
 
-
-class FaultTarget(Protocol):
-    """The part of the supervisor that faults drive (pigeon_lab.cluster.Cluster)."""
-
-    def kill(self, name: str) -> None: ...
-    def pause(self, name: str) -> None: ...
-    def resume(self, name: str) -> None: ...
-    def restart(self, name: str) -> None: ...
-    def drain(self, name: str) -> int | None: ...
-    def failover(self) -> str: ...
-
-
-INSTANT_KINDS = frozenset({"restart", "redis-failover"})
-"""Faults that are over once injected: their window is the injection itself."""
+from pigeon_lab.errors import ConfigError
+from pigeon_lab.events import FaultFailed, FaultHealed, FaultInjected, Phase, RunEvents
+from pigeon_lab.faults.base import ClusterControl, FaultEnv, Heal, PlannedFault
+from pigeon_lab.faults.registry import FAULT_KINDS
 
 
 @dataclass
 class FaultRecord:
-    """One fault as it ran: what, where, and when on the monotonic ns clock."""
+    """One fault as it ran: what, where, with which params, when (monotonic ns), errors."""
 
     kind: str
     target: str
     start_t: int
     end_t: int | None = None
     error: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    label: str = ""
 
 
-@dataclass(frozen=True)
-class PlannedFault:
-    """A fault of the scenario: at `at_s` after load start, for `duration_s` (None: instant)."""
-
-    kind: str
-    target: str
-    at_s: float
-    duration_s: float | None
+def label_of(fault: PlannedFault) -> str:
+    """How the report names the fault's window (its kind's ``label``)."""
+    kind = FAULT_KINDS.get(fault.kind)
+    return kind.label(fault) if kind is not None else f"{fault.kind} {fault.target}"
 
 
-def _inject(cluster: FaultTarget, fault: PlannedFault) -> Callable[[], None]:
-    """Inject one fault; return its heal action (a no-op for faults that heal themselves)."""
-    kind, target = fault.kind, fault.target
-    if kind == "kill":
-        cluster.kill(target)
-        return lambda: cluster.restart(target)
-    if kind == "pause":
-        cluster.pause(target)
-        return lambda: cluster.resume(target)
-    if kind == "restart":
-        cluster.restart(target)
-        return lambda: None
-    if kind == "drain":
-        cluster.drain(target)
-        return lambda: cluster.restart(target)
-    if kind == "redis-failover":
-        cluster.failover()
-        return lambda: None
-    raise ValueError(f"fault kind {kind!r} cannot be injected by the supervisor")
+@dataclass
+class _Open:
+    until: float
+    index: int
+    fault: PlannedFault
+    record: FaultRecord
+    heal: Heal
 
 
 class FaultScheduler(threading.Thread):
-    """Injects planned faults at their times relative to `start_t`, heals each after its
-    duration, and heals everything still open on `stop()`."""
+    """Injects planned faults at their times from ``begin()``, heals each after its
+    duration, and heals everything still open on ``stop()``. Also a context manager:
+    ``with FaultScheduler(env, plan) as s:`` begins on entry and stops on exit."""
 
-    def __init__(self, cluster: FaultTarget, plan: Sequence[PlannedFault]) -> None:
+    def __init__(
+        self,
+        env: FaultEnv | ClusterControl | None,
+        plan: Sequence[PlannedFault],
+        events: RunEvents | None = None,
+        faults_path: Path | None = None,
+    ) -> None:
         super().__init__(name="fault-scheduler", daemon=True)
-        self._cluster = cluster
-        self._plan = sorted(plan, key=lambda f: f.at_s)
+        if env is None and plan:
+            raise ConfigError(
+                "faults need the bundled cluster; an external target cannot be faulted",
+                field="faults",
+            )
+        self._env = env if isinstance(env, FaultEnv) or env is None else FaultEnv(cluster=env)
+        self._plan = sorted(enumerate(plan), key=lambda item: item[1].at_s)
+        self._events = events or RunEvents()
+        self._faults_path = faults_path
         self._stop_event = threading.Event()
         self._lock = threading.Lock()
-        self._open: list[tuple[float, FaultRecord, Callable[[], None]]] = []
+        self._open: list[_Open] = []
         self.records: list[FaultRecord] = []
         self.start_t = time.monotonic_ns()
 
+    # ----- context manager -----
+    def __enter__(self) -> FaultScheduler:
+        self.begin()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if self._plan:
+                with self._events.phase(Phase.HEAL):
+                    self.stop()
+            else:
+                self.stop()
+        finally:
+            if self._faults_path is not None:
+                write_faults(self._faults_path, self.records)
+
     def begin(self) -> None:
-        """Start the clock and the thread (load starts now)."""
+        """Start the clock and the thread (the load starts now)."""
         self.start_t = time.monotonic_ns()
         self.start()
 
     def _elapsed_s(self) -> float:
         return (time.monotonic_ns() - self.start_t) / 1e9
 
-    def _heal(self, record: FaultRecord, heal: Callable[[], None]) -> None:
+    def _inject(self, index: int, fault: PlannedFault) -> None:
+        label = label_of(fault)
+        record = FaultRecord(
+            fault.kind, fault.target, time.monotonic_ns(), params=dict(fault.params), label=label
+        )
+        with self._lock:
+            self.records.append(record)
+        kind = FAULT_KINDS.get(fault.kind)
         try:
-            heal()
+            if kind is None or kind.inject is None:
+                raise ValueError(f"fault kind {fault.kind!r} cannot be injected by this version")
+            assert self._env is not None  # __init__ refuses a plan without an environment
+            heal = kind.inject(self._env, fault)
+        except Exception as exc:  # recorded in faults.json and the report
+            record.error = f"inject failed: {exc}"
+            record.end_t = time.monotonic_ns()
+            self._events.fire(
+                FaultFailed(index, fault.kind, fault.target, label, "inject", str(exc))
+            )
+            return
+        self._events.fire(FaultInjected(index, fault.kind, fault.target, label, dict(fault.params)))
+        if kind.window == "none":
+            record.end_t = time.monotonic_ns()
+            return
+        # A window fault without a duration stays until the load ends (healed by stop()).
+        until = math.inf if fault.duration_s is None else fault.at_s + fault.duration_s
+        with self._lock:
+            self._open.append(_Open(until, index, fault, record, heal))
+
+    def _heal(self, item: _Open) -> None:
+        fault, record = item.fault, item.record
+        try:
+            item.heal()
         except Exception as exc:  # recorded, and the next heals still run
             record.error = f"heal failed: {exc}"
+            self._events.fire(
+                FaultFailed(item.index, fault.kind, fault.target, record.label, "heal", str(exc))
+            )
+        else:
+            self._events.fire(FaultHealed(item.index, fault.kind, fault.target, record.label))
         record.end_t = time.monotonic_ns()
 
     def run(self) -> None:
         pending = list(self._plan)
         while not self._stop_event.is_set():
             now = self._elapsed_s()
-            while pending and pending[0].at_s <= now:
-                fault = pending.pop(0)
-                record = FaultRecord(fault.kind, fault.target, time.monotonic_ns())
-                with self._lock:
-                    self.records.append(record)
-                try:
-                    heal = _inject(self._cluster, fault)
-                except Exception as exc:  # recorded in faults.json and the report
-                    record.error = f"inject failed: {exc}"
-                    record.end_t = time.monotonic_ns()
-                    continue
-                if fault.kind in INSTANT_KINDS:
-                    record.end_t = time.monotonic_ns()
-                    continue
-                # A window fault without a duration stays until the load ends (healed by stop()).
-                until = math.inf if fault.duration_s is None else fault.at_s + fault.duration_s
-                with self._lock:
-                    self._open.append((until, record, heal))
+            while pending and pending[0][1].at_s <= now:
+                index, fault = pending.pop(0)
+                self._inject(index, fault)
             with self._lock:
-                due = [o for o in self._open if o[0] <= now]
-                self._open = [o for o in self._open if o[0] > now]
-            for _, record, heal in due:
-                self._heal(record, heal)
+                due = [o for o in self._open if o.until <= now]
+                self._open = [o for o in self._open if o.until > now]
+            for item in due:
+                self._heal(item)
             self._stop_event.wait(0.05)
 
     def stop(self) -> list[FaultRecord]:
@@ -139,11 +175,14 @@ class FaultScheduler(threading.Thread):
             self.join(timeout=60)
         with self._lock:
             still_open, self._open = self._open, []
-        for _, record, heal in still_open:
-            self._heal(record, heal)
+        for item in still_open:
+            self._heal(item)
         return list(self.records)
 
 
 def write_faults(path: Path, records: Sequence[FaultRecord]) -> None:
-    """faults.json: a list of {kind, target, start_t, end_t, error} (ns, monotonic clock)."""
+    """faults.json: a list of {kind, target, start_t, end_t, error, params, label}."""
     path.write_text(json.dumps([asdict(r) for r in records], indent=2))
+
+
+__all__ = ["FaultRecord", "FaultScheduler", "PlannedFault", "label_of", "write_faults"]

@@ -13,6 +13,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker", action="store_true", help="run as a worker of a master")
     parser.add_argument("--master-host", default="127.0.0.1")
     parser.add_argument("--master-port", type=int, default=5557)
+    parser.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        help="a module that registers a workload (worker; repeatable)",
+    )
     args = parser.parse_args(argv)
     if not args.worker and args.config is None:
         parser.error("--config is required (or --worker)")
@@ -23,9 +30,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.worker:
-            process.run_worker(args.master_host, args.master_port)
+            process.run_worker(args.master_host, args.master_port, tuple(args.imports))
         else:
-            process.run_main(LoadConfig.model_validate_json(args.config.read_text()))
+            process.run_main(LoadConfig.from_json(args.config.read_text()))
     except PigeonLabError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

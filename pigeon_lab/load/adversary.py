@@ -11,7 +11,9 @@ Each attempt is one ``adversarial`` history row: ``detail`` names the attack,
 
 The adversary also records its own ``join_ok``/``recv``/``sync_ok``/``deliver``/``leave``
 and ``send_invoke``/``send_ok`` rows like any client, so that the isolation checker
-can see every message it received and every message it sent.
+can see every message it received and every message it sent. It speaks through the
+load context's codec, like every user; its oversized body is one byte over the
+target's ``max_body`` (``LoadConfig.max_body``).
 """
 
 from __future__ import annotations
@@ -27,28 +29,34 @@ from locust import User, task
 
 from pigeon_lab.history.recorder import body_hash
 from pigeon_lab.history.schema import Kind
-from pigeon_lab.load.context import LoadContext
-from pigeon_lab.load.sio_client import refusal_code
-from pigeon_lab.load.user import _ctx
+from pigeon_lab.load.context import ContextSlot, LoadContext
+from pigeon_lab.protocol.codec import (
+    Message,
+    Op,
+    join_payload,
+    leave_payload,
+    refusal_code,
+    send_payload,
+    sync_payload,
+)
 
 _ATTACK_EVERY_S = 10.0
-_MAX_BODY = 4096
 
 
 class AdversaryUser(User):
     """Tries forged, expired and missing tokens, cross-tenant names, sender spoofs, big bodies."""
 
     abstract = True
-    _count = 0
+    slot: ContextSlot  # set by ``pigeon_lab.load.user.user_classes``
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
-        self.ctx: LoadContext = _ctx()
+        self.ctx: LoadContext = self.slot.get()
+        self.codec = self.ctx.codec
         cfg = self.ctx.config
-        i = AdversaryUser._count * self.ctx.workers + self.ctx.worker_index
-        AdversaryUser._count += 1
+        i = self.ctx.next_index("adversary")
         self.user = f"adv{i}"
-        self.workspace = cfg.workspace_names()[i % cfg.workspaces]
+        self.workspace = cfg.workspace_names()[i % cfg.workload.workspaces]
         self.url = cfg.urls[i % len(cfg.urls)]
         self.rng = random.Random(cfg.seed * 31 + 1_000_003 + i)
         self.finished = True  # never holds the drain up
@@ -59,6 +67,12 @@ class AdversaryUser(User):
 
     def _attempt(self, attack: str, outcome: str, **kw: Any) -> None:
         self._row(Kind.ADVERSARIAL, detail=attack, error=outcome, **kw)
+
+    def stop_now(self) -> None:
+        """Nothing to wake: the attack loop polls ``ctx.stopping``."""
+
+    def abandon(self) -> None:
+        """Nothing to give up: every attempt is recorded when it ends."""
 
     @task
     def attack(self) -> None:
@@ -86,7 +100,7 @@ class AdversaryUser(User):
             sio.connect(
                 self.url,
                 auth=auth,
-                transports=[self.ctx.config.transport],
+                transports=[self.ctx.config.workload.transport],
                 wait_timeout=self.ctx.config.connect_timeout_s,
             )
         except socketio.exceptions.ConnectionError:
@@ -100,21 +114,20 @@ class AdversaryUser(User):
         from pigeon_lab.tokens import mint_token
 
         forged = mint_token("not-the-secret-" + uuid.uuid4().hex, self.workspace, self.user)
-        self._try_connect("forged_token", {"token": forged})
+        self._try_connect("forged_token", self.codec.auth(forged))
         if cfg.jwt_secret:
             expired = mint_token(cfg.jwt_secret, self.workspace, self.user, ttl_s=-120)
-            self._try_connect("expired_token", {"token": expired})
+            self._try_connect("expired_token", self.codec.auth(expired))
         self._try_connect("missing_token", None)
-        self._try_connect("malformed_token", {"token": "not.a.jwt"})
+        self._try_connect("malformed_token", self.codec.auth("not.a.jwt"))
 
-    def _call(
-        self, sio: socketio.Client, event: str, data: dict[str, Any]
-    ) -> dict[str, Any] | None:
+    def _call(self, sio: socketio.Client, op: Op, data: Message) -> Any:
+        """Emit ``op`` through the codec and wait for its ack (raw); None on no answer."""
+        timeout = self.ctx.config.workload.ack_timeout_ms / 1000
         try:
-            ack = sio.call(event, data, timeout=self.ctx.config.ack_timeout_ms / 1000)
+            return sio.call(self.codec.event(op), self.codec.encode(op, data), timeout=timeout)
         except (socketio.exceptions.TimeoutError, socketio.exceptions.SocketIOError):
             return None
-        return ack if isinstance(ack, dict) else None
 
     def _in_session_attacks(self) -> None:
         cfg = self.ctx.config
@@ -135,12 +148,17 @@ class AdversaryUser(User):
                     sent_wall=m.get("ts"),
                 )
 
-        sio.on("message", on_message)
+        def on_push(raw: Any) -> None:
+            m = self.codec.decode_push(raw)
+            if m is not None:
+                on_message(m)
+
+        sio.on(self.codec.message_event, on_push)
         try:
             sio.connect(
                 self.url,
-                auth={"token": self.ctx.token(self.workspace, self.user)},
-                transports=[cfg.transport],
+                auth=self.codec.auth(self.ctx.token(self.workspace, self.user)),
+                transports=[cfg.workload.transport],
                 wait_timeout=cfg.connect_timeout_s,
             )
         except socketio.exceptions.ConnectionError as exc:
@@ -156,14 +174,17 @@ class AdversaryUser(User):
             self.node = None
 
     def _session(self, sio: socketio.Client, channel: str) -> None:
+        codec = self.codec
         self._row(Kind.JOIN, channel=channel)
-        ack = self._call(sio, "join", {"channel": channel})
-        if not ack or not ack.get("ok"):
-            self._row(Kind.JOIN_FAIL, channel=channel, error=_code(ack))
-            self._attempt("cross_tenant_join", _code(ack), channel=channel)
+        raw = self._call(sio, "join", join_payload(channel))
+        joined = codec.decode_join(raw)
+        if raw is None or not joined.ok:
+            code = _code(raw, joined.error)
+            self._row(Kind.JOIN_FAIL, channel=channel, error=code)
+            self._attempt("cross_tenant_join", code, channel=channel)
             return
-        head = int(ack.get("head_seq") or 0)
-        self.node = ack.get("node")
+        head = joined.head_seq
+        self.node = joined.node
         self._row(Kind.JOIN_OK, channel=channel, seq=head)
         # the name exists in every workspace; the token's workspace decides which one it is
         self._attempt("cross_tenant_join", "scoped", channel=channel)
@@ -177,45 +198,44 @@ class AdversaryUser(User):
             body_hash=body_hash(body),
             attempt=1,
         )
-        sent = self._call(
-            sio, "send", {"channel": channel, "client_msg_id": cmid, "body": body, "sender": "u0"}
-        )
-        if sent and sent.get("ok"):
+        raw = self._call(sio, "send", {**send_payload(channel, cmid, body), "sender": "u0"})
+        sent = codec.decode_send(raw)
+        if raw is not None and sent.ok:
             self._row(
                 Kind.SEND_OK,
                 channel=channel,
                 client_msg_id=cmid,
-                seq=sent.get("seq"),
-                msg_id=sent.get("id"),
+                seq=sent.seq,
+                msg_id=sent.msg_id,
                 body_hash=body_hash(body),
                 attempt=1,
             )
         else:
             self._row(
-                Kind.SEND_INFO if sent is None else Kind.SEND_FAIL,
+                Kind.SEND_INFO if raw is None else Kind.SEND_FAIL,
                 channel=channel,
                 client_msg_id=cmid,
-                error=_code(sent),
+                error=_code(raw, sent.error),
                 attempt=1,
             )
-        # oversized body
-        big = "x" * (_MAX_BODY + 1)
-        ack2 = self._call(
-            sio, "send", {"channel": channel, "client_msg_id": str(uuid.uuid4()), "body": big}
-        )
+        # oversized body: one byte over the target's limit
+        big = "x" * (self.ctx.config.max_body + 1)
+        raw2 = self._call(sio, "send", send_payload(channel, str(uuid.uuid4()), big))
+        big_ack = codec.decode_send(raw2)
         self._attempt(
             "oversized_body",
-            "accepted" if ack2 and ack2.get("ok") else _code(ack2),
+            "accepted" if raw2 is not None and big_ack.ok else _code(raw2, big_ack.error),
             channel=channel,
         )
         # catch up (records what the channel holds since the join, for sender and gap checks)
         spoof_sender: str | None = None
         after = head
-        while True:
-            got = self._call(sio, "sync", {"channel": channel, "after_seq": after})
-            if not got or not got.get("ok"):
+        for _ in range(1000):  # pages; a target that never advances cannot hold us forever
+            got = codec.decode_sync(self._call(sio, "sync", sync_payload(channel, after)))
+            if not got.ok:
                 break
-            for m in got.get("messages") or []:
+            before = after
+            for m in got.messages:
                 b = m.get("body")
                 kw = dict(
                     channel=channel,
@@ -229,10 +249,11 @@ class AdversaryUser(User):
                     Kind.SYNC_OK, body_hash=body_hash(b) if isinstance(b, str) else None, **kw
                 )
                 self._row(Kind.DELIVER, **kw)
-                after = max(after, int(m.get("seq") or 0))
+                seq = m.get("seq")
+                after = max(after, seq if isinstance(seq, int) else 0)
                 if m.get("client_msg_id") == cmid:
                     spoof_sender = m.get("sender")
-            if not got.get("more"):
+            if not got.more or after <= before:
                 break
         outcome = (
             "unknown"
@@ -244,12 +265,14 @@ class AdversaryUser(User):
         self._attempt(
             "sender_spoof", outcome, channel=channel, client_msg_id=cmid, sender=spoof_sender
         )
-        self._row(Kind.LEAVE, channel=channel)
-        self._call(sio, "leave", {"channel": channel})
+        # the leave row is recorded once the leave is acknowledged (interfaces.md)
+        left = codec.decode_leave(self._call(sio, "leave", leave_payload(channel)))
+        self._row(Kind.LEAVE, channel=channel, error=None if left.ok else _code(None, left.error))
 
 
-def _code(ack: dict[str, Any] | None) -> str:
-    if ack is None:
+def _code(raw: Any, error: Any) -> str:
+    """The refusal code of an ack (``unknown`` when there was no answer)."""
+    if raw is None:
         return "unknown"
-    err = ack.get("error")
-    return str(err.get("code")) if isinstance(err, dict) else "unknown"
+    code = getattr(error, "code", None)
+    return str(code) if code else "unknown"

@@ -13,6 +13,10 @@ it returns a list of actions for the caller to perform and record:
 
 Timers (ack timeouts, gap repair, send retries, reconnect) fire from ``tick(now)``;
 ``next_deadline()`` says when the caller should call it next.
+
+It works in the protocol's canonical terms (``pigeon_lab.protocol.codec``): ``Emit``
+carries an operation and its canonical payload, which the caller encodes with its codec;
+``on_ack`` takes the ack as it came off the wire and decodes it with the same codec.
 """
 
 from __future__ import annotations
@@ -40,6 +44,17 @@ from pigeon_lab.load.client_types import (
     reconnect_delay,
     retry_delay,
 )
+from pigeon_lab.protocol.codec import (
+    PIGEON,
+    Codec,
+    JoinAck,
+    Op,
+    SendAck,
+    SyncAck,
+    join_payload,
+    send_payload,
+    sync_payload,
+)
 
 __all__ = [
     "ERROR_CODES",
@@ -64,9 +79,10 @@ __all__ = [
 class ClientAlgorithm:
     """Per-client state of the reference algorithm; see the module docstring."""
 
-    def __init__(self, policy: Policy, rng: random.Random) -> None:
+    def __init__(self, policy: Policy, rng: random.Random, codec: Codec = PIGEON) -> None:
         self.policy = policy
         self.rng = rng
+        self.codec = codec
         self.connected = False
         self.channels: dict[str, ChannelState] = {}
         self.sends: dict[str, SendState] = {}
@@ -164,23 +180,23 @@ class ClientAlgorithm:
         return out
 
     def on_ack(self, op_id: int, ack: Any, now: float) -> list[Action]:
-        """The ack of an emitted operation (late acks of a send still unresolved count)."""
+        """The ack of an emitted operation as it came off the wire (decoded by the codec);
+        late acks of a send still unresolved count."""
         op = self.ops.pop(op_id, None)
         if op is None:
             return []
-        ack = ack if isinstance(ack, dict) else {"ok": False, "error": {"code": "bad_request"}}
         if op.event == "send":
             s = self.sends.get(op.client_msg_id or "")
             if s is None or s.op != op_id:
                 return []
-            return self._send_acked(s, ack, now)
+            return self._send_acked(s, self.codec.decode_send(ack), now)
         ch = self.channels.get(op.channel)
         if ch is None:
             return []
         if op.event == "join":
-            return self._join_acked(ch, ack, now)
+            return self._join_acked(ch, self.codec.decode_join(ack), now)
         if op.event == "sync":
-            return self._sync_acked(ch, ack, now)
+            return self._sync_acked(ch, self.codec.decode_sync(ack), now)
         return []
 
     def tick(self, now: float) -> list[Action]:
@@ -244,7 +260,7 @@ class ClientAlgorithm:
         return min(times) if times else None
 
     # ----- internals -----
-    def _op(self, event: str, channel: str, now: float, cmid: str | None = None) -> int:
+    def _op(self, event: Op, channel: str, now: float, cmid: str | None = None) -> int:
         self._next_op += 1
         self.ops[self._next_op] = PendingOp(event, channel, now + self.policy.ack_timeout, cmid)
         return self._next_op
@@ -253,22 +269,19 @@ class ClientAlgorithm:
         ch.joined = False
         ch.join_started = now
         op = self._op("join", ch.name, now)
-        payload: dict[str, Any] = {"channel": ch.name}
-        if ch.last_seq is not None:
-            payload["after_seq"] = ch.last_seq
-        return Emit(op, "join", payload)
+        return Emit(op, "join", join_payload(ch.name, ch.last_seq))
 
     def _emit_sync(self, ch: ChannelState, now: float) -> Emit:
         ch.syncing = True
         op = self._op("sync", ch.name, now)
-        payload = {"channel": ch.name, "after_seq": ch.last_seq, "limit": self.policy.sync_limit}
-        return Emit(op, "sync", payload)
+        assert ch.last_seq is not None
+        return Emit(op, "sync", sync_payload(ch.name, ch.last_seq, self.policy.sync_limit))
 
     def _emit_send(self, s: SendState, now: float) -> Emit:
         s.attempt += 1
         s.retry_at = None
         s.op = self._op("send", s.channel, now, s.client_msg_id)
-        payload = {"channel": s.channel, "client_msg_id": s.client_msg_id, "body": s.body}
+        payload = send_payload(s.channel, s.client_msg_id, s.body)
         return Emit(s.op, "send", payload, attempt=s.attempt)
 
     def _resolve(
@@ -297,14 +310,11 @@ class ClientAlgorithm:
         s.retry_at = at
         return []
 
-    def _send_acked(self, s: SendState, ack: dict[str, Any], now: float) -> list[Action]:
-        if not ack.get("ok"):
-            code = (ack.get("error") or {}).get("code", "unknown")
-            return self._send_failed(s, str(code), now)
-        seq = ack.get("seq")
-        done = self._resolve(
-            s, "ok", now, seq=seq, msg_id=ack.get("id"), duplicate=bool(ack.get("duplicate"))
-        )
+    def _send_acked(self, s: SendState, ack: SendAck, now: float) -> list[Action]:
+        if not ack.ok:
+            return self._send_failed(s, ack.error.code if ack.error else "unknown", now)
+        seq = ack.seq
+        done = self._resolve(s, "ok", now, seq=seq, msg_id=ack.msg_id, duplicate=ack.duplicate)
         out: list[Action] = [done]
         ch = self.channels.get(s.channel)
         if ch is not None and isinstance(seq, int):
@@ -316,44 +326,39 @@ class ClientAlgorithm:
             self.sends[s.client_msg_id] = s
         return out
 
-    def _join_acked(self, ch: ChannelState, ack: dict[str, Any], now: float) -> list[Action]:
+    def _join_acked(self, ch: ChannelState, ack: JoinAck, now: float) -> list[Action]:
         latency = (now - ch.join_started) * 1000.0
-        if not ack.get("ok"):
-            code = str((ack.get("error") or {}).get("code", "unknown"))
+        if not ack.ok:
+            code = ack.error.code if ack.error else "unknown"
             return [JoinDone(ch.name, False, None, None, code, False, latency)]
-        head = ack.get("head_seq")
-        head = head if isinstance(head, int) else 0
-        out: list[Action] = [
-            JoinDone(
-                ch.name, True, head, ack.get("node"), None, bool(ack.get("truncated")), latency
-            )
-        ]
+        head = ack.head_seq
+        out: list[Action] = [JoinDone(ch.name, True, head, ack.node, None, ack.truncated, latency)]
         ch.joined = True
         if ch.last_seq is None:
             ch.last_seq = head  # a fresh member starts at the head
         out.extend(self._apply_batch(ch, ack, now))
         return out
 
-    def _sync_acked(self, ch: ChannelState, ack: dict[str, Any], now: float) -> list[Action]:
+    def _sync_acked(self, ch: ChannelState, ack: SyncAck, now: float) -> list[Action]:
         ch.syncing = False
-        if not ack.get("ok"):
+        if not ack.ok:
             ch.gap_deadline = now + self.policy.gap_timeout
             return []
         return self._apply_batch(ch, ack, now)
 
-    def _apply_batch(self, ch: ChannelState, ack: dict[str, Any], now: float) -> list[Action]:
+    def _apply_batch(self, ch: ChannelState, ack: JoinAck | SyncAck, now: float) -> list[Action]:
         """Deliver the messages of a join/sync ack; follow ``more``; re-arm gap repair."""
         out: list[Action] = []
-        msgs = [m for m in (ack.get("messages") or []) if isinstance(m, dict)]
-        msgs.sort(key=lambda m: m.get("seq", 0))
+        msgs = [m for m in ack.messages if isinstance(m.get("seq"), int)]
+        msgs.sort(key=lambda m: int(m["seq"]))
         assert ch.last_seq is not None
-        if ack.get("truncated") and msgs and msgs[0].get("seq", 0) > ch.last_seq + 1:
+        if ack.truncated and msgs and msgs[0]["seq"] > ch.last_seq + 1:
             ch.last_seq = int(msgs[0]["seq"]) - 1  # fell out of retention: cannot be had
         for m in msgs:
             out.append(Synced(ch.name, m))
             self._accept(ch, m, now, out, live=False)
-        head = ack.get("head_seq")
-        if ack.get("more") and self.connected:
+        head = ack.head_seq
+        if ack.more and self.connected:
             out.append(self._emit_sync(ch, now))
         elif isinstance(head, int):
             self._note_head(ch, head, now)

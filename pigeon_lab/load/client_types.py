@@ -1,5 +1,6 @@
-"""Types of the client algorithm: the error-code table, the policy, backoff, the actions,
-and the per-channel, per-send and per-operation state it keeps."""
+"""Types of the client algorithm: the policy, backoff, the actions, and the per-channel,
+per-send and per-operation state it keeps. Error codes live in ``pigeon_lab.protocol.errors``
+(re-exported here)."""
 
 from __future__ import annotations
 
@@ -7,44 +8,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Message = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class ErrorCode:
-    """An error code of the protocol. ``definite``: the operation surely did not happen;
-    ``retry``: a send retries it with the same client_msg_id."""
-
-    code: str
-    definite: bool
-    retry: bool
-
-
-# The one table of error codes (protocol.md) plus the client's own pseudo-codes.
-ERROR_CODES: dict[str, ErrorCode] = {
-    c.code: c
-    for c in (
-        ErrorCode("unauthorized", definite=True, retry=False),
-        ErrorCode("expired", definite=True, retry=False),
-        ErrorCode("forbidden", definite=True, retry=False),
-        ErrorCode("bad_request", definite=True, retry=False),
-        ErrorCode("not_member", definite=True, retry=False),
-        ErrorCode("too_large", definite=True, retry=False),
-        ErrorCode("rate_limited", definite=True, retry=True),
-        ErrorCode("not_durable", definite=False, retry=True),
-        ErrorCode("unavailable", definite=False, retry=True),
-        ErrorCode("internal", definite=False, retry=True),
-        ErrorCode("timeout", definite=False, retry=True),  # no ack within the ack timeout
-        ErrorCode("disconnect", definite=False, retry=True),  # connection lost before the ack
-        ErrorCode("stopped", definite=False, retry=False),  # the run ended first
-    )
-}
-UNKNOWN_ERROR = ErrorCode("unknown", definite=False, retry=True)
-
-
-def error_code(code: str | None) -> ErrorCode:
-    """Look a code up; unknown codes are indefinite and retried."""
-    return ERROR_CODES.get(code or "", UNKNOWN_ERROR)
+from pigeon_lab.protocol.codec import Message, Op
+from pigeon_lab.protocol.errors import ERROR_CODES, UNKNOWN_ERROR, ErrorCode, error_code
 
 
 @dataclass(frozen=True)
@@ -78,8 +43,11 @@ def reconnect_delay(policy: Policy, failures: int, rng: random.Random) -> float:
 
 @dataclass(frozen=True)
 class Emit:
+    """Emit operation ``event`` with the canonical ``payload``; the caller encodes it with
+    its codec and binds the ack to ``op``."""
+
     op: int
-    event: Literal["join", "sync", "send", "leave"]
+    event: Op
     payload: dict[str, Any]
     attempt: int = 1
 
@@ -156,7 +124,29 @@ class SendState:
 
 @dataclass
 class PendingOp:
-    event: str
+    event: Op
     channel: str
     deadline: float
     client_msg_id: str | None = None
+
+
+__all__ = [
+    "ERROR_CODES",
+    "UNKNOWN_ERROR",
+    "Action",
+    "ChannelState",
+    "Connect",
+    "Deliver",
+    "Emit",
+    "ErrorCode",
+    "JoinDone",
+    "Message",
+    "PendingOp",
+    "Policy",
+    "SendDone",
+    "SendState",
+    "Synced",
+    "error_code",
+    "reconnect_delay",
+    "retry_delay",
+]

@@ -1,11 +1,24 @@
-"""The load process's configuration and summary (JSON-serialisable; no Locust import)."""
+"""The load process's configuration and summary (JSON-serialisable; no Locust import).
+
+``LoadConfig`` carries the scenario's ``workload`` as is (one set of defaults: the
+scenario model's), plus what only the load process needs: where the target is, how
+to get tokens, the seed, the run folder, and the knobs of the load generator itself.
+``LoadConfig.from_scenario`` builds it from a scenario.
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from pigeon_lab.scenario.model import Workload
+from pigeon_lab.workloads import WORKLOADS, import_modules
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from pigeon_lab.scenario.model import Scenario
 
 
 class LoadConfig(BaseModel):
@@ -16,26 +29,14 @@ class LoadConfig(BaseModel):
     urls: list[str] = Field(min_length=1)  # users spread round robin (usually one LB URL)
     jwt_secret: str | None = None
     token_command: list[str] | None = None  # argv printing a token; {workspace} {user} replaced
-    workspaces: int = Field(default=2, ge=1)
-    channels_per_workspace: int = Field(default=4, ge=1)
-    users: int = Field(default=6, ge=0)
-    channels_per_user: int = Field(default=2, ge=1)
-    channel_skew: float = Field(default=1.0, ge=0.0)  # zipf-like exponent; 0 = uniform
-    send_rate_per_user: float = Field(default=1.0, ge=0.0)  # messages per second
+    workload: Workload = Field(default_factory=Workload)
+    workload_modules: list[str] = Field(default_factory=list)  # register extra workloads
+    max_body: int = Field(default=4096, ge=1)  # the target's body limit (adversary: one over)
     send_schedule: Literal["poisson", "uniform"] = "poisson"
-    body_bytes: int | tuple[int, int] = 64
-    ramp_s: float = Field(default=1.0, ge=0.0)
-    duration_s: float = Field(default=10.0, gt=0.0)
-    ack_timeout_ms: int = Field(default=5000, gt=0)
-    send_deadline_ms: int = Field(default=30000, gt=0)
     gap_timeout_ms: int = Field(default=500, gt=0)
     connect_timeout_s: float = Field(default=10.0, gt=0.0)
-    transport: Literal["websocket", "polling"] = "websocket"
     # auto: the lean websocket client for websocket over http://, python-socketio otherwise
     client: Literal["auto", "lean", "python-socketio"] = "auto"
-    processes: int = Field(default=1, ge=1)
-    adversarial_users: int = Field(default=0, ge=0)
-    duplicate_send_ratio: float = Field(default=0.0, ge=0.0, le=1.0)  # acked sends sent again
     record: bool = True  # False only for measuring the recorder's cost
     seed: int = 1
     out_dir: Path = Path(".")
@@ -44,31 +45,75 @@ class LoadConfig(BaseModel):
     worker_wait_s: float = Field(default=60.0, gt=0.0)
     drain_s: float | None = None  # graceful stop budget; default send_deadline + 5 s
 
-    @field_validator("body_bytes")
-    @classmethod
-    def _body(cls, v: int | tuple[int, int]) -> int | tuple[int, int]:
-        lo, hi = (v, v) if isinstance(v, int) else v
-        if lo < 24 or hi < lo:
-            raise ValueError("body_bytes must be >= 24 (room for the send time) and min <= max")
-        return v
-
     @model_validator(mode="after")
     def _auth(self) -> LoadConfig:
         if not self.jwt_secret and not self.token_command:
             raise ValueError("one of jwt_secret or token_command is required")
-        if self.users + self.adversarial_users == 0:
-            raise ValueError("users + adversarial_users must be > 0")
         return self
+
+    @classmethod
+    def from_scenario(
+        cls,
+        scenario: Scenario,
+        *,
+        urls: list[str],
+        out_dir: Path,
+        jwt_secret: str | None = None,
+        token_command: list[str] | None = None,
+        master_bind: str | None = None,
+        expect_workers: int = 0,
+    ) -> LoadConfig:
+        """The load of ``scenario`` against ``urls``, writing into ``out_dir``."""
+        modules = sorted(
+            {WORKLOADS[n].module for n in scenario.workload.enabled_workloads()}
+            - {WORKLOADS["chat"].module}
+        )
+        return cls(
+            urls=urls,
+            jwt_secret=jwt_secret,
+            token_command=token_command,
+            workload=scenario.workload,
+            workload_modules=modules,
+            max_body=scenario.topology.backend.max_body,
+            seed=scenario.seed,
+            out_dir=out_dir,
+            master_bind=master_bind,
+            expect_workers=expect_workers,
+        )
+
+    @classmethod
+    def build(cls, **fields: Any) -> LoadConfig:
+        """A config from flat keyword arguments: those naming a ``workload`` field go into
+        the workload (with the scenario model's defaults for the rest), the others into
+        the config. For tests and benchmarks that are not driven by a scenario file."""
+        work = {k: fields.pop(k) for k in list(fields) if k in Workload.model_fields}
+        return cls(workload=Workload.model_validate(work), **fields)
+
+    @classmethod
+    def from_json(cls, text: str) -> LoadConfig:
+        """Parse a config, importing the modules of its workloads first (their sections
+        validate only once those are registered)."""
+        data: Any = json.loads(text)
+        if isinstance(data, dict):
+            import_modules(list(data.get("workload_modules") or []))
+        return cls.model_validate(data)
 
     @property
     def drain_budget_s(self) -> float:
-        return self.drain_s if self.drain_s is not None else self.send_deadline_ms / 1000 + 5.0
+        if self.drain_s is not None:
+            return self.drain_s
+        return self.workload.send_deadline_ms / 1000 + 5.0
+
+    @property
+    def total_users(self) -> int:
+        """Every simulated user of every enabled workload (chat users and adversaries)."""
+        return self.workload.total_users()
 
     def workspace_names(self) -> list[str]:
-        return [f"ws{i}" for i in range(self.workspaces)]
+        return self.workload.workspace_names()
 
     def channel_names(self) -> list[str]:
-        return [f"ch{i}" for i in range(self.channels_per_workspace)]
+        return self.workload.channel_names()
 
 
 class LoadSummary(BaseModel):

@@ -1,17 +1,42 @@
-"""What the users of one load process share: config, recorder, counters, latency logs."""
+"""What the users of one load process share: config, recorder, counters, latency logs.
+
+The load process makes one ``LoadContext`` and hands it to its user classes through a
+``ContextSlot`` (a class attribute the workload's user factory sets), so that users,
+adversaries and the process import this module and never each other.
+"""
 
 from __future__ import annotations
 
+import subprocess
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from pigeon_lab.history.recorder import Recorder
 from pigeon_lab.load.config import LoadConfig
 from pigeon_lab.load.latency import LatencyLog
+from pigeon_lab.protocol.codec import PIGEON, Codec
 from pigeon_lab.tokens import mint_token
+from pigeon_lab.workloads import WORKLOADS
 
-if TYPE_CHECKING:
-    from pigeon_lab.load.user import ChatUser
+
+class LoadUser(Protocol):
+    """What the load process asks of every simulated user while it stops."""
+
+    finished: bool
+
+    def stop_now(self) -> None:
+        """Wake up: the run is stopping (sleepers check ``ctx.stopping``)."""
+        ...
+
+    def abandon(self) -> None:
+        """The drain budget is spent: give up what is unresolved and disconnect."""
+        ...
+
+
+def _counters(config: LoadConfig) -> Counter[str]:
+    names = {c for n in config.workload.enabled_workloads() for c in WORKLOADS[n].counters}
+    return Counter(dict.fromkeys(sorted(names), 0))
 
 
 @dataclass
@@ -23,28 +48,28 @@ class LoadContext:
     worker_index: int = 0
     workers: int = 1
     stopping: bool = False
-    users: list[ChatUser] = field(default_factory=list)
+    codec: Codec = PIGEON
+    users: list[LoadUser] = field(default_factory=list)
     delivery_ms: LatencyLog = field(default_factory=LatencyLog)
     ack_ms: LatencyLog = field(default_factory=LatencyLog)
-    counters: dict[str, int] = field(
-        default_factory=lambda: dict.fromkeys(
-            ("sends", "acks", "send_fail", "send_info", "recv", "deliver", "errors"), 0
-        )
-    )
-    _local_index: int = 0
+    counters: Counter[str] = field(default_factory=Counter)
+    _next: dict[str, int] = field(default_factory=dict)
 
-    def next_index(self) -> int:
-        """Global user index: local k-th user of worker w is ``k * workers + w``."""
-        i = self._local_index * self.workers + self.worker_index
-        self._local_index += 1
-        return i
+    def __post_init__(self) -> None:
+        for name, value in _counters(self.config).items():
+            self.counters.setdefault(name, value)
+
+    def next_index(self, role: str = "user") -> int:
+        """Global index of a new user of ``role``: the k-th local one of worker w is
+        ``k * workers + w``, so indices never collide across workers."""
+        k = self._next.get(role, 0)
+        self._next[role] = k + 1
+        return k * self.workers + self.worker_index
 
     def token(self, workspace: str, user: str, ttl_s: float = 3600.0) -> str:
         cfg = self.config
         if cfg.jwt_secret:
             return mint_token(cfg.jwt_secret, workspace, user, ttl_s=ttl_s)
-        import subprocess
-
         argv = [
             a.replace("{workspace}", workspace).replace("{user}", user)
             for a in cfg.token_command or []
@@ -55,4 +80,24 @@ class LoadContext:
         return all(u.finished for u in self.users)
 
 
-__all__ = ["LoadContext"]
+class ContextSlot:
+    """Where a load process's user classes find the context (set once it exists: a
+    worker builds its classes before the master sends the config)."""
+
+    def __init__(self, ctx: LoadContext | None = None) -> None:
+        self._ctx = ctx
+
+    def set(self, ctx: LoadContext) -> None:
+        self._ctx = ctx
+
+    @property
+    def ready(self) -> bool:
+        return self._ctx is not None
+
+    def get(self) -> LoadContext:
+        if self._ctx is None:
+            raise RuntimeError("the load process has not set the load context yet")
+        return self._ctx
+
+
+__all__ = ["ContextSlot", "LoadContext", "LoadUser"]

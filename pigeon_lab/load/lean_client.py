@@ -79,7 +79,7 @@ def use_lean_client(cfg: Any, url: str) -> bool:
     """Whether a ``LoadConfig`` user connects with this client: ``client="lean"``, or
     ``"auto"`` with the websocket transport to an ``http://``/``ws://`` URL (polling and
     TLS go through python-socketio)."""
-    if cfg.client == "python-socketio" or cfg.transport != "websocket":
+    if cfg.client == "python-socketio" or cfg.workload.transport != "websocket":
         return False
     return bool(cfg.client == "lean" or urlsplit(url).scheme in ("http", "ws"))
 

@@ -26,18 +26,28 @@ from typing import Any
 import gevent
 import locust.runners
 import pyarrow as pa
+from locust import User
 from locust.env import Environment
 
 from pigeon_lab.errors import LoadError
 from pigeon_lab.history.io import write_table
 from pigeon_lab.history.recorder import Recorder, rows_to_table
 from pigeon_lab.history.schema import HISTORY_SCHEMA
-from pigeon_lab.load import user as user_mod
 from pigeon_lab.load.config import LoadConfig, LoadSummary
+from pigeon_lab.load.context import ContextSlot, LoadContext
 from pigeon_lab.load.workload import all_channels
+from pigeon_lab.workloads import WORKLOADS, import_modules
 
 CHUNK_ROWS = 20_000
-COUNTERS = ("sends", "acks", "send_fail", "send_info", "recv", "deliver", "errors")
+
+
+def user_classes(slot: ContextSlot, config: LoadConfig) -> list[type[User]]:
+    """The user classes of every workload the config runs (each workload's factory)."""
+    import_modules(config.workload_modules)
+    classes: list[type[User]] = []
+    for name in config.workload.enabled_workloads():
+        classes += WORKLOADS[name].user_factory()(slot, config)
+    return classes
 
 
 def _emit(obj: dict[str, Any]) -> None:
@@ -45,11 +55,11 @@ def _emit(obj: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def _drain_local(ctx: user_mod.LoadContext, budget_s: float) -> None:
+def _drain_local(ctx: LoadContext, budget_s: float) -> None:
     """Stop the users of this process gracefully, then abandon whoever is still busy."""
     ctx.stopping = True
     for u in ctx.users:
-        u.wake.set()
+        u.stop_now()
     deadline = time.monotonic() + budget_s
     while not ctx.finished() and time.monotonic() < deadline:
         gevent.sleep(0.1)
@@ -83,21 +93,22 @@ class _Progress:
         self, users: int, counters: dict[str, int], extra: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         now = time.monotonic()
-        rate = (counters["sends"] - self.last_sends) / max(1e-6, now - self.last_t)
-        self.last_sends, self.last_t = counters["sends"], now
+        sends = counters.get("sends", 0)
+        rate = (sends - self.last_sends) / max(1e-6, now - self.last_t)
+        self.last_sends, self.last_t = sends, now
         return {
             "elapsed_s": round(now - self.start, 2),
-            "duration_s": self.config.duration_s,
+            "duration_s": self.config.workload.duration_s,
             "users": users,
             "sends_per_s": round(rate, 1),
-            "acks": counters["acks"],
-            "errors": counters["send_fail"] + counters["send_info"],
-            "recv": counters["recv"],
+            "acks": counters.get("acks", 0),
+            "errors": counters.get("send_fail", 0) + counters.get("send_info", 0),
+            "recv": counters.get("recv", 0),
             **(extra or {}),
         }
 
 
-def _local_extra(ctx: user_mod.LoadContext) -> dict[str, Any]:
+def _local_extra(ctx: LoadContext) -> dict[str, Any]:
     """Progress of one process beyond the counters: deliveries, their p99 over the last
     line's window, the process's pid and CPU seconds (user + system) so far."""
     t = os.times()
@@ -119,18 +130,18 @@ def _summary(
     kinds = table.column("kind").to_pandas().astype(str).value_counts().to_dict()
     if not config.record and counters:  # nothing recorded (benchmarks): use the counters
         kinds = {
-            "send_invoke": counters["sends"],
-            "send_ok": counters["acks"],
-            "send_fail": counters["send_fail"],
-            "send_info": counters["send_info"],
-            "recv": counters["recv"],
-            "deliver": counters["deliver"],
+            "send_invoke": counters.get("sends", 0),
+            "send_ok": counters.get("acks", 0),
+            "send_fail": counters.get("send_fail", 0),
+            "send_info": counters.get("send_info", 0),
+            "recv": counters.get("recv", 0),
+            "deliver": counters.get("deliver", 0),
         }
     path = write_table(table, config.out_dir / "history.parquet")
     return LoadSummary(
         history_path=path,
         rows=table.num_rows,
-        users=config.users,
+        users=config.workload.users,
         sends=int(kinds.get("send_invoke", 0)),
         acks=int(kinds.get("send_ok", 0)),
         send_fail=int(kinds.get("send_fail", 0)),
@@ -144,26 +155,27 @@ def _summary(
 
 
 def _spawn_rate(config: LoadConfig) -> float:
-    total = config.users + config.adversarial_users
-    return total / config.ramp_s if config.ramp_s > 0 else float(max(total, 1) * 100)
+    total, ramp = config.total_users, config.workload.ramp_s
+    return total / ramp if ramp > 0 else float(max(total, 1) * 100)
+
+
+def _end_of_load(config: LoadConfig, start: float) -> float:
+    return start + config.workload.ramp_s + config.workload.duration_s
 
 
 def run_local(config: LoadConfig) -> LoadSummary:
     """One process: LocalRunner."""
-    ctx = user_mod.LoadContext(config, Recorder(config.record))
-    user_mod.CTX = ctx
-    env = Environment(
-        user_classes=user_mod.make_user_classes(config.users, config.adversarial_users)
-    )
+    ctx = LoadContext(config, Recorder(config.record))
+    env = Environment(user_classes=user_classes(ContextSlot(ctx), config))
     runner = env.create_local_runner()
     progress = _Progress(config)
-    runner.start(config.users + config.adversarial_users, spawn_rate=_spawn_rate(config))
-    end = progress.start + config.ramp_s + config.duration_s
+    runner.start(config.total_users, spawn_rate=_spawn_rate(config))
+    end = _end_of_load(config, progress.start)
     frozen = False
     while time.monotonic() < end:
         gevent.sleep(min(1.0, max(0.0, end - time.monotonic())))
         _emit(progress.line(runner.user_count, ctx.counters, _local_extra(ctx)))
-        if not frozen and runner.user_count >= config.users + config.adversarial_users:
+        if not frozen and runner.user_count >= config.total_users:
             # the users' long-lived objects: out of the full collections (shorter GC pauses)
             gc.freeze()
             frozen = True
@@ -185,10 +197,8 @@ def run_master(config: LoadConfig) -> LoadSummary:
         host, _, port_s = config.master_bind.rpartition(":")
         host, port, n_workers = host or "*", int(port_s or 5557), max(1, config.expect_workers)
     else:
-        host, port, n_workers = "127.0.0.1", _free_port(), config.processes
-    env = Environment(
-        user_classes=user_mod.make_user_classes(config.users, config.adversarial_users)
-    )
+        host, port, n_workers = "127.0.0.1", _free_port(), config.workload.processes
+    env = Environment(user_classes=user_classes(ContextSlot(), config))
     runner = env.create_master_runner(master_bind_host=host, master_bind_port=port)
     counters: dict[str, dict[str, int]] = {}
     chunks: dict[str, list[bytes]] = {}
@@ -209,21 +219,11 @@ def run_master(config: LoadConfig) -> LoadSummary:
     procs: list[subprocess.Popen[bytes]] = []
     try:
         if not config.master_bind:
-            procs = [
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "pigeon_lab.load",
-                        "--worker",
-                        "--master-host",
-                        "127.0.0.1",
-                        "--master-port",
-                        str(port),
-                    ]
-                )
-                for _ in range(n_workers)
-            ]
+            argv = [sys.executable, "-m", "pigeon_lab.load", "--worker"]
+            argv += ["--master-host", "127.0.0.1", "--master-port", str(port)]
+            for module in config.workload_modules:
+                argv += ["--import", module]
+            procs = [subprocess.Popen(argv) for _ in range(n_workers)]
         deadline = time.monotonic() + config.worker_wait_s
         while len(runner.clients.ready) < n_workers:
             if time.monotonic() > deadline:
@@ -237,12 +237,11 @@ def run_master(config: LoadConfig) -> LoadSummary:
         )
         gevent.sleep(0.2)
         progress = _Progress(config)
-        runner.start(config.users + config.adversarial_users, spawn_rate=_spawn_rate(config))
-        end = progress.start + config.ramp_s + config.duration_s
+        runner.start(config.total_users, spawn_rate=_spawn_rate(config))
+        end = _end_of_load(config, progress.start)
         while time.monotonic() < end:
             gevent.sleep(min(1.0, max(0.0, end - time.monotonic())))
-            total = {k: sum(c.get(k, 0) for c in counters.values()) for k in COUNTERS}
-            _emit(progress.line(runner.user_count, total))
+            _emit(progress.line(runner.user_count, _sum_counters(counters)))
         runner.send_message("pigeon_stop", {})
         deadline = time.monotonic() + config.drain_budget_s + 60
         while len(done) < n_workers and time.monotonic() < deadline:
@@ -252,7 +251,7 @@ def run_master(config: LoadConfig) -> LoadSummary:
         runner.quit()
         tables = [_chunk_table(c) for cs in chunks.values() for c in cs]
         table = pa.concat_tables(tables).cast(HISTORY_SCHEMA) if tables else rows_to_table([])
-        total = {k: sum(c.get(k, 0) for c in counters.values()) for k in COUNTERS}
+        total = _sum_counters(counters)
         return _summary(config, table, time.monotonic() - progress.start, total)
     finally:
         for p in procs:
@@ -263,26 +262,43 @@ def run_master(config: LoadConfig) -> LoadSummary:
                 p.wait()
 
 
-def run_worker(master_host: str, master_port: int) -> None:
-    """A worker: waits for the config, runs its share of users, ships its history at stop."""
+def _sum_counters(per_worker: dict[str, dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for counters in per_worker.values():
+        for k, v in counters.items():
+            total[k] = total.get(k, 0) + v
+    return total
+
+
+def run_worker(master_host: str, master_port: int, imports: tuple[str, ...] = ()) -> None:
+    """A worker: waits for the config, runs its share of users, ships its history at stop.
+
+    Its user classes are made when the config arrives (before the master spawns users:
+    Locust looks them up by name in the environment at spawn time).
+    """
     locust.runners.WORKER_REPORT_INTERVAL = 1.0
-    env = Environment(user_classes=user_mod.make_user_classes(1, 1))
+    import_modules(list(imports))
+    slot = ContextSlot()
+    env = Environment(user_classes=[])
     runner = env.create_worker_runner(master_host, master_port)
 
     def on_config(environment: Any, msg: Any, **_: Any) -> None:
-        config = LoadConfig.model_validate_json(msg.data["config"])
-        user_mod.CTX = user_mod.LoadContext(
-            config,
-            Recorder(config.record),
-            worker_index=runner.worker_index,
-            workers=int(msg.data["workers"]),
+        config = LoadConfig.from_json(msg.data["config"])
+        env.user_classes = user_classes(slot, config)
+        slot.set(
+            LoadContext(
+                config,
+                Recorder(config.record),
+                worker_index=runner.worker_index,
+                workers=int(msg.data["workers"]),
+            )
         )
 
     def on_stop(environment: Any, msg: Any, **_: Any) -> None:
         gevent.spawn(_ship)
 
     def _ship() -> None:
-        ctx = user_mod.CTX
+        ctx = slot.get() if slot.ready else None
         if ctx is None:
             runner.send_message(
                 "pigeon_rows", {"data": _table_chunks(rows_to_table([]))[0], "last": True}
@@ -295,8 +311,8 @@ def run_worker(master_host: str, master_port: int) -> None:
             gevent.sleep(0)
 
     def on_report(client_id: str, data: dict[str, Any]) -> None:
-        if user_mod.CTX is not None:
-            data["pigeon"] = dict(user_mod.CTX.counters)
+        if slot.ready:
+            data["pigeon"] = dict(slot.get().counters)
 
     # Locust's EventHook.add_listener is unannotated
     env.events.report_to_master.add_listener(on_report)  # type: ignore[no-untyped-call]
@@ -317,7 +333,7 @@ def _free_port() -> int:
 def run_main(config: LoadConfig) -> LoadSummary:
     """Run the load for ``config`` and print the final summary line."""
     config.out_dir.mkdir(parents=True, exist_ok=True)
-    if config.processes > 1 or config.master_bind:
+    if config.workload.processes > 1 or config.master_bind:
         summary = run_master(config)
     else:
         summary = run_local(config)

@@ -3,12 +3,20 @@
 Plain python-socketio sync client (real threads, no gevent): safe in the parent process.
 One connection per workspace (a token of that workspace); per channel ``join`` with
 ``after_seq=0`` and then ``sync`` following ``more`` until the head; ``leave`` after.
+Every operation goes through the target's codec.
+
+It cannot hang or crash on a bad server: each call has an ack timeout, the whole read
+has a deadline, and a page that does not advance (``more`` with no new seq, messages
+without a seq) ends that channel's read with the reason recorded. A channel not read
+completely has ``complete = False`` and its ``error``; the checkers then say ``unknown``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import time
 from collections import defaultdict
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pyarrow as pa
@@ -16,97 +24,157 @@ import socketio
 
 from pigeon_lab.history.recorder import body_hash
 from pigeon_lab.history.schema import FINAL_LOG_SCHEMA, READBACK_SCHEMA
+from pigeon_lab.protocol.codec import (
+    PIGEON,
+    Codec,
+    Op,
+    join_payload,
+    leave_payload,
+    sync_payload,
+)
 from pigeon_lab.tokens import mint_token
+from pigeon_lab.workloads.base import ReadbackRequest
+from pigeon_lab.workloads.chat import ChatSettings
+
+TokenFn = Callable[[str, str], str]
 
 
 class _ReadError(Exception):
     pass
 
 
-def _call(sio: socketio.Client, event: str, data: dict[str, Any], timeout: float) -> dict[str, Any]:
-    try:
-        ack = sio.call(event, data, timeout=timeout)
-    except socketio.exceptions.TimeoutError as exc:
-        raise _ReadError(f"{event}: no ack within {timeout} s") from exc
-    except socketio.exceptions.SocketIOError as exc:
-        raise _ReadError(f"{event}: {exc}") from exc
-    if not isinstance(ack, dict):
-        raise _ReadError(f"{event}: malformed ack {ack!r}"[:200])
-    if not ack.get("ok"):
-        err = ack.get("error") or {}
-        raise _ReadError(f"{event}: {err.get('code', 'error')}: {err.get('message', '')}"[:200])
-    return ack
+class _Reader:
+    """Reads the channels of one workspace over one connection, within a deadline."""
 
+    def __init__(
+        self, sio: socketio.Client, codec: Codec, limit: int, timeout: float, deadline: float
+    ) -> None:
+        self.sio, self.codec, self.limit, self.timeout, self.deadline = (
+            sio,
+            codec,
+            limit,
+            timeout,
+            deadline,
+        )
 
-def _read_channel(
-    sio: socketio.Client,
-    workspace: str,
-    channel: str,
-    limit: int,
-    timeout: float,
-    rows: list[dict[str, Any]],
-) -> dict[str, Any]:
-    ack = _call(sio, "join", {"channel": channel, "after_seq": 0}, timeout)
-    head = int(ack.get("head_seq") or 0)
-    truncated = bool(ack.get("truncated"))
-    last = 0
-    while True:
-        for m in ack.get("messages") or []:
-            seq = int(m["seq"])
-            if seq <= last:
-                continue
-            body = m.get("body")
-            rows.append(
-                {
-                    "workspace": workspace,
-                    "channel": channel,
-                    "seq": seq,
-                    "msg_id": m.get("id"),
-                    "client_msg_id": m.get("client_msg_id"),
-                    "sender": m.get("sender"),
-                    "body_hash": body_hash(body) if isinstance(body, str) else None,
-                    "ts": m.get("ts"),
-                }
+    def call(self, op: Op, data: dict[str, Any]) -> Any:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise _ReadError("read-back deadline passed")
+        timeout = min(self.timeout, left)
+        try:
+            return self.sio.call(self.codec.event(op), self.codec.encode(op, data), timeout=timeout)
+        except socketio.exceptions.TimeoutError as exc:
+            raise _ReadError(f"{op}: no ack within {timeout:.1f} s") from exc
+        except socketio.exceptions.SocketIOError as exc:
+            raise _ReadError(f"{op}: {exc}") from exc
+
+    def channel(self, workspace: str, channel: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        joined = self.codec.decode_join(self.call("join", join_payload(channel, 0)))
+        if not joined.ok:
+            raise _ReadError(_refused("join", joined.error))
+        head, truncated, more = joined.head_seq, joined.truncated, joined.more
+        messages, last, problem = joined.messages, 0, None
+        while True:
+            before = last
+            for m in messages:
+                seq = m.get("seq")
+                if not isinstance(seq, int) or isinstance(seq, bool):
+                    problem = f"a message without a seq at after_seq {last}"
+                    break
+                if seq <= last:
+                    continue
+                body = m.get("body")
+                rows.append(
+                    {
+                        "workspace": workspace,
+                        "channel": channel,
+                        "seq": seq,
+                        "msg_id": m.get("id"),
+                        "client_msg_id": m.get("client_msg_id"),
+                        "sender": m.get("sender"),
+                        "body_hash": body_hash(body) if isinstance(body, str) else None,
+                        "ts": m.get("ts"),
+                    }
+                )
+                last = seq
+            if problem or not more:
+                break
+            if last <= before:
+                problem = f"sync after_seq {last} did not advance (more: true, no newer seq)"
+                break
+            page = self.codec.decode_sync(
+                self.call("sync", sync_payload(channel, last, self.limit))
             )
-            last = seq
-        head = max(head, int(ack.get("head_seq") or 0))
-        if not ack.get("more"):
-            break
-        ack = _call(sio, "sync", {"channel": channel, "after_seq": last, "limit": limit}, timeout)
-        truncated = truncated or bool(ack.get("truncated"))
-    with contextlib.suppress(_ReadError):  # the log is read; a failed leave changes nothing
-        _call(sio, "leave", {"channel": channel}, timeout)
-    complete = last >= head
+            if not page.ok:
+                raise _ReadError(_refused("sync", page.error))
+            head = max(head, page.head_seq or 0)
+            truncated = truncated or page.truncated
+            messages, more = page.messages, page.more
+        with contextlib.suppress(_ReadError):  # the log is read; a failed leave changes nothing
+            self.call("leave", leave_payload(channel))
+        complete = problem is None and last >= head
+        return _summary(
+            workspace,
+            channel,
+            head,
+            complete,
+            truncated,
+            None if complete else (problem or f"read {last} of {head}"),
+        )
+
+
+def _refused(op: str, error: Any) -> str:
+    code = getattr(error, "code", "error")
+    return f"{op}: {code}: {getattr(error, 'message', '')}"[:200]
+
+
+def _summary(
+    ws: str, ch: str, head: int | None, complete: bool, truncated: bool, error: str | None
+) -> dict[str, Any]:
     return {
-        "workspace": workspace,
-        "channel": channel,
+        "workspace": ws,
+        "channel": ch,
         "head_seq": head,
         "complete": complete,
         "truncated": truncated,
-        "error": None if complete else f"read {last} of {head}",
+        "error": error,
     }
 
 
 def read_back(
     url: str,
-    secret: str,
+    secret: str | None,
     channels: list[tuple[str, str]],
     *,
     limit: int = 500,
     timeout_s: float = 10.0,
     transport: str = "websocket",
     user: str = "pigeon-readback",
+    codec: Codec = PIGEON,
+    token: TokenFn | None = None,
+    deadline_s: float = 300.0,
 ) -> tuple[pa.Table, pa.Table]:
     """Read every (workspace, channel) from seq 0 to its head.
 
     Returns ``(final_log, readback)`` with FINAL_LOG_SCHEMA and READBACK_SCHEMA. A channel
     that could not be read completely has ``complete = False`` and the reason in ``error``;
-    nothing is raised for it (the checkers then say ``unknown``).
+    nothing is raised for it (the checkers then say ``unknown``). Tokens come from
+    ``token(workspace, user)``, or are minted with ``secret``.
     """
+    if token is None:
+        if secret is None:
+            raise ValueError("read_back needs a secret or a token function")
+        key = secret
+
+        def token(ws: str, who: str) -> str:
+            return mint_token(key, ws, who)
+
     by_ws: dict[str, list[str]] = defaultdict(list)
     for ws, ch in channels:
         if ch not in by_ws[ws]:
             by_ws[ws].append(ch)
+    deadline = time.monotonic() + deadline_s
     rows: list[dict[str, Any]] = []
     summary: list[dict[str, Any]] = []
     for ws, chs in sorted(by_ws.items()):
@@ -114,41 +182,49 @@ def read_back(
         try:
             sio.connect(
                 url,
-                auth={"token": mint_token(secret, ws, user)},
+                auth=codec.auth(token(ws, user)),
                 transports=[transport],
-                wait_timeout=timeout_s,
+                wait_timeout=max(0.1, min(timeout_s, deadline - time.monotonic())),
             )
-        except socketio.exceptions.ConnectionError as exc:
-            summary += [
-                {
-                    "workspace": ws,
-                    "channel": ch,
-                    "head_seq": None,
-                    "complete": False,
-                    "truncated": False,
-                    "error": f"connect: {exc}"[:200],
-                }
-                for ch in chs
-            ]
+        except (socketio.exceptions.ConnectionError, ValueError) as exc:
+            summary += [_summary(ws, ch, None, False, False, f"connect: {exc}"[:200]) for ch in chs]
             continue
+        reader = _Reader(sio, codec, limit, timeout_s, deadline)
         try:
             for ch in chs:
                 got: list[dict[str, Any]] = []
                 try:
-                    summary.append(_read_channel(sio, ws, ch, limit, timeout_s, got))
+                    summary.append(reader.channel(ws, ch, got))
                 except _ReadError as exc:
-                    summary.append(
-                        {
-                            "workspace": ws,
-                            "channel": ch,
-                            "head_seq": None,
-                            "complete": False,
-                            "truncated": False,
-                            "error": str(exc),
-                        }
-                    )
+                    summary.append(_summary(ws, ch, None, False, False, str(exc)))
                 rows += got
         finally:
             sio.disconnect()
     final = pa.Table.from_pylist(rows, schema=FINAL_LOG_SCHEMA)
     return final, pa.Table.from_pylist(summary, schema=READBACK_SCHEMA)
+
+
+def read_back_chat(request: ReadbackRequest) -> Mapping[str, pa.Table]:
+    """The chat workload's read-back: every channel of every workspace it can touch (not
+    only those its users joined: a message no one should have written shows up too)."""
+    settings = request.settings
+    if isinstance(settings, ChatSettings):
+        channels = [
+            (ws, ch) for ws in settings.workspace_names() for ch in settings.channel_names()
+        ]
+    else:
+        channels = [(str(ws), str(ch)) for ws, ch in request.summary.get("channels") or []]
+    transport = getattr(settings, "transport", "websocket")
+    final, rb = read_back(
+        request.url,
+        None,
+        channels,
+        transport=str(transport),
+        codec=request.codec,
+        token=request.token,
+        deadline_s=request.deadline_s,
+    )
+    return {"final_logs.parquet": final, "readback.parquet": rb}
+
+
+__all__ = ["read_back", "read_back_chat"]

@@ -1,5 +1,5 @@
-"""python-socketio's side of the load users: Locust's contrib client with JSON by orjson,
-and the code of a ``connect_error`` payload (for either client)."""
+"""python-socketio's side of the load users: Locust's contrib client with JSON by orjson.
+(``refusal_code`` moved to ``pigeon_lab.protocol.codec``; re-exported here.)"""
 
 from __future__ import annotations
 
@@ -9,17 +9,7 @@ import orjson
 import socketio
 from locust.contrib.socketio import SocketIOClient
 
-
-def refusal_code(data: Any) -> str:
-    """The code of a ``connect_error`` payload (``{data: {code}}`` or ``{code}``), else its text."""
-    if isinstance(data, dict):
-        inner = data.get("data")
-        if isinstance(inner, dict) and inner.get("code"):
-            return str(inner["code"])
-        if data.get("code"):
-            return str(data["code"])
-        return str(data.get("message") or data)[:200]
-    return str(data)[:200]
+from pigeon_lab.protocol.codec import refusal_code
 
 
 class _OrjsonJson:

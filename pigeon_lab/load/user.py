@@ -10,6 +10,10 @@ The client is chosen by transport (``LoadConfig.client``, default ``auto``): the
 websocket client of ``lean_client.py`` for ``websocket`` over ``http://``/``ws://`` URLs,
 python-socketio's sync client (JSON by orjson) for ``polling`` and TLS URLs. Both have
 the same surface, so ``ChatUser`` stays a ``SocketIOUser`` whose ``sio`` is one or the other.
+
+Users speak through the load context's codec (``pigeon_lab.protocol.codec``): event
+names, payloads, acks and pushes are the codec's business, not this module's. They find
+the context through their class's ``slot`` (see ``user_classes``).
 """
 
 from __future__ import annotations
@@ -29,10 +33,11 @@ from locust.contrib.socketio import SocketIOUser
 from pigeon_lab.history.recorder import body_hash, cached_body_hash
 from pigeon_lab.history.schema import Kind
 from pigeon_lab.load import client_algorithm as ca
-from pigeon_lab.load.context import LoadContext
+from pigeon_lab.load.config import LoadConfig
+from pigeon_lab.load.context import ContextSlot, LoadContext
 from pigeon_lab.load.latency import DELIVER_SAMPLE
 from pigeon_lab.load.lean_client import LeanSocketIOClient, use_lean_client
-from pigeon_lab.load.sio_client import PigeonSocketIOClient, refusal_code
+from pigeon_lab.load.sio_client import PigeonSocketIOClient
 from pigeon_lab.load.workload import (
     UserPlan,
     body_sent_wall_ns,
@@ -40,6 +45,7 @@ from pigeon_lab.load.workload import (
     next_send_delay,
     plan_user,
 )
+from pigeon_lab.protocol.codec import refusal_code
 
 _mono = time.monotonic
 _time_ns = time.time_ns
@@ -48,43 +54,40 @@ _RECV, _DELIVER, _SYNC_OK = str(Kind.RECV), str(Kind.DELIVER), str(Kind.SYNC_OK)
 _DELIVER_STAT = f"deliver (1/{DELIVER_SAMPLE} sample)"
 _IDLE_S = 5.0  # longest sleep of a user's loop
 
-CTX: LoadContext | None = None  # set by the load process before users spawn
-
-
-def _ctx() -> LoadContext:
-    assert CTX is not None, "the load process sets pigeon_lab.load.user.CTX"
-    return CTX
-
 
 class ChatUser(SocketIOUser):
     """One chat client: connect, join its channels, send on schedule, deliver in order."""
 
     abstract = True
+    slot: ContextSlot  # set by ``user_classes``
     # typed as SocketIOUser types it (an instance attribute there, so not a ClassVar here)
     options: dict[str, Any] = {"reconnection": False}  # noqa: RUF012
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)  # type: ignore[no-untyped-call]  # Locust: unannotated
         self.sio_greenlet.kill(block=False)  # the user drives its own client
-        ctx = _ctx()
-        self.ctx, self.cfg, self.rec = ctx, ctx.config, ctx.recorder
-        self.plan: UserPlan = plan_user(self.cfg, ctx.next_index())
+        ctx = self.slot.get()
+        self.ctx, self.cfg, self.rec, self.codec = ctx, ctx.config, ctx.recorder, ctx.codec
+        self.work = self.cfg.workload
+        self.plan: UserPlan = plan_user(self.cfg, ctx.next_index("chat"))
         self.client_id = self.plan.user
         self.rng = random.Random(self.plan.seed)
         policy = ca.Policy(
-            ack_timeout=self.cfg.ack_timeout_ms / 1000,
-            send_deadline=self.cfg.send_deadline_ms / 1000,
+            ack_timeout=self.work.ack_timeout_ms / 1000,
+            send_deadline=self.work.send_deadline_ms / 1000,
             gap_timeout=self.cfg.gap_timeout_ms / 1000,
-            duplicate_ratio=self.cfg.duplicate_send_ratio,
+            duplicate_ratio=self.work.duplicate_send_ratio,
         )
-        self.algo = ca.ClientAlgorithm(policy, random.Random(self.plan.seed * 7919 + 1))
+        self.algo = ca.ClientAlgorithm(
+            policy, random.Random(self.plan.seed * 7919 + 1), codec=self.codec
+        )
         # the same surface either way (see the module docstring)
         self.sio: PigeonSocketIOClient | LeanSocketIOClient  # type: ignore[assignment]
         if use_lean_client(self.cfg, self.plan.url):
             self.sio = LeanSocketIOClient()
         else:
             self.sio = PigeonSocketIOClient(environment.events.request, reconnection=False)
-        self.sio.on("message", self._on_message)
+        self.sio.on(self.codec.message_event, self._on_message)
         self.sio.on("disconnect", self._on_disconnect)
         self.sio.on("connect_error", self._on_connect_error)
         self.node: str | None = None
@@ -145,6 +148,10 @@ class ChatUser(SocketIOUser):
         while True:
             gevent.sleep(3600)
 
+    def stop_now(self) -> None:
+        """The run is stopping: wake the main loop so that it starts draining."""
+        self.wake.set()
+
     def abandon(self) -> None:
         """Called when the drain budget is spent: unresolved sends become send_info."""
         if not self.finished:
@@ -177,8 +184,8 @@ class ChatUser(SocketIOUser):
         try:
             self.sio.connect(
                 self.plan.url,
-                auth={"token": token},
-                transports=[self.cfg.transport],
+                auth=self.codec.auth(token),
+                transports=[self.work.transport],
                 wait_timeout=self.cfg.connect_timeout_s,
             )
         except (socketio.exceptions.ConnectionError, ValueError, OSError) as exc:
@@ -210,11 +217,12 @@ class ChatUser(SocketIOUser):
         self.wake.set()
 
     # ----- inputs -----
-    def _on_message(self, msg: Any) -> None:
+    def _on_message(self, raw: Any) -> None:
         now = _mono()
         self.ctx.counters["recv"] += 1
-        if not isinstance(msg, dict):
-            self._row(Kind.RECV, error="malformed", detail=str(msg)[:200])
+        msg = self.codec.decode_push(raw)
+        if msg is None:
+            self._row(Kind.RECV, error="malformed", detail=str(raw)[:200])
             return
         channel = msg.get("channel")
         rec = self.rec
@@ -315,9 +323,13 @@ class ChatUser(SocketIOUser):
             )
         elif a.event == "join":
             self._row(Kind.JOIN, channel=p["channel"], seq=p.get("after_seq"))
-        op = a.op
+        op, codec = a.op, self.codec
         try:  # noqa: SIM105 - once per emit (every send): plain try/except is the cheaper form
-            self.sio.emit(a.event, p, callback=lambda *args: self._on_ack(op, args))
+            self.sio.emit(
+                codec.event(a.event),
+                codec.encode(a.event, p),
+                callback=lambda *args: self._on_ack(op, args),
+            )
         except socketio.exceptions.SocketIOError:
             pass  # not connected: the ack timeout or the disconnect handler takes it from here
 
@@ -372,22 +384,20 @@ class ChatUser(SocketIOUser):
         return latency
 
 
-def make_user_classes(users: int, adversaries: int) -> list[type[User]]:
-    """The concrete user classes of a run (same names in master and workers)."""
+def user_classes(slot: ContextSlot, config: LoadConfig) -> list[type[User]]:
+    """The chat workload's concrete user classes (the same names in master and workers):
+    ``workload.users`` chat users and ``workload.adversarial_users`` adversaries."""
     from pigeon_lab.load.adversary import AdversaryUser
 
+    w = config.workload
     classes: list[type[User]] = []
-    if users:
-        classes.append(
-            type("PigeonChatUser", (ChatUser,), {"abstract": False, "fixed_count": users})
-        )
-    if adversaries:
-        classes.append(
-            type(
-                "PigeonAdversary", (AdversaryUser,), {"abstract": False, "fixed_count": adversaries}
-            )
-        )
+    if w.users:
+        attrs = {"abstract": False, "fixed_count": w.users, "slot": slot}
+        classes.append(type("PigeonChatUser", (ChatUser,), attrs))
+    if w.adversarial_users:
+        attrs = {"abstract": False, "fixed_count": w.adversarial_users, "slot": slot}
+        classes.append(type("PigeonAdversary", (AdversaryUser,), attrs))
     return classes
 
 
-__all__ = ["CTX", "ChatUser", "LoadContext", "PigeonSocketIOClient", "make_user_classes", "task"]
+__all__ = ["ChatUser", "LoadContext", "PigeonSocketIOClient", "task", "user_classes"]

@@ -1,4 +1,4 @@
-"""The workload mapping: which user is in which workspace, joins which channels,
+"""The chat workload's plan: which user is in which workspace, joins which channels,
 sends how often and how much. Pure and seeded: user ``i`` uses ``Random(seed + i)``."""
 
 from __future__ import annotations
@@ -29,13 +29,14 @@ def zipf_weights(n: int, exponent: float) -> list[float]:
 
 def plan_user(config: LoadConfig, index: int) -> UserPlan:
     """User ``index``: workspaces round robin, channels drawn without replacement by skew."""
+    w = config.workload
     rng = random.Random(config.seed + index)
-    workspaces = config.workspace_names()
-    names = config.channel_names()
-    weights = zipf_weights(len(names), config.channel_skew)
+    workspaces = w.workspace_names()
+    names = w.channel_names()
+    weights = zipf_weights(len(names), w.channel_skew)
     chosen: list[str] = []
     pool = list(zip(names, weights, strict=True))
-    for _ in range(min(config.channels_per_user, len(names))):
+    for _ in range(min(w.channels_per_user, len(names))):
         pick = rng.choices(range(len(pool)), weights=[w for _, w in pool])[0]
         chosen.append(pool.pop(pick)[0])
     return UserPlan(
@@ -50,7 +51,7 @@ def plan_user(config: LoadConfig, index: int) -> UserPlan:
 
 def all_channels(config: LoadConfig, users: int | None = None) -> list[tuple[str, str]]:
     """Every (workspace, channel) some user of the plan joins, sorted."""
-    n = config.users if users is None else users
+    n = config.workload.users if users is None else users
     return sorted(
         {(p.workspace, c) for i in range(n) for p in [plan_user(config, i)] for c in p.channels}
     )
@@ -58,7 +59,7 @@ def all_channels(config: LoadConfig, users: int | None = None) -> list[tuple[str
 
 def next_send_delay(config: LoadConfig, rng: random.Random) -> float:
     """Seconds to the next send: exponential (Poisson process) or uniform around the mean."""
-    rate = config.send_rate_per_user
+    rate = config.workload.send_rate_per_user
     if rate <= 0:
         return float("inf")
     if config.send_schedule == "poisson":
@@ -68,9 +69,8 @@ def next_send_delay(config: LoadConfig, rng: random.Random) -> float:
 
 def make_body(config: LoadConfig, rng: random.Random, wall_ns: int | None = None) -> str:
     """A body of the configured size that starts with the send wall time: ``<ns>|xxxx...``."""
-    size = (
-        config.body_bytes if isinstance(config.body_bytes, int) else rng.randint(*config.body_bytes)
-    )
+    b = config.workload.body_bytes
+    size = b if isinstance(b, int) else rng.randint(*b)
     head = f"{time.time_ns() if wall_ns is None else wall_ns}|"
     return head + "x" * max(0, size - len(head))
 

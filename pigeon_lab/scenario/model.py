@@ -10,18 +10,30 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from pigeon_lab.faults.registry import (
+from pigeon_lab.config_model import FieldProblem, Frozen, unknown
+from pigeon_lab.faults import (
     FAULT_KINDS,
     PROCESS_TARGETS,
     FaultKind,
+    PlannedFault,
+    TopologyFacts,
     link_targets,
     process_targets,
 )
-from pigeon_lab.scenario._common import FieldProblem, Frozen, unknown
 from pigeon_lab.scenario.checks import Checks
 from pigeon_lab.scenario.target import Target
+from pigeon_lab.workloads import WORKLOADS, sections
+from pigeon_lab.workloads.chat import ChatSettings
 
 FLAWS: tuple[str, ...] = (
     "ack-before-persist",
@@ -31,10 +43,6 @@ FLAWS: tuple[str, ...] = (
     "sender-from-payload",
 )
 """Deliberate flaws the reference backend can be started with (``--flaw``)."""
-
-
-MIN_BODY_BYTES = 24
-"""A body starts with its send time (for delivery latency), so it needs this much room."""
 
 
 class Redis(Frozen):
@@ -89,6 +97,13 @@ class Topology(Frozen):
     def has_load_balancer(self) -> bool:
         return self.load_balancer != "none"
 
+    def facts(self) -> TopologyFacts:
+        """What fault kinds may check about this topology."""
+        r = self.redis
+        return TopologyFacts(
+            self.nodes, r.replicas, r.sentinels, self.has_load_balancer, self.proxied_links
+        )
+
     def processes(self) -> dict[str, str]:
         """Process name -> target class (``node``, ``redis-replica``, ...)."""
         r = self.redis
@@ -111,23 +126,9 @@ class Topology(Frozen):
         return self
 
 
-class Workload(Frozen):
-    """The simulated users and what they do."""
+class LoadSettings(Frozen):
+    """What every workload shares: the load's timing, processes, transport and acks."""
 
-    workspaces: int = Field(default=2, ge=1, le=10000, description="workspaces (tenants)")
-    channels_per_workspace: int = Field(default=4, ge=1, le=10000, description="channels in each")
-    users: int = Field(default=20, ge=1, description="simulated users, spread over the workspaces")
-    channels_per_user: int = Field(default=2, ge=1, description="channels each user joins")
-    channel_skew: float = Field(
-        default=0.0,
-        ge=0,
-        le=5,
-        description="zipf-like exponent of channel popularity (0 = uniform)",
-    )
-    send_rate_per_user: float = Field(default=0.5, ge=0, description="messages per second per user")
-    body_bytes: int | tuple[int, int] = Field(
-        default=100, description="body size in bytes, or [min, max] drawn uniformly"
-    )
     ramp_s: float = Field(default=2, ge=0, description="seconds to start all users")
     duration_s: float = Field(default=20, gt=0, description="seconds of load, ramp included")
     ack_timeout_ms: int = Field(
@@ -140,68 +141,75 @@ class Workload(Frozen):
         default="websocket", description="Engine.IO transport of the simulated clients"
     )
     processes: int = Field(default=1, ge=1, le=256, description="local Locust worker processes")
-    adversarial_users: int = Field(
-        default=0,
-        ge=0,
-        description="extra users running adversarial clients (forged fields, cross-tenant)",
-    )
-    duplicate_send_ratio: float = Field(
-        default=0.0,
-        ge=0,
-        le=1,
-        description="share of acked sends sent once more with the same client_msg_id and body, "
-        "as a client whose ack was lost would (exercises idempotence)",
-    )
     quiesce_s: float = Field(
         default=2, ge=0, description="seconds of quiet after the load before read-back"
     )
 
-    @field_validator("body_bytes", mode="before")
-    @classmethod
-    def _body_shape(cls, value: Any) -> Any:
-        if isinstance(value, bool):
-            raise ValueError(f"expected an integer or [min, max], got {value!r}")
-        if isinstance(value, int):
-            if value < MIN_BODY_BYTES:
-                raise ValueError(
-                    f"must be >= {MIN_BODY_BYTES} (room for the send time), got {value}"
-                )
-            return value
-        if (
-            isinstance(value, (list, tuple))
-            and len(value) == 2
-            and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-        ):
-            low, high = value
-            if not MIN_BODY_BYTES <= low <= high:
-                raise ValueError(
-                    f"[min, max] needs {MIN_BODY_BYTES} <= min <= max (a body carries its send "
-                    f"time), got [{low}, {high}]"
-                )
-            return (low, high)
-        raise ValueError(f"expected an integer or [min, max], got {value!r}")
 
-    @property
-    def max_body_bytes(self) -> int:
-        return self.body_bytes[1] if isinstance(self.body_bytes, tuple) else self.body_bytes
+class Workload(LoadSettings, ChatSettings):
+    """The simulated users and what they do.
+
+    The chat workload's fields (``ChatSettings``) and the shared ones (``LoadSettings``)
+    sit at the top; every other registered workload (``pigeon_lab.workloads``) has its own
+    section, ``workload.<name>``, validated by that workload's settings model.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sections(cls, data: Any) -> Any:
+        """Validate each section through its registered workload; refuse unknown keys."""
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        known = sections()
+        for key, value in data.items():
+            if key in cls.model_fields:
+                continue
+            kind = known.get(key)
+            if kind is None or kind.settings is None:
+                names = [*cls.model_fields, *known]
+                raise FieldProblem((key,), unknown("field", str(key), names))
+            if isinstance(value, BaseModel):
+                continue
+            try:
+                out[key] = kind.settings.model_validate({} if value is None else value)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                loc = tuple(first.get("loc", ()))
+                raise FieldProblem((key, *loc), str(first.get("msg", exc))) from None
+        return out
+
+    def section(self, name: str) -> BaseModel | None:
+        """The settings of workload section ``name``, or None when the scenario has none."""
+        extra = self.__pydantic_extra__ or {}
+        value = extra.get(name)
+        return value if isinstance(value, BaseModel) else None
+
+    def settings_of(self, name: str) -> Any:
+        """The settings workload ``name`` runs with (chat: this model), or None."""
+        kind = WORKLOADS[name]
+        return self if kind.section is None else self.section(kind.section)
+
+    def enabled_workloads(self) -> list[str]:
+        """The registered workloads this scenario runs, chat first."""
+        out = []
+        for kind in WORKLOADS.values():
+            settings = self.settings_of(kind.name)
+            if settings is not None and kind.enabled(settings):
+                out.append(kind.name)
+        return out
+
+    def total_users(self) -> int:
+        """Every simulated user of every workload this scenario runs."""
+        return sum(WORKLOADS[n].count(self.settings_of(n)) for n in self.enabled_workloads())
 
     @model_validator(mode="after")
     def _consistent(self) -> Workload:
-        if self.channels_per_user > self.channels_per_workspace:
+        if self.processes > self.total_users():
             raise FieldProblem(
-                ("channels_per_user",),
-                f"{self.channels_per_user} is more than channels_per_workspace "
-                f"({self.channels_per_workspace})",
-            )
-        if self.users < self.workspaces:
-            raise FieldProblem(
-                ("users",),
-                f"{self.users} users cannot fill {self.workspaces} workspaces "
-                "(users >= workspaces)",
-            )
-        if self.processes > self.users:
-            raise FieldProblem(
-                ("processes",), f"{self.processes} is more than users ({self.users})"
+                ("processes",), f"{self.processes} is more than users ({self.total_users()})"
             )
         if self.ramp_s > self.duration_s:
             raise FieldProblem(
@@ -259,6 +267,10 @@ class FaultSpec(Frozen):
     def end_s(self) -> float | None:
         """End of the window, or None (instantaneous, or until the load ends)."""
         return None if self.duration_s is None else self.at_s + self.duration_s
+
+    def planned(self) -> PlannedFault:
+        """The fault as the scheduler runs it (params validated and defaulted)."""
+        return PlannedFault(self.kind, self.target, self.at_s, self.duration_s, dict(self.params))
 
     def describe(self) -> str:
         """``kill node-2 @10s for 10s``."""
@@ -348,13 +360,9 @@ class Scenario(Frozen):
                 ("faults", i, "target"),
                 f"link {fault.target!r} is not proxied; add it to topology.proxied_links",
             )
-        if fault.kind == "redis-failover" and (
-            topo.redis.sentinels == 0 or topo.redis.replicas == 0
-        ):
-            raise FieldProblem(
-                ("faults", i, "kind"),
-                "redis-failover needs topology.redis.sentinels > 0 and replicas >= 1",
-            )
+        problem = kind.check_topology(topo.facts(), fault.target) if kind.check_topology else None
+        if problem:
+            raise FieldProblem(("faults", i, "kind"), problem)
         if fault.at_s >= end:
             raise FieldProblem(
                 ("faults", i, "at_s"),

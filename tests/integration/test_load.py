@@ -30,7 +30,7 @@ def backend(tmp_path: Path) -> Iterator[str]:
 def test_load_records_a_complete_history_and_read_back_has_every_ack(
     backend: str, tmp_path: Path
 ) -> None:
-    config = LoadConfig(
+    config = LoadConfig.build(
         urls=[backend],
         jwt_secret=SECRET,
         workspaces=2,
@@ -93,7 +93,7 @@ def test_the_python_socketio_path_still_works(
     client: Literal["auto", "lean", "python-socketio"],
 ) -> None:
     """Polling (and an explicit python-socketio websocket) go through python-socketio."""
-    config = LoadConfig(
+    config = LoadConfig.build(
         urls=[backend],
         jwt_secret=SECRET,
         workspaces=1,

@@ -94,9 +94,10 @@ def test_split_sio_reads_namespace_ack_id_and_data() -> None:
 
 def test_the_client_is_chosen_by_transport() -> None:
     base = LoadConfig(urls=["http://127.0.0.1:1"], jwt_secret="s")
+    polling = LoadConfig.build(urls=["http://127.0.0.1:1"], jwt_secret="s", transport="polling")
     assert use_lean_client(base, "http://127.0.0.1:1")
     assert not use_lean_client(base, "https://example.test")  # TLS: python-socketio
-    assert not use_lean_client(base.model_copy(update={"transport": "polling"}), "http://h:1")
+    assert not use_lean_client(polling, "http://h:1")
     assert not use_lean_client(base.model_copy(update={"client": "python-socketio"}), "http://h")
 
 
