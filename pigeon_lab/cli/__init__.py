@@ -10,6 +10,14 @@ import sys
 import typer
 from rich.console import Console
 
+from pigeon_lab.cli import (
+    cluster_cmd,
+    report_cmd,
+    scenario_cmd,
+    selftest_cmd,
+    token_cmd,
+    worker_cmd,
+)
 from pigeon_lab.errors import PigeonLabError
 
 app = typer.Typer(
@@ -21,36 +29,12 @@ app = typer.Typer(
 err_console = Console(stderr=True)
 
 
-def _register_groups() -> None:
-    """Attach each command group; a group whose module is not there yet is skipped."""
-    import importlib
-
-    groups = [
-        ("pigeon_lab.cli.cluster_cmd", "cluster"),
-        ("pigeon_lab.cli.token_cmd", None),
-        ("pigeon_lab.cli.scenario_cmd", "scenario"),
-        ("pigeon_lab.cli.report_cmd", "report"),
-        ("pigeon_lab.cli.worker_cmd", None),
-        ("pigeon_lab.cli.selftest_cmd", None),
-    ]
-    for module_name, group in groups:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue
-            raise
-        if group is None:
-            module.register(app)
-        else:
-            if group == "scenario":
-                from pigeon_lab.cli import run_cmd
-
-                run_cmd.register(module.app)
-            app.add_typer(module.app, name=group)
-
-
-_register_groups()
+app.add_typer(cluster_cmd.app, name="cluster")
+app.add_typer(scenario_cmd.app, name="scenario")
+app.add_typer(report_cmd.app, name="report")
+token_cmd.register(app)
+worker_cmd.register(app)
+selftest_cmd.register(app)
 
 
 def main() -> None:

@@ -13,11 +13,6 @@ from pigeon_lab.cli.run_view import RichRunView, progress_bar
 console = Console(stderr=True)
 
 
-def register(scenario_app: typer.Typer) -> None:
-    """Attach `run` to the `scenario` group."""
-    scenario_app.command("run")(run)
-
-
 def run(
     scenario: Annotated[
         str, typer.Argument(help="a catalogue name (see `scenario list`) or a YAML file")

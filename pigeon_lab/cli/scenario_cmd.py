@@ -13,8 +13,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from pigeon_lab.cli.kinds_cmd import kinds
+from pigeon_lab.cli.run_cmd import run
 from pigeon_lab.errors import ConfigError, PigeonLabError
-from pigeon_lab.faults.registry import FAULT_KINDS
+from pigeon_lab.faults import FAULT_KINDS
 from pigeon_lab.scenario import (
     Scenario,
     catalogue,
@@ -92,4 +94,5 @@ def show(
     typer.echo(scenario_json(scenario) if as_json else dump_scenario(scenario).rstrip("\n"))
 
 
-# `run` is registered by pigeon_lab.cli.run_cmd
+app.command("run")(run)
+app.command("kinds")(kinds)

@@ -1,6 +1,7 @@
-"""The load generator: simulated chat users (Locust), the client algorithm, read-back.
+"""The load generator: simulated users (Locust), the client algorithm, read-back.
 
 Importing this package imports neither Locust nor gevent: only ``user.py``,
-``process.py`` and ``worker.py`` do, and only the load process imports them.
+``adversary.py``, ``chat_users.py``, ``lean_client.py``, ``sio_client.py`` and
+``process.py`` do, and only the load process (``python -m pigeon_lab.load``) imports them.
 Parent-side API: ``launcher.run_load``, ``config.LoadConfig``, ``readback.read_back``.
 """

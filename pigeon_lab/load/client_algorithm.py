@@ -12,11 +12,9 @@ it returns a list of actions for the caller to perform and record:
     Connect    time to (re)connect
 
 Timers (ack timeouts, gap repair, send retries, reconnect) fire from ``tick(now)``;
-``next_deadline()`` says when the caller should call it next.
-
-It works in the protocol's canonical terms (``pigeon_lab.protocol.codec``): ``Emit``
-carries an operation and its canonical payload, which the caller encodes with its codec;
-``on_ack`` takes the ack as it came off the wire and decodes it with the same codec.
+``next_deadline()`` says when the caller should call it next. ``Emit`` carries a canonical
+payload (``pigeon_lab.protocol.codec``) that the caller encodes with its codec; ``on_ack``
+decodes the ack as it came off the wire with the same codec.
 """
 
 from __future__ import annotations
@@ -25,14 +23,11 @@ import random
 from typing import Any, Literal
 
 from pigeon_lab.load.client_types import (
-    ERROR_CODES,
-    UNKNOWN_ERROR,
     Action,
     ChannelState,
     Connect,
     Deliver,
     Emit,
-    ErrorCode,
     JoinDone,
     Message,
     PendingOp,
@@ -57,14 +52,11 @@ from pigeon_lab.protocol.codec import (
 )
 
 __all__ = [
-    "ERROR_CODES",
-    "UNKNOWN_ERROR",
     "Action",
     "ClientAlgorithm",
     "Connect",
     "Deliver",
     "Emit",
-    "ErrorCode",
     "JoinDone",
     "Message",
     "Policy",

@@ -65,7 +65,10 @@ class LoadConfig(BaseModel):
     ) -> LoadConfig:
         """The load of ``scenario`` against ``urls``, writing into ``out_dir``."""
         modules = sorted(
-            {WORKLOADS[n].module for n in scenario.workload.enabled_workloads()}
+            (
+                set(scenario.plugins)
+                | {WORKLOADS[n].module for n in scenario.workload.enabled_workloads()}
+            )
             - {WORKLOADS["chat"].module}
         )
         return cls(

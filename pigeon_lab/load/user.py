@@ -13,7 +13,7 @@ the same surface, so ``ChatUser`` stays a ``SocketIOUser`` whose ``sio`` is one 
 
 Users speak through the load context's codec (``pigeon_lab.protocol.codec``): event
 names, payloads, acks and pushes are the codec's business, not this module's. They find
-the context through their class's ``slot`` (see ``user_classes``).
+the context through their class's ``slot`` (see ``chat_users.user_classes``).
 """
 
 from __future__ import annotations
@@ -27,13 +27,12 @@ from typing import Any
 import gevent
 import socketio
 from gevent.event import Event
-from locust import User, task
+from locust import task
 from locust.contrib.socketio import SocketIOUser
 
 from pigeon_lab.history.recorder import body_hash, cached_body_hash
 from pigeon_lab.history.schema import Kind
 from pigeon_lab.load import client_algorithm as ca
-from pigeon_lab.load.config import LoadConfig
 from pigeon_lab.load.context import ContextSlot, LoadContext
 from pigeon_lab.load.latency import DELIVER_SAMPLE
 from pigeon_lab.load.lean_client import LeanSocketIOClient, use_lean_client
@@ -384,20 +383,4 @@ class ChatUser(SocketIOUser):
         return latency
 
 
-def user_classes(slot: ContextSlot, config: LoadConfig) -> list[type[User]]:
-    """The chat workload's concrete user classes (the same names in master and workers):
-    ``workload.users`` chat users and ``workload.adversarial_users`` adversaries."""
-    from pigeon_lab.load.adversary import AdversaryUser
-
-    w = config.workload
-    classes: list[type[User]] = []
-    if w.users:
-        attrs = {"abstract": False, "fixed_count": w.users, "slot": slot}
-        classes.append(type("PigeonChatUser", (ChatUser,), attrs))
-    if w.adversarial_users:
-        attrs = {"abstract": False, "fixed_count": w.adversarial_users, "slot": slot}
-        classes.append(type("PigeonAdversary", (AdversaryUser,), attrs))
-    return classes
-
-
-__all__ = ["ChatUser", "LoadContext", "PigeonSocketIOClient", "task", "user_classes"]
+__all__ = ["ChatUser", "LoadContext", "PigeonSocketIOClient", "task"]

@@ -8,6 +8,7 @@ is merged over the model's defaults, then ``overrides`` over the file.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -146,10 +147,31 @@ def scenario_from_dict(
     merged = deep_merge(data, expand_dotted(overrides or {}))
     if default_name and "name" not in merged:
         merged["name"] = default_name
+    import_plugins(merged.get("plugins"), source)
     try:
         return Scenario.model_validate(merged)
     except ValidationError as exc:
         raise translate(exc, Scenario, source, text) from None
+
+
+def import_plugins(plugins: Any, source: str = "<scenario>") -> None:
+    """Import a scenario's ``plugins`` (modules that register fault kinds, workloads or
+    checkers) before the rest of it is validated; a bad one is a ConfigError naming it."""
+    if plugins is None:
+        return
+    if not isinstance(plugins, (list, tuple)):
+        raise ConfigError("expected a list of module names", source=source, field="plugins")
+    for i, name in enumerate(plugins):
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError(
+                f"expected a module name, got {name!r}", source=source, field=f"plugins[{i}]"
+            )
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise ConfigError(
+                f"cannot import plugin {name!r}: {exc}", source=source, field=f"plugins[{i}]"
+            ) from exc
 
 
 def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:

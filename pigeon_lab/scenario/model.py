@@ -299,6 +299,11 @@ class Scenario(Frozen):
         default="", description="what it exercises; its first line is the summary"
     )
     seed: int = Field(default=1, description="seeds every random choice of the run")
+    plugins: tuple[str, ...] = Field(
+        default=(),
+        description="modules imported first: they register extra fault kinds, workloads or "
+        "checkers (one module each) that the rest of the file may name",
+    )
     topology: Topology = Field(default_factory=Topology, description="the bundled cluster")
     workload: Workload = Field(default_factory=Workload, description="the simulated users")
     faults: tuple[FaultSpec, ...] = Field(default=(), description="the fault schedule")

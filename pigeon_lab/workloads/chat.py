@@ -112,7 +112,7 @@ CHAT = register_workload(
         "optional adversarial users and duplicate sends. Read-back: every channel's final log.",
         section=None,
         settings=ChatSettings,
-        users="pigeon_lab.load.user:user_classes",
+        users="pigeon_lab.load.chat_users:user_classes",
         module=__name__,
         enabled=lambda w: w.users + w.adversarial_users > 0,
         count=lambda w: w.users + w.adversarial_users,
