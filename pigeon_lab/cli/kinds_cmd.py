@@ -15,7 +15,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from pigeon_lab.checkers.suite import CHECKER_ORDER, REGISTRY
+from pigeon_lab.checkers import REGISTRY
+from pigeon_lab.checkers.suite import CHECKER_ORDER
 from pigeon_lab.faults import FAULT_KINDS, FaultKind
 from pigeon_lab.workloads import WORKLOADS
 
