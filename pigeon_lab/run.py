@@ -50,7 +50,7 @@ from pigeon_lab.history.io import write_table
 from pigeon_lab.journal import RunJournal
 from pigeon_lab.load.config import LoadConfig
 from pigeon_lab.load.launcher import run_load
-from pigeon_lab.preflight import check_target
+from pigeon_lab.preflight import PROBE_USER, PROBE_WORKSPACE, check_target
 from pigeon_lab.report.gate import exit_code
 from pigeon_lab.report.model import Report
 from pigeon_lab.report.recheck import recheck_run
@@ -106,7 +106,12 @@ def run_scenario(
         events.note(f"run folder {run_dir}")
         with open_target(scenario, run_dir, events) as target:
             with events.phase(Phase.PREFLIGHT, target.url):
-                check_target(target.url, target.jwt_secret, codec=target.codec)
+                check_target(
+                    target.url,
+                    None,
+                    codec=target.codec,
+                    token=target.token(PROBE_WORKSPACE, PROBE_USER),
+                )
             config = _load_config(scenario, target, run_dir, distributed)
             env = FaultEnv(cluster=target.cluster) if target.cluster is not None else None
             plan = [f.planned() for f in scenario.faults]
@@ -170,8 +175,9 @@ def _load_config(
         scenario,
         urls=[target.url],
         out_dir=run_dir,
-        jwt_secret=target.jwt_secret,
-        token_command=target.token_command,
+        jwt_secret=target.secret,
+        issuer=target.issuer_spec,
+        profile=target.profile,
         master_bind=distributed.bind if distributed else None,
         expect_workers=distributed.workers if distributed else 0,
     )

@@ -39,6 +39,7 @@ from pigeon_lab.protocol.codec import (
     send_payload,
     sync_payload,
 )
+from pigeon_lab.tokens import mint_token
 
 _ATTACK_EVERY_S = 10.0
 
@@ -110,13 +111,13 @@ class AdversaryUser(User):
         sio.disconnect()
 
     def _token_attacks(self) -> None:
-        cfg = self.ctx.config
-        from pigeon_lab.tokens import mint_token
-
-        forged = mint_token("not-the-secret-" + uuid.uuid4().hex, self.workspace, self.user)
+        wrong = "not-the-secret-" + uuid.uuid4().hex
+        forged = self.ctx.mint(self.workspace, self.user, ttl_s=3600, secret=wrong) or mint_token(
+            wrong, self.workspace, self.user
+        )
         self._try_connect("forged_token", self.codec.auth(forged))
-        if cfg.jwt_secret:
-            expired = mint_token(cfg.jwt_secret, self.workspace, self.user, ttl_s=-120)
+        expired = self.ctx.mint(self.workspace, self.user, ttl_s=-120)
+        if expired:
             self._try_connect("expired_token", self.codec.auth(expired))
         self._try_connect("missing_token", None)
         self._try_connect("malformed_token", self.codec.auth("not.a.jwt"))

@@ -12,8 +12,10 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
+from pigeon_lab.issuers import IssuerSpec
+from pigeon_lab.protocol.profile import Profile
 from pigeon_lab.scenario.model import Workload
 from pigeon_lab.workloads import WORKLOADS, import_modules
 
@@ -27,8 +29,11 @@ class LoadConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     urls: list[str] = Field(min_length=1)  # users spread round robin (usually one LB URL)
-    jwt_secret: str | None = None
-    token_command: list[str] | None = None  # argv printing a token; {workspace} {user} replaced
+    # never written to load.json or sent to workers: the launcher exports it as
+    # PIGEON_LAB_TOKEN_SECRET to the load process (and its local workers inherit it)
+    jwt_secret: str | None = Field(default=None, exclude=True, repr=False)
+    issuer: IssuerSpec = Field(default_factory=IssuerSpec)  # where tokens come from
+    profile: Profile | None = None  # the target's spelling of the protocol (None: protocol.md)
     workload: Workload = Field(default_factory=Workload)
     workload_modules: list[str] = Field(default_factory=list)  # register extra workloads
     max_body: int = Field(default=4096, ge=1)  # the target's body limit (adversary: one over)
@@ -45,11 +50,11 @@ class LoadConfig(BaseModel):
     worker_wait_s: float = Field(default=60.0, gt=0.0)
     drain_s: float | None = None  # graceful stop budget; default send_deadline + 5 s
 
-    @model_validator(mode="after")
-    def _auth(self) -> LoadConfig:
-        if not self.jwt_secret and not self.token_command:
-            raise ValueError("one of jwt_secret or token_command is required")
-        return self
+    def environ(self) -> dict[str, str]:
+        """What the load process's environment needs beyond ours (the token secret)."""
+        if self.jwt_secret and self.issuer.kind == "secret":
+            return {self.issuer.secret_env: self.jwt_secret}
+        return {}
 
     @classmethod
     def from_scenario(
@@ -59,7 +64,8 @@ class LoadConfig(BaseModel):
         urls: list[str],
         out_dir: Path,
         jwt_secret: str | None = None,
-        token_command: list[str] | None = None,
+        issuer: IssuerSpec | None = None,
+        profile: Profile | None = None,
         master_bind: str | None = None,
         expect_workers: int = 0,
     ) -> LoadConfig:
@@ -74,7 +80,8 @@ class LoadConfig(BaseModel):
         return cls(
             urls=urls,
             jwt_secret=jwt_secret,
-            token_command=token_command,
+            issuer=issuer or IssuerSpec(),
+            profile=profile,
             workload=scenario.workload,
             workload_modules=modules,
             max_body=scenario.topology.backend.max_body,

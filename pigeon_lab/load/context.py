@@ -7,16 +7,17 @@ adversaries and the process import this module and never each other.
 
 from __future__ import annotations
 
-import subprocess
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from pigeon_lab.history.recorder import Recorder
+from pigeon_lab.issuers import CachingIssuer, IssuedToken, SecretIssuer
 from pigeon_lab.load.config import LoadConfig
 from pigeon_lab.load.latency import LatencyLog
-from pigeon_lab.protocol.codec import PIGEON, Codec
-from pigeon_lab.tokens import mint_token
+from pigeon_lab.protocol.codec import Codec
+from pigeon_lab.protocol.profile_codec import codec_for
 from pigeon_lab.workloads import WORKLOADS
 
 
@@ -48,7 +49,8 @@ class LoadContext:
     worker_index: int = 0
     workers: int = 1
     stopping: bool = False
-    codec: Codec = PIGEON
+    codec: Codec = field(init=False)
+    issuer: CachingIssuer = field(init=False)
     users: list[LoadUser] = field(default_factory=list)
     delivery_ms: LatencyLog = field(default_factory=LatencyLog)
     ack_ms: LatencyLog = field(default_factory=LatencyLog)
@@ -58,6 +60,10 @@ class LoadContext:
     def __post_init__(self) -> None:
         for name, value in _counters(self.config).items():
             self.counters.setdefault(name, value)
+        self.codec = codec_for(self.config.profile)
+        self.issuer = CachingIssuer(
+            self.config.issuer.build({**os.environ, **self.config.environ()})
+        )
 
     def next_index(self, role: str = "user") -> int:
         """Global index of a new user of ``role``: the k-th local one of worker w is
@@ -66,15 +72,23 @@ class LoadContext:
         self._next[role] = k + 1
         return k * self.workers + self.worker_index
 
-    def token(self, workspace: str, user: str, ttl_s: float = 3600.0) -> str:
-        cfg = self.config
-        if cfg.jwt_secret:
-            return mint_token(cfg.jwt_secret, workspace, user, ttl_s=ttl_s)
-        argv = [
-            a.replace("{workspace}", workspace).replace("{user}", user)
-            for a in cfg.token_command or []
-        ]
-        return subprocess.run(argv, check=True, capture_output=True, text=True).stdout.strip()
+    def token(self, workspace: str, user: str) -> str:
+        """A fresh token for (workspace, user) from the run's issuer (cached while fresh)."""
+        return self.issued(workspace, user).value
+
+    def issued(self, workspace: str, user: str) -> IssuedToken:
+        return self.issuer.issue(workspace, user)
+
+    def mint(self, workspace: str, user: str, *, ttl_s: float, secret: str | None = None) -> str:
+        """A token signed like the run's, with another lifetime or secret (for attacks);
+        '' when the issuer cannot mint (a command or a file)."""
+        inner = self.issuer.inner
+        if not isinstance(inner, SecretIssuer):
+            return ""
+        forged = SecretIssuer(
+            secret or inner.secret, inner.user_claim, inner.workspace_claim, inner.claims, ttl_s
+        )
+        return forged.issue(workspace, user).value
 
     def finished(self) -> bool:
         return all(u.finished for u in self.users)

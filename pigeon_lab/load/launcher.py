@@ -56,6 +56,7 @@ def run_load(config: LoadConfig, on_progress: ProgressCallback | None = None) ->
             stderr=stderr,
             text=True,
             start_new_session=True,
+            env={**os.environ, **config.environ()},
         )
         try:
             assert proc.stdout is not None

@@ -213,9 +213,15 @@ def run_master(config: LoadConfig) -> LoadSummary:
         if msg.data.get("last"):
             done.add(msg.node_id)
 
+    configured: dict[str, str | None] = {}  # worker -> None (ready) or its error
+
+    def on_configured(environment: Any, msg: Any, **_: Any) -> None:
+        configured[msg.node_id] = msg.data.get("error")
+
     # Locust's EventHook.add_listener is unannotated
     env.events.worker_report.add_listener(on_report)  # type: ignore[no-untyped-call]
     runner.register_message("pigeon_rows", on_rows)
+    runner.register_message("pigeon_configured", on_configured)
     procs: list[subprocess.Popen[bytes]] = []
     try:
         if not config.master_bind:
@@ -235,7 +241,13 @@ def run_master(config: LoadConfig) -> LoadSummary:
         runner.send_message(
             "pigeon_config", {"config": config.model_dump_json(), "workers": n_workers}
         )
-        gevent.sleep(0.2)
+        deadline = time.monotonic() + config.worker_wait_s
+        while len(configured) < n_workers and time.monotonic() < deadline:
+            gevent.sleep(0.05)
+        errors = {w: e for w, e in configured.items() if e}
+        if errors or len(configured) < n_workers:
+            detail = "; ".join(f"{w}: {e}" for w, e in errors.items()) or "no answer"
+            raise LoadError(f"workers could not take the config: {detail}")
         progress = _Progress(config)
         runner.start(config.total_users, spawn_rate=_spawn_rate(config))
         end = _end_of_load(config, progress.start)
@@ -283,16 +295,20 @@ def run_worker(master_host: str, master_port: int, imports: tuple[str, ...] = ()
     runner = env.create_worker_runner(master_host, master_port)
 
     def on_config(environment: Any, msg: Any, **_: Any) -> None:
-        config = LoadConfig.from_json(msg.data["config"])
-        env.user_classes = user_classes(slot, config)
-        slot.set(
-            LoadContext(
+        try:
+            config = LoadConfig.from_json(msg.data["config"])
+            env.user_classes = user_classes(slot, config)
+            ctx = LoadContext(
                 config,
                 Recorder(config.record),
                 worker_index=runner.worker_index,
                 workers=int(msg.data["workers"]),
             )
-        )
+        except Exception as exc:  # told to the master, which stops the run with it
+            runner.send_message("pigeon_configured", {"error": f"{type(exc).__name__}: {exc}"})
+            return
+        slot.set(ctx)
+        runner.send_message("pigeon_configured", {})
 
     def on_stop(environment: Any, msg: Any, **_: Any) -> None:
         gevent.spawn(_ship)

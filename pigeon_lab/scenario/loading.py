@@ -108,7 +108,9 @@ def load_scenario(
     extra = dict(overrides or {})
     if seed is not None:
         extra["seed"] = seed
-    return scenario_from_text(text, source=source, overrides=extra, default_name=path.stem)
+    return scenario_from_text(
+        text, source=source, overrides=extra, default_name=path.stem, base_dir=path.parent
+    )
 
 
 def scenario_from_text(
@@ -117,8 +119,10 @@ def scenario_from_text(
     source: str = "<scenario>",
     overrides: Mapping[str, Any] | None = None,
     default_name: str | None = None,
+    base_dir: Path | None = None,
 ) -> Scenario:
-    """Parse YAML ``text`` and validate it; errors name ``source``."""
+    """Parse YAML ``text`` and validate it; errors name ``source``. Relative paths in it
+    (a target profile file) are relative to ``base_dir``."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -131,7 +135,12 @@ def scenario_from_text(
             source=source,
         )
     return scenario_from_dict(
-        data, source=source, overrides=overrides, default_name=default_name, text=text
+        data,
+        source=source,
+        overrides=overrides,
+        default_name=default_name,
+        text=text,
+        base_dir=base_dir,
     )
 
 
@@ -142,6 +151,7 @@ def scenario_from_dict(
     overrides: Mapping[str, Any] | None = None,
     default_name: str | None = None,
     text: str | None = None,
+    base_dir: Path | None = None,
 ) -> Scenario:
     """Validate a mapping (with ``overrides`` merged over it) into a Scenario."""
     merged = deep_merge(data, expand_dotted(overrides or {}))
@@ -149,7 +159,8 @@ def scenario_from_dict(
         merged["name"] = default_name
     import_plugins(merged.get("plugins"), source)
     try:
-        return Scenario.model_validate(merged)
+        context = {"base_dir": str(base_dir)} if base_dir is not None else None
+        return Scenario.model_validate(merged, context=context)
     except ValidationError as exc:
         raise translate(exc, Scenario, source, text) from None
 

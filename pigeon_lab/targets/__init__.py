@@ -10,7 +10,7 @@ from pigeon_lab.events import RunEvents
 from pigeon_lab.scenario.model import Scenario
 from pigeon_lab.targets.base import Target, TargetKind
 from pigeon_lab.targets.bundled import bundled_target, cluster_spec
-from pigeon_lab.targets.external import external_secret, external_target
+from pigeon_lab.targets.external import external_target, issuer_of
 
 
 @contextmanager
@@ -30,7 +30,7 @@ __all__ = [
     "TargetKind",
     "bundled_target",
     "cluster_spec",
-    "external_secret",
     "external_target",
+    "issuer_of",
     "open_target",
 ]

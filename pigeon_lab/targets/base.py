@@ -2,17 +2,22 @@
 
 A target is *bundled* (the reference cluster, started and torn down by the run) or
 *external* (someone else's deployment). Either way the run talks to it through a
-``Target``: its URL, its codec (how its events and payloads look), and a way to get a
-token for a (workspace, user).
+``Target``: its URL, its profile and codec (how its events and payloads look), and its
+token issuer. ``secret`` is the one secret the run must hand to the load process (through
+its environment, never a file), when tokens are minted with an inline or generated secret.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Literal
 
-from pigeon_lab.protocol.codec import PIGEON, Codec
-from pigeon_lab.tokens import mint_token
+from pigeon_lab.issuers import CachingIssuer, IssuerSpec
+from pigeon_lab.protocol.codec import Codec
+from pigeon_lab.protocol.profile import Profile
+from pigeon_lab.protocol.profile_codec import codec_for
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from pigeon_lab.cluster import Cluster
@@ -26,16 +31,25 @@ class Target:
 
     kind: TargetKind
     url: str
-    jwt_secret: str | None = None
-    token_command: list[str] | None = None
-    codec: Codec = PIGEON
+    issuer_spec: IssuerSpec = field(default_factory=IssuerSpec)
+    secret: str | None = field(default=None, repr=False)
+    profile: Profile | None = None
     cluster: Cluster | None = field(default=None, compare=False)
+
+    @cached_property
+    def codec(self) -> Codec:
+        return codec_for(self.profile)
+
+    @cached_property
+    def issuer(self) -> CachingIssuer:
+        environ = dict(os.environ)
+        if self.secret is not None and self.issuer_spec.kind == "secret":
+            environ[self.issuer_spec.secret_env] = self.secret
+        return CachingIssuer(self.issuer_spec.build(environ))
 
     def token(self, workspace: str, user: str) -> str:
         """A token the target accepts for ``user`` in ``workspace``."""
-        if self.jwt_secret is None:
-            raise ValueError(f"no way to mint tokens for the {self.kind} target at {self.url}")
-        return mint_token(self.jwt_secret, workspace, user)
+        return self.issuer.issue(workspace, user).value
 
 
 __all__ = ["Target", "TargetKind"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from pigeon_lab.cluster import BackendOptions, Cluster, ClusterSpec
 from pigeon_lab.events import Phase, RunEvents, TargetReady
+from pigeon_lab.issuers import SECRET_ENV
 from pigeon_lab.scenario.model import Scenario, Topology
 from pigeon_lab.targets.base import Target
 
@@ -39,7 +41,9 @@ def cluster_spec(topology: Topology, run_dir: Path, jwt_secret: str) -> ClusterS
 def bundled_target(scenario: Scenario, run_dir: Path, events: RunEvents) -> Iterator[Target]:
     """Bring the cluster up (phase ``cluster``), yield it, tear it down (``teardown``),
     also on errors and Ctrl-C."""
-    spec = cluster_spec(scenario.topology, run_dir, secrets.token_hex(16))
+    # a distributed run's workers mint tokens with the secret they were started with
+    secret = os.environ.get(SECRET_ENV) or secrets.token_hex(16)
+    spec = cluster_spec(scenario.topology, run_dir, secret)
     phase = events.begin(Phase.CLUSTER, f"{spec.nodes} nodes")
     try:
         with Cluster.start(spec) as cluster:
@@ -47,7 +51,7 @@ def bundled_target(scenario: Scenario, run_dir: Path, events: RunEvents) -> Iter
             info = cluster.info
             events.fire(TargetReady(info.lb_url, "bundled", info.to_dict(include_secret=False)))
             try:
-                yield Target("bundled", info.lb_url, jwt_secret=info.jwt_secret, cluster=cluster)
+                yield Target("bundled", info.lb_url, secret=info.jwt_secret, cluster=cluster)
             finally:  # leaving the cluster's block tears it down (it never raises)
                 phase = events.begin(Phase.TEARDOWN)
         phase.end()

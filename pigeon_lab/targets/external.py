@@ -1,4 +1,5 @@
-"""An external target: someone else's Socket.IO deployment, reached by URL."""
+"""An external target: someone else's Socket.IO deployment, reached by URL, spoken to
+through its profile, with tokens from its issuer."""
 
 from __future__ import annotations
 
@@ -8,39 +9,48 @@ from contextlib import contextmanager
 
 from pigeon_lab.errors import ConfigError
 from pigeon_lab.events import RunEvents, TargetReady
+from pigeon_lab.issuers import IssuerSpec
 from pigeon_lab.scenario.model import Scenario
 from pigeon_lab.targets.base import Target
 
 
-def external_secret(scenario: Scenario) -> str:
-    """The HS256 secret that mints tokens for an external target (secret or secret_env)."""
+def issuer_of(scenario: Scenario) -> tuple[IssuerSpec, str | None]:
+    """The issuer spec of an external target and the inline secret to hand on (if any)."""
     token = scenario.target.token
-    if token is not None and token.secret:
-        return token.secret
-    if token is not None and token.secret_env:
-        value = os.environ.get(token.secret_env)
-        if not value:
+    if token is None:
+        raise ConfigError("an external target needs a token", field="target.token")
+    claims = scenario.target.profile_model().claims
+    minted = IssuerSpec(
+        kind="secret",
+        user_claim=claims.user,
+        workspace_claim=claims.workspace,
+        claims=dict(token.claims),
+        ttl_s=token.ttl_s,
+    )
+    if token.secret:
+        return minted, token.secret
+    if token.secret_env:
+        if not os.environ.get(token.secret_env):
             raise ConfigError(
                 f"environment variable {token.secret_env} is not set",
                 source=scenario.name,
                 field="target.token.secret_env",
             )
-        return value
-    raise ConfigError(
-        "token.command is not supported by the load generator yet; give token.secret "
-        "or token.secret_env",
-        source=scenario.name,
-        field="target.token",
-    )
+        return minted.model_copy(update={"secret_env": token.secret_env}), None
+    if token.command:
+        return IssuerSpec(kind="command", command=token.command, timeout_s=token.timeout_s), None
+    return IssuerSpec(kind="file", tokens_file=token.tokens_file), None
 
 
 @contextmanager
 def external_target(scenario: Scenario, events: RunEvents) -> Iterator[Target]:
     """Describe the external target (nothing to start or tear down)."""
     url = str(scenario.target.url)
-    target = Target("external", url, jwt_secret=external_secret(scenario))
+    spec, secret = issuer_of(scenario)
+    profile = scenario.target.profile_model()
+    target = Target("external", url, issuer_spec=spec, secret=secret, profile=profile)
     events.fire(TargetReady(url, "external"))
     yield target
 
 
-__all__ = ["external_secret", "external_target"]
+__all__ = ["external_target", "issuer_of"]

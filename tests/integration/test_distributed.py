@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_smoke_with_one_remote_worker_passes(tmp_path: Path, free_port: int) -> None:
     exe = str(Path(sys.executable).with_name("pigeon-lab"))
-    env = {**os.environ, "COLUMNS": "200"}
+    # the bundled cluster and the remote worker share the token secret through the environment
+    env = {**os.environ, "COLUMNS": "200", "PIGEON_LAB_TOKEN_SECRET": "distributed-" + "s" * 24}
     out = tmp_path / "runs"
     master = subprocess.Popen(
         [exe, "scenario", "run", "smoke", "--duration", "6", "--out", str(out),

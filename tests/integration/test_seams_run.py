@@ -61,3 +61,24 @@ def test_a_plugin_fault_and_workload_run_in_a_scenario(tmp_path: Path) -> None:
     outcomes = {v.name: str(v.outcome) for v in result.report.verdicts}
     assert outcomes == dict.fromkeys(outcomes, "pass"), outcomes
     assert processes_under(result.run_dir) == []
+
+
+@pytest.mark.integration
+def test_no_file_of_a_run_folder_holds_the_token_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The secret reaches the load process through its environment, never a file (load.json,
+    scenario.yaml, run.json, logs)."""
+    require_cluster_binaries()
+    secret = "a-secret-that-must-stay-out-of-files-" + "x" * 8
+    monkeypatch.setenv("PIGEON_LAB_TOKEN_SECRET", secret)
+    result = run_scenario("smoke", out=tmp_path, overrides={"workload.duration_s": 3})
+    assert result.report.counts.acks > 0  # the cluster and the load used the secret
+    holders = [
+        p.relative_to(result.run_dir)
+        for p in result.run_dir.rglob("*")
+        if p.is_file() and secret.encode() in p.read_bytes()
+    ]
+    assert holders == []
+    load = json.loads((result.run_dir / "load.json").read_text())
+    assert "jwt_secret" not in load and load["issuer"]["secret_env"] == "PIGEON_LAB_TOKEN_SECRET"
