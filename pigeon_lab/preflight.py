@@ -13,7 +13,7 @@ import socketio
 from socketio.exceptions import ConnectionError as SocketIOConnectionError
 
 from pigeon_lab.errors import ConfigError, EnvironmentProblem
-from pigeon_lab.protocol.codec import PIGEON, Codec
+from pigeon_lab.protocol.codec import PIGEON, Codec, connect_options
 from pigeon_lab.tokens import mint_token
 
 PROBE_WORKSPACE = "pigeon-preflight"
@@ -50,7 +50,7 @@ def check_target(
     _check_reachable(url, timeout_s)
     client = socketio.Client(reconnection=False)
     refusals: list[object] = []
-    client.on("connect_error", refusals.append)
+    client.on("connect_error", refusals.append, namespace=codec.namespace)
     if token is None:
         if jwt_secret is None:
             raise ValueError("check_target needs a token or a secret")
@@ -62,6 +62,7 @@ def check_target(
             transports=["websocket"],
             wait_timeout=timeout_s,
             retry=False,
+            **connect_options(codec),
         )
     except SocketIOConnectionError as exc:
         detail = refusals[0] if refusals else (exc.args[0] if exc.args else exc)

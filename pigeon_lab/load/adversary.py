@@ -33,6 +33,7 @@ from pigeon_lab.load.context import ContextSlot, LoadContext
 from pigeon_lab.protocol.codec import (
     Message,
     Op,
+    connect_options,
     join_payload,
     leave_payload,
     refusal_code,
@@ -96,13 +97,14 @@ class AdversaryUser(User):
         def on_error(data: Any = None) -> None:
             refusal.append(refusal_code(data))
 
-        sio.on("connect_error", on_error)
+        sio.on("connect_error", on_error, namespace=self.codec.namespace)
         try:
             sio.connect(
                 self.url,
                 auth=auth,
                 transports=[self.ctx.config.workload.transport],
                 wait_timeout=self.ctx.config.connect_timeout_s,
+                **connect_options(self.codec),
             )
         except socketio.exceptions.ConnectionError:
             self._attempt(attack, refusal[0] if refusal else "unknown")
@@ -126,7 +128,12 @@ class AdversaryUser(User):
         """Emit ``op`` through the codec and wait for its ack (raw); None on no answer."""
         timeout = self.ctx.config.workload.ack_timeout_ms / 1000
         try:
-            return sio.call(self.codec.event(op), self.codec.encode(op, data), timeout=timeout)
+            return sio.call(
+                self.codec.event(op),
+                self.codec.encode(op, data),
+                namespace=self.codec.namespace,
+                timeout=timeout,
+            )
         except (socketio.exceptions.TimeoutError, socketio.exceptions.SocketIOError):
             return None
 
@@ -154,13 +161,14 @@ class AdversaryUser(User):
             if m is not None:
                 on_message(m)
 
-        sio.on(self.codec.message_event, on_push)
+        sio.on(self.codec.message_event, on_push, namespace=self.codec.namespace)
         try:
             sio.connect(
                 self.url,
                 auth=self.codec.auth(self.ctx.token(self.workspace, self.user)),
                 transports=[cfg.workload.transport],
                 wait_timeout=cfg.connect_timeout_s,
+                **connect_options(self.codec),
             )
         except socketio.exceptions.ConnectionError as exc:
             self._row(Kind.CONNECT_ERROR, error=str(exc)[:200])

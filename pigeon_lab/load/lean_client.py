@@ -81,6 +81,9 @@ def use_lean_client(cfg: Any, url: str) -> bool:
     TLS go through python-socketio)."""
     if cfg.client == "python-socketio" or cfg.workload.transport != "websocket":
         return False
+    profile = getattr(cfg, "profile", None)
+    if profile is not None and profile.namespace != "/":
+        return False  # the lean client speaks the default namespace only
     return bool(cfg.client == "lean" or urlsplit(url).scheme in ("http", "ws"))
 
 
@@ -120,7 +123,9 @@ class LeanSocketIOClient:
         self.ping_timeout_s = 45.0
         self.last_rx = 0.0  # monotonic time of the last bytes received
 
-    def on(self, event: str, handler: Callable[..., Any]) -> None:
+    def on(self, event: str, handler: Callable[..., Any], namespace: str | None = None) -> None:
+        if namespace not in (None, "/"):
+            raise ValueError("the lean client speaks the default namespace only")
         self.handlers[event] = handler
 
     # ----- connection -----

@@ -28,6 +28,7 @@ from pigeon_lab.protocol.codec import (
     PIGEON,
     Codec,
     Op,
+    connect_options,
     join_payload,
     leave_payload,
     sync_payload,
@@ -63,7 +64,12 @@ class _Reader:
             raise _ReadError("read-back deadline passed")
         timeout = min(self.timeout, left)
         try:
-            return self.sio.call(self.codec.event(op), self.codec.encode(op, data), timeout=timeout)
+            return self.sio.call(
+                self.codec.event(op),
+                self.codec.encode(op, data),
+                namespace=self.codec.namespace,
+                timeout=timeout,
+            )
         except socketio.exceptions.TimeoutError as exc:
             raise _ReadError(f"{op}: no ack within {timeout:.1f} s") from exc
         except socketio.exceptions.SocketIOError as exc:
@@ -185,6 +191,7 @@ def read_back(
                 auth=codec.auth(token(ws, user)),
                 transports=[transport],
                 wait_timeout=max(0.1, min(timeout_s, deadline - time.monotonic())),
+                **connect_options(codec),
             )
         except (socketio.exceptions.ConnectionError, ValueError) as exc:
             summary += [_summary(ws, ch, None, False, False, f"connect: {exc}"[:200]) for ch in chs]

@@ -44,7 +44,7 @@ from pigeon_lab.load.workload import (
     next_send_delay,
     plan_user,
 )
-from pigeon_lab.protocol.codec import refusal_code
+from pigeon_lab.protocol.codec import connect_options, namespace_of, refusal_code
 
 _mono = time.monotonic
 _time_ns = time.time_ns
@@ -82,13 +82,17 @@ class ChatUser(SocketIOUser):
         )
         # the same surface either way (see the module docstring)
         self.sio: PigeonSocketIOClient | LeanSocketIOClient  # type: ignore[assignment]
+        self._connect_options: dict[str, Any]
         if use_lean_client(self.cfg, self.plan.url):
             self.sio = LeanSocketIOClient()
+            self._connect_options = {"socketio_path": self.codec.socketio_path}
         else:
             self.sio = PigeonSocketIOClient(environment.events.request, reconnection=False)
-        self.sio.on(self.codec.message_event, self._on_message)
-        self.sio.on("disconnect", self._on_disconnect)
-        self.sio.on("connect_error", self._on_connect_error)
+            self._connect_options = connect_options(self.codec)
+        ns = self.ns = namespace_of(self.codec)
+        self.sio.on(self.codec.message_event, self._on_message, namespace=ns)
+        self.sio.on("disconnect", self._on_disconnect, namespace=ns)
+        self.sio.on("connect_error", self._on_connect_error, namespace=ns)
         self.node: str | None = None
         self.wake = Event()
         self.sleep_until = 0.0
@@ -186,6 +190,7 @@ class ChatUser(SocketIOUser):
                 auth=self.codec.auth(token),
                 transports=[self.work.transport],
                 wait_timeout=self.cfg.connect_timeout_s,
+                **self._connect_options,
             )
         except (socketio.exceptions.ConnectionError, ValueError, OSError) as exc:
             err = self._connect_error or f"connection: {exc}"[:200]
@@ -327,6 +332,7 @@ class ChatUser(SocketIOUser):
             self.sio.emit(
                 codec.event(a.event),
                 codec.encode(a.event, p),
+                namespace=self.ns,
                 callback=lambda *args: self._on_ack(op, args),
             )
         except socketio.exceptions.SocketIOError:

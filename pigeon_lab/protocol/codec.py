@@ -155,6 +155,16 @@ class Codec(Protocol):
         ...
 
 
+def connect_options(codec: Codec) -> dict[str, Any]:
+    """``socketio.Client.connect`` keyword arguments for the codec's namespace and path."""
+    return {"namespaces": [codec.namespace], "socketio_path": codec.socketio_path}
+
+
+def namespace_of(codec: Codec) -> str | None:
+    """The namespace to pass to ``on``/``emit``/``call`` (None: the default ``/``)."""
+    return None if codec.namespace == "/" else codec.namespace
+
+
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -254,9 +264,11 @@ __all__ = [
     "PigeonCodec",
     "SendAck",
     "SyncAck",
+    "connect_options",
     "error_of",
     "join_payload",
     "leave_payload",
+    "namespace_of",
     "refusal_code",
     "send_payload",
     "sync_payload",
