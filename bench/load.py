@@ -45,6 +45,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the _load_* helpers beside this file
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, first
+from _bench_procs import Procs
 from _load_backend import NODE_PEER, SECRET, Backend
 from _load_report import markdown, recording_overhead
 
@@ -149,7 +150,9 @@ def _verdict(res: dict[str, Any], history: Path | None, n: int) -> dict[str, Any
     return {"holds": not why, "why": "; ".join(why)}
 
 
-def run_node_driver(urls: list[str], n: int, args: argparse.Namespace, out: Path) -> dict[str, Any]:
+def run_node_driver(
+    procs: Procs, urls: list[str], n: int, args: argparse.Namespace, out: Path
+) -> dict[str, Any]:
     """The peer's driver on the same workload (same users, rooms, rate, body, duration)."""
     out_json = out / f"node-driver-{n}.json"
     argv = [
@@ -180,13 +183,12 @@ def run_node_driver(urls: list[str], n: int, args: argparse.Namespace, out: Path
         "--out",
         str(out_json),
     ]
-    subprocess.run(
-        argv,
-        check=True,
-        stdout=subprocess.DEVNULL,
-        timeout=args.duration + 300,
-        start_new_session=True,
-    )
+    driver = procs.spawn(f"node-driver-{n}", argv, kind="driver", cwd=Path.cwd())
+    timeout_s = args.duration + 300
+    rc = driver.wait(timeout_s)
+    procs.stop(driver, grace_s=1.0)
+    if rc != 0:
+        raise driver.failure("failed" if rc is not None else f"did not finish in {timeout_s} s")
     d = json.loads(out_json.read_text())
     cpu = sum(d["driver_cpu_s"])
     p99 = d["delivery_ms"]["p99"]
@@ -337,7 +339,8 @@ def main() -> None:
                 print(json.dumps(r), flush=True)
                 if not args.no_node:
                     backend.flush()
-                    results.append(run_node_driver(backend.urls, n, args, Path(tmp)))
+                    driver = run_node_driver(backend.procs, backend.urls, n, args, Path(tmp))
+                    results.append(driver)
                     print(json.dumps(results[-1]), flush=True)
                 if not r["holds"] and not args.keep_going:
                     break
