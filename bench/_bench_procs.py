@@ -1,25 +1,30 @@
-"""Process helpers for bench/backend.py: start Redis, backend nodes and HAProxy on loopback,
-each in its own process group, and stop every one of them on exit, error or Ctrl-C."""
+"""Process helpers for the benchmarks: Redis, backend nodes, the Node peer and HAProxy on loopback.
+
+Every process is a `pigeon_lab.cluster.process.ManagedProcess`, as in the cluster: its own
+process group, PR_SET_PDEATHSIG (it dies with the benchmark even when that is SIGKILLed),
+log `<workdir>/logs/<name>.log`. Redis and HAProxy get the cluster's configs
+(`pigeon_lab.cluster.redis`, `pigeon_lab.cluster.haproxy`), python nodes the cluster's command
+line (`pigeon_lab.cluster.nodes.backend_node`). `Procs.stop_all` ends every one of them on
+exit, error or Ctrl-C.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import os
-import signal
-import socket
-import subprocess
-import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pigeon_lab.cluster.health import http_ready
-from pigeon_lab.cluster.ports import free_port
+from pigeon_lab.cluster import health
+from pigeon_lab.cluster import redis as cluster_redis
+from pigeon_lab.cluster.haproxy import haproxy_process
+from pigeon_lab.cluster.nodes import backend_node
+from pigeon_lab.cluster.ports import free_port, free_ports
+from pigeon_lab.cluster.process import ManagedProcess, ReadyCheck, stop_all
 
 REPO = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
-PR_SET_PDEATHSIG = 1
+HOST = health.HOST
 
 
 def proc_cpu_s(pid: int) -> float | None:
@@ -43,18 +48,15 @@ def proc_rss_kb(pid: int) -> int | None:
     return None
 
 
-@dataclass
-class Proc:
-    """One started process (the leader of its own process group)."""
+def url(proc: ManagedProcess) -> str:
+    """The HTTP URL of a node or HAProxy process."""
+    return f"http://{HOST}:{proc.port}"
 
-    name: str
-    popen: subprocess.Popen[bytes]
-    log: Path
-    url: str = ""
 
-    @property
-    def pid(self) -> int:
-        return int(self.popen.pid)
+def pid(proc: ManagedProcess) -> int:
+    """The pid of a started process."""
+    assert proc.pid is not None, f"{proc.name} was never started"
+    return proc.pid
 
 
 @dataclass
@@ -62,104 +64,87 @@ class Procs:
     """Every process this benchmark started; `stop_all` ends them by process group."""
 
     workdir: Path
-    live: list[Proc] = field(default_factory=list)
+    live: list[ManagedProcess] = field(default_factory=list)
+
+    def start(self, proc: ManagedProcess) -> ManagedProcess:
+        """Start `proc` (it is stopped by `stop_all` from now on); does not wait for readiness."""
+        self.live.append(proc)
+        proc.start()
+        return proc
 
     def spawn(
         self,
         name: str,
         argv: list[str],
+        *,
+        kind: str = "tool",
         env: dict[str, str] | None = None,
         cwd: Path | None = None,
-        url: str = "",
-    ) -> Proc:
-        """Start argv in a new session (own process group), output to <workdir>/<name>.log."""
-        log = self.workdir / f"{name}.log"
-        with open(log, "ab") as out:
-            popen = subprocess.Popen(
+        port: int | None = None,
+        ready_check: ReadyCheck | None = None,
+    ) -> ManagedProcess:
+        """Start argv (cwd: the repository) with `env` added to this environment."""
+        return self.start(
+            ManagedProcess(
+                name,
+                kind,
                 argv,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                cwd=str(cwd or REPO),
+                log_path=self.workdir / "logs" / f"{name}.log",
+                cwd=cwd or REPO,
+                port=port,
                 env={**os.environ, **(env or {})},
-                start_new_session=True,
-                preexec_fn=_die_with_parent,
+                ready_check=ready_check,
             )
-        p = Proc(name, popen, log, url)
-        self.live.append(p)
-        return p
+        )
 
-    def stop(self, p: Proc, grace_s: float = 3.0) -> None:
-        """SIGTERM the process group, SIGKILL it after grace_s."""
-        if p.popen.poll() is None:
-            _killpg(p.pid, signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                p.popen.wait(grace_s)
-        _killpg(p.pid, signal.SIGKILL)  # also any child left in the group
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            p.popen.wait(5)
+    def stop(self, p: ManagedProcess, grace_s: float = 3.0) -> None:
+        """SIGTERM the process group, SIGKILL it after grace_s (also any child left in it)."""
+        p.terminate(grace_s)
+        p.kill_group()
+        p.close()
         if p in self.live:
             self.live.remove(p)
 
     def stop_all(self) -> None:
-        """Stop everything still running, newest first."""
-        for p in list(reversed(self.live)):
-            self.stop(p, grace_s=1.0)
+        """Stop everything still running (SIGTERM to all, SIGKILL after 1 s), newest first."""
+        procs = list(reversed(self.live))
+        for problem in stop_all(procs, grace_s=1.0):
+            print(f"bench: teardown: {problem}", flush=True)
+        for p in procs:
+            p.kill_group()
+        self.live.clear()
 
     # ---------------------------------------------------------------- services
-    def redis(self, name: str) -> tuple[Proc, int]:
-        """redis-server on a free loopback port, no persistence."""
+    def redis(self, name: str) -> tuple[ManagedProcess, int]:
+        """redis-server on a free loopback port, no persistence (the cluster's redis.conf)."""
         port = free_port()
-        p = self.spawn(
-            name,
-            [
-                "redis-server",
-                "--port",
-                str(port),
-                "--bind",
-                HOST,
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--daemonize",
-                "no",
-                "--dir",
-                str(self.workdir),
-            ],
+        conf = cluster_redis.server_config(
+            port, self.workdir / "redis" / name, replica_of=None, aof=False
         )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if _redis_cmd(port, "PING") == "+PONG":
-                return p, port
-            _check_alive(p)
-            time.sleep(0.05)
-        raise RuntimeError(f"{name} did not answer PING; see {p.log}")
+        p = self.start(cluster_redis.redis_process(name, "redis", conf, port, self.workdir))
+        self.wait_ready([p], timeout_s=10.0)
+        return p, port
 
-    def python_node(self, name: str, redis_port: int, secret: str, extra: list[str]) -> Proc:
-        """One reference_backend node (sys.executable -m reference_backend)."""
-        port = free_port()
-        argv = [
-            sys.executable,
-            "-m",
-            "reference_backend",
-            "--host",
-            HOST,
-            "--port",
-            str(port),
-            "--node-name",
-            name.split("-", 1)[-1],
-            "--redis-url",
-            f"redis://{HOST}:{redis_port}/0",
-            "--jwt-secret",
-            secret,
-            *extra,
-        ]
-        return self.spawn(name, argv, url=f"http://{HOST}:{port}")
+    def python_node(
+        self, name: str, redis_port: int, secret: str, extra: Sequence[str]
+    ) -> ManagedProcess:
+        """One reference_backend node; its --node-name is `name` without its first part."""
+        return self.start(
+            backend_node(
+                name,
+                free_port(),
+                run_dir=self.workdir,
+                redis_url=f"redis://{HOST}:{redis_port}/0",
+                jwt_secret=secret,
+                args=list(extra),
+                node_name=name.split("-", 1)[-1],
+            )
+        )
 
-    def node_peer(self, name: str, peer_dir: Path, redis_port: int, secret: str) -> Proc:
+    def node_peer(self, name: str, peer_dir: Path, redis_port: int, secret: str) -> ManagedProcess:
         """One Node.js peer server (node server.js with PORT/REDIS_URL/JWT_SECRET)."""
         port = free_port()
+        base = f"http://{HOST}:{port}"
         env = {
             "PORT": str(port),
             "REDIS_URL": f"redis://{HOST}:{redis_port}",
@@ -169,53 +154,45 @@ class Procs:
         return self.spawn(
             name,
             ["node", str(peer_dir / "server.js")],
+            kind="node",
             env=env,
             cwd=peer_dir,
-            url=f"http://{HOST}:{port}",
+            port=port,
+            ready_check=lambda: health.http_ready(base),
         )
 
-    def haproxy(self, name: str, backends: list[str]) -> Proc:
-        """HAProxy (mode http, roundrobin, tunnel 1h, GET /readyz checks) in front of backends."""
-        port = free_port()
-        servers = "\n".join(
-            f"  server n{i + 1} {u.removeprefix('http://')} check inter 500ms fall 2 rise 1"
-            for i, u in enumerate(backends)
-        )
-        cfg = self.workdir / f"{name}.cfg"
-        cfg.write_text(f"""global
-  maxconn 8000
-defaults
-  mode http
-  timeout connect 5s
-  timeout client 60s
-  timeout server 60s
-  timeout tunnel 1h
-frontend fe
-  bind {HOST}:{port}
-  default_backend be
-backend be
-  balance roundrobin
-  option httpchk GET /readyz
-  http-check expect status 200
-{servers}
-""")
-        return self.spawn(name, ["haproxy", "-db", "-f", str(cfg)], url=f"http://{HOST}:{port}")
+    def haproxy(self, name: str, backends: Sequence[ManagedProcess]) -> ManagedProcess:
+        """The cluster's HAProxy (GET /readyz checks, tunnel 1h) with roundrobin over backends.
 
-    def wait_ready(self, procs: list[Proc], timeout_s: float = 60.0) -> None:
-        """Wait until GET <url>/readyz is 200 for each process."""
+        Ready once every backend is UP on its stats page.
+        """
+        port, stats_port = free_ports(2)
+        servers = {f"n{i + 1}": b.port or 0 for i, b in enumerate(backends)}
+        lb = haproxy_process(
+            self.workdir,
+            port,
+            stats_port,
+            servers,
+            lambda: list(servers),
+            name=name,
+            balance="roundrobin",
+        )
+        return self.start(lb)
+
+    def wait_ready(self, procs: Sequence[ManagedProcess], timeout_s: float = 60.0) -> None:
+        """Wait until each process passes its ready check (ClusterError with its log tail)."""
         deadline = time.monotonic() + timeout_s
         for p in procs:
-            while not http_ready(p.url, timeout_s=1.0):
-                _check_alive(p)
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{p.name} not ready after {timeout_s}s; see {p.log}")
-                time.sleep(0.2)
+            p.wait_ready(deadline)
 
 
 def flushall(redis_port: int) -> None:
     """FLUSHALL on the benchmark's Redis."""
-    if _redis_cmd(redis_port, "FLUSHALL") != "+OK":
-        raise RuntimeError(f"FLUSHALL failed on port {redis_port}")
+    client = health.redis_client(redis_port, timeout_s=5.0)
+    try:
+        client.flushall()
+    finally:
+        client.close()
 
 
 def wait_idle(pids: list[int], max_pct: float = 8.0, timeout_s: float = 30.0) -> float:
@@ -228,30 +205,3 @@ def wait_idle(pids: list[int], max_pct: float = 8.0, timeout_s: float = 30.0) ->
         if 100 * (b - a) / 0.5 < max_pct:
             break
     return time.monotonic() - t0
-
-
-def _redis_cmd(port: int, cmd: str) -> str:
-    """One inline Redis command; returns the first reply line ('' on connection failure)."""
-    try:
-        with socket.create_connection((HOST, port), timeout=5) as s:
-            s.sendall(cmd.encode() + b"\r\n")
-            return s.recv(256).split(b"\r\n", 1)[0].decode()
-    except OSError:
-        return ""
-
-
-def _check_alive(p: Proc) -> None:
-    if p.popen.poll() is not None:
-        tail = p.log.read_text(errors="replace")[-2000:] if p.log.exists() else ""
-        raise RuntimeError(f"{p.name} exited with {p.popen.returncode}; log tail:\n{tail}")
-
-
-def _die_with_parent() -> None:
-    """In the child: get SIGKILL if the benchmark itself dies without cleaning up."""
-    with contextlib.suppress(OSError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def _killpg(pid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, sig)

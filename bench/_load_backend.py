@@ -1,12 +1,12 @@
 """The backend of bench/load.py: its own redis-server plus N nodes (the Node peer server or
 the reference backend) on free loopback ports, each in its own process group (started and
-stopped by bench/_bench_procs.py, as for bench/backend.py)."""
+stopped by bench/_bench_procs.py on the cluster's ManagedProcess, as for bench/backend.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from _bench_procs import Procs, flushall
+from _bench_procs import Procs, flushall, url
 
 SECRET = "bench-load-secret-0123456789abcdef0123"
 NODE_PEER = Path("/tmp/node-peer")
@@ -39,7 +39,7 @@ class Backend:
         except BaseException:
             self.procs.stop_all()
             raise
-        self.urls = [p.url for p in started]
+        self.urls = [url(p) for p in started]
 
     def flush(self) -> None:
         flushall(self.redis_port)

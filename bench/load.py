@@ -45,6 +45,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the _load_* helpers beside this file
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, first
+from _bench_procs import Procs
 from _load_backend import NODE_PEER, SECRET, Backend
 from _load_report import markdown, recording_overhead
 
@@ -67,7 +68,7 @@ def run_python(
     urls: list[str], n: int, args: argparse.Namespace, record: bool, out: Path
 ) -> dict[str, Any]:
     """One load process at ``n`` users; figures of the steady window and the hold verdict."""
-    cfg = LoadConfig(
+    cfg = LoadConfig.build(
         urls=urls,
         jwt_secret=SECRET,
         workspaces=1,
@@ -149,7 +150,9 @@ def _verdict(res: dict[str, Any], history: Path | None, n: int) -> dict[str, Any
     return {"holds": not why, "why": "; ".join(why)}
 
 
-def run_node_driver(urls: list[str], n: int, args: argparse.Namespace, out: Path) -> dict[str, Any]:
+def run_node_driver(
+    procs: Procs, urls: list[str], n: int, args: argparse.Namespace, out: Path
+) -> dict[str, Any]:
     """The peer's driver on the same workload (same users, rooms, rate, body, duration)."""
     out_json = out / f"node-driver-{n}.json"
     argv = [
@@ -180,13 +183,12 @@ def run_node_driver(urls: list[str], n: int, args: argparse.Namespace, out: Path
         "--out",
         str(out_json),
     ]
-    subprocess.run(
-        argv,
-        check=True,
-        stdout=subprocess.DEVNULL,
-        timeout=args.duration + 300,
-        start_new_session=True,
-    )
+    driver = procs.spawn(f"node-driver-{n}", argv, kind="driver", cwd=Path.cwd())
+    timeout_s = args.duration + 300
+    rc = driver.wait(timeout_s)
+    procs.stop(driver, grace_s=1.0)
+    if rc != 0:
+        raise driver.failure("failed" if rc is not None else f"did not finish in {timeout_s} s")
     d = json.loads(out_json.read_text())
     cpu = sum(d["driver_cpu_s"])
     p99 = d["delivery_ms"]["p99"]
@@ -219,12 +221,13 @@ def replay_worker(n: int, batches: int = 10, room: int = 20) -> dict[str, Any]:
     from locust.env import Environment
 
     from pigeon_lab.history.recorder import Recorder
-    from pigeon_lab.load import user as user_mod
+    from pigeon_lab.load.chat_users import user_classes
+    from pigeon_lab.load.context import ContextSlot, LoadContext
 
     env = Environment(user_classes=[])
     users: dict[bool, list[Any]] = {}
     for record in (True, False):
-        cfg = LoadConfig(
+        cfg = LoadConfig.build(
             urls=["http://127.0.0.1:9"],
             jwt_secret=SECRET,
             users=room,
@@ -232,8 +235,8 @@ def replay_worker(n: int, batches: int = 10, room: int = 20) -> dict[str, Any]:
             channels_per_user=1,
             record=record,
         )
-        user_mod.CTX = user_mod.LoadContext(cfg, Recorder(record))
-        users[record] = [user_mod.ChatUser(env) for _ in range(room)]
+        (chat_user,) = user_classes(ContextSlot(LoadContext(cfg, Recorder(record))), cfg)
+        users[record] = [chat_user(env) for _ in range(room)]
         for u in users[record]:
             u.algo.join(u.plan.channels[0], 0.0)
             (join,) = u.algo.on_connect(0.0)
@@ -337,7 +340,8 @@ def main() -> None:
                 print(json.dumps(r), flush=True)
                 if not args.no_node:
                     backend.flush()
-                    results.append(run_node_driver(backend.urls, n, args, Path(tmp)))
+                    driver = run_node_driver(backend.procs, backend.urls, n, args, Path(tmp))
+                    results.append(driver)
                     print(json.dumps(results[-1]), flush=True)
                 if not r["holds"] and not args.keep_going:
                     break

@@ -33,8 +33,13 @@ def haproxy_binary() -> str:
     return found
 
 
-def haproxy_config(port: int, stats_port: int, nodes: dict[str, int]) -> str:
-    """haproxy.cfg balancing over `nodes` ({name: port})."""
+def haproxy_config(
+    port: int, stats_port: int, nodes: dict[str, int], *, balance: str = "leastconn"
+) -> str:
+    """haproxy.cfg balancing over `nodes` ({name: port}) with the `balance` algorithm.
+
+    The cluster uses `leastconn`; bench/backend.py passes `roundrobin`, the Node peer's method.
+    """
     # Each proxied connection holds two fds; stay inside the fd limit HAProxy inherits.
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     limit = hard if hard != resource.RLIM_INFINITY else 1 << 20
@@ -64,7 +69,7 @@ frontend pigeon
     default_backend nodes
 
 backend nodes
-    balance leastconn
+    balance {balance}
     option httpchk GET /readyz
     http-check expect status 200
     cookie SERVERID insert indirect nocache
@@ -85,12 +90,19 @@ def haproxy_process(
     stats_port: int,
     nodes: dict[str, int],
     expect_up: Callable[[], list[str]],
+    *,
+    name: str = "haproxy",
+    balance: str = "leastconn",
 ) -> ManagedProcess:
-    """Write `<run_dir>/haproxy/haproxy.cfg`; ready when the nodes `expect_up()` names are UP."""
-    conf_dir = run_dir / "haproxy"
+    """Write `<run_dir>/<name>/haproxy.cfg`; ready when the nodes `expect_up()` names are UP.
+
+    `name` names the process, its log (`<run_dir>/logs/<name>.log`) and its config folder, so
+    that several load balancers can share one run folder (the benchmark runs two at once).
+    """
+    conf_dir = run_dir / name
     conf_dir.mkdir(parents=True, exist_ok=True)
     conf = conf_dir / "haproxy.cfg"
-    conf.write_text(haproxy_config(port, stats_port, nodes))
+    conf.write_text(haproxy_config(port, stats_port, nodes, balance=balance))
     stats_url = f"http://{HOST}:{stats_port}/stats"
 
     def ready() -> bool:
@@ -98,10 +110,10 @@ def haproxy_process(
         return bool(states) and all(states.get(n) == "UP" for n in expect_up())
 
     return ManagedProcess(
-        "haproxy",
+        name,
         "haproxy",
         [haproxy_binary(), "-db", "-f", str(conf)],
-        log_path=run_dir / "logs" / "haproxy.log",
+        log_path=run_dir / "logs" / f"{name}.log",
         cwd=conf_dir,
         port=port,
         ready_check=ready,

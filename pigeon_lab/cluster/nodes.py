@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pigeon_lab.cluster import health
@@ -40,27 +41,55 @@ def backend_pythonpath() -> str:
 def node_process(
     name: str, port: int, spec: ClusterSpec, *, redis_url: str, jwt_secret: str
 ) -> ManagedProcess:
-    """An (unstarted) backend node; ready when `GET /readyz` answers 200."""
-    argv = [sys.executable, "-m", BACKEND_MODULE, "--host", HOST, "--port", str(port)]
-    argv += ["--node-name", name, "--redis-url", redis_url, "--durability", spec.durability]
-    argv += [*spec.backend.to_args(), *spec.backend_args]
+    """An (unstarted) backend node of the cluster; ready when `GET /readyz` answers 200."""
+    args = ["--durability", spec.durability, *spec.backend.to_args(), *spec.backend_args]
     for flaw in spec.flaws:
-        argv += ["--flaw", flaw]
+        args += ["--flaw", flaw]
+    return backend_node(
+        name,
+        port,
+        run_dir=spec.run_dir,
+        redis_url=redis_url,
+        jwt_secret=jwt_secret,
+        args=args,
+        extra_env=spec.extra_env,
+    )
+
+
+def backend_node(
+    name: str,
+    port: int,
+    *,
+    run_dir: Path,
+    redis_url: str,
+    jwt_secret: str,
+    args: Sequence[str] = (),
+    extra_env: Mapping[str, str] | None = None,
+    node_name: str | None = None,
+) -> ManagedProcess:
+    """An (unstarted) `python -m reference_backend` node outside a ClusterSpec.
+
+    argv is `--host 127.0.0.1 --port P --node-name N --redis-url U [args]` (N is `node_name`,
+    default `name`); log `<run_dir>/logs/<name>.log`, cwd `<run_dir>/nodes/<name>`; ready when
+    `GET /readyz` answers 200. The test harness and the benchmarks start their nodes with it.
+    """
+    argv = [sys.executable, "-m", BACKEND_MODULE, "--host", HOST, "--port", str(port)]
+    argv += ["--node-name", node_name or name, "--redis-url", redis_url, *args]
     env = {
         **os.environ,
         "PYTHONUNBUFFERED": "1",
-        "PIGEON_LAB_RUN_DIR": str(spec.run_dir),
+        "PIGEON_LAB_RUN_DIR": str(run_dir),
         "PYTHONPATH": backend_pythonpath(),
         "PIGEON_BACKEND_JWT_SECRET": jwt_secret,
-        **spec.extra_env,
+        **(extra_env or {}),
     }
     url = f"http://{HOST}:{port}"
     return ManagedProcess(
         name,
         "node",
         argv,
-        log_path=spec.run_dir / "logs" / f"{name}.log",
-        cwd=spec.run_dir / "nodes" / name,
+        log_path=run_dir / "logs" / f"{name}.log",
+        cwd=run_dir / "nodes" / name,
         port=port,
         env=env,
         ready_check=lambda: health.http_ready(url),

@@ -10,6 +10,7 @@ fault scheduler) must not leave a child that dies with that thread.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import queue
@@ -193,6 +194,30 @@ class ManagedProcess:
             os.killpg(self.popen.pid, sig)
         except ProcessLookupError:
             return
+
+    def wait(self, timeout_s: float) -> int | None:
+        """Wait up to `timeout_s` for the process to exit: its exit code, None if still running.
+
+        For one-shot processes (a load driver, a profiler) that the caller lets run to the end.
+        """
+        if self.popen is None:
+            raise ClusterError(f"{self.name} was never started")
+        try:
+            return self.popen.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def kill_group(self) -> None:
+        """SIGKILL whatever is left in the process group, even after the leader has exited.
+
+        A leader that forks workers (the Node load driver does) can exit and leave them
+        running; `kill` only acts while the leader lives. Linux keeps a group's id from being
+        reused while any member of it lives, so this reaches only what this process started.
+        """
+        if self.popen is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.popen.pid, signal.SIGKILL)
 
     def kill(self, timeout_s: float = 10.0) -> None:
         """SIGKILL and reap (the port is free afterwards)."""

@@ -1,26 +1,26 @@
 """A small real harness for the reference backend's tests: redis-server and backend nodes.
 
-Everything runs as real processes on free loopback ports, each in its own process group,
-and is killed by `Lab.close()` whatever happens (fixtures call it on teardown, also after a
-failed test). Test modules import the fixtures they need from here (no conftest plugin):
-`lab_fixture` and `stack_fixture`, which provide the `lab` and `stack` fixtures (the
-functions are not named after their fixtures so that test parameters do not shadow imports).
+Everything runs as real processes on free loopback ports, started through the cluster
+package's process module (`pigeon_lab.cluster.process.ManagedProcess`: own process group,
+PR_SET_PDEATHSIG, log `<workdir>/logs/<name>.log`) with the cluster's Redis and Sentinel
+configs and node command line, and is killed by `Lab.close()` whatever happens (fixtures call
+it on teardown, also after a failed test). Test modules import the fixtures they need from
+here (no conftest plugin): `lab_fixture` and `stack_fixture`, which provide the `lab` and
+`stack` fixtures (the functions are not named after their fixtures so that test parameters do
+not shadow imports).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,12 +29,13 @@ import pytest
 import redis
 import socketio
 
-from pigeon_lab.cluster.health import http_ready, redis_ping
+from pigeon_lab.cluster import redis as cluster_redis
+from pigeon_lab.cluster.nodes import backend_node
 from pigeon_lab.cluster.ports import free_port
+from pigeon_lab.cluster.process import ManagedProcess, log_tail
+from pigeon_lab.errors import ClusterError
 from pigeon_lab.tokens import mint_token
 
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
-REPO = Path(__file__).resolve().parents[2]
 SECRET = "test-secret-0123456789-abcdefghijkl"  # >= 32 bytes: PyJWT warns on short HMAC keys
 
 
@@ -48,35 +49,43 @@ def http_get(url: str, timeout: float = 2.0) -> tuple[int, str]:
 
 @dataclass
 class Proc:
-    """One child process in its own group, with its log file."""
+    """One started child process (a ManagedProcess) as the tests see it."""
 
-    name: str
-    popen: subprocess.Popen[bytes]
-    port: int
-    log: Path
+    process: ManagedProcess
+
+    @property
+    def name(self) -> str:
+        return self.process.name
+
+    @property
+    def port(self) -> int:
+        assert self.process.port is not None
+        return self.process.port
+
+    @property
+    def popen(self) -> subprocess.Popen[bytes]:
+        assert self.process.popen is not None, f"{self.name} was never started"
+        return self.process.popen
+
+    @property
+    def log(self) -> Path:
+        return self.process.log_path
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def signal(self, sig: int) -> None:
-        if self.popen.poll() is None:
-            os.killpg(self.popen.pid, sig)
+        """Send `sig` to the process group; nothing when the process has exited."""
+        if self.process.returncode is None:
+            self.process.signal(sig)
 
     def kill(self) -> None:
-        if self.popen.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.popen.pid, signal.SIGKILL)
-        try:
-            self.popen.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
+        """SIGKILL the process group and reap the process."""
+        self.process.kill()
 
     def log_tail(self, n: int = 40) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
-        except OSError:
-            return "(no log)"
+        return log_tail(self.log, n) or "(no log)"
 
 
 @dataclass
@@ -86,61 +95,47 @@ class Lab:
     workdir: Path
     procs: list[Proc] = field(default_factory=list)
 
-    def _spawn(
-        self, name: str, argv: Sequence[str], port: int, env: dict[str, str] | None = None
-    ) -> Proc:
-        log = self.workdir / f"{name}.log"
-        with open(log, "wb") as out:
-            popen = subprocess.Popen(  # fixed argv
-                list(argv),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                cwd=REPO,
-                env=env,
-                start_new_session=True,
-            )
-        proc = Proc(name, popen, port, log)
+    def _start(self, process: ManagedProcess) -> Proc:
+        proc = Proc(process)
         self.procs.append(proc)
+        process.start()
         return proc
 
     def redis(self, name: str = "redis", replica_of: int | None = None) -> Proc:
         return self.redis_on(free_port(), name, replica_of)
 
     def redis_on(self, port: int, name: str, replica_of: int | None = None) -> Proc:
-        """A redis-server on a given port (e.g. to bring a killed one back)."""
-        argv = [
-            REDIS_SERVER,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--daemonize",
-            "no",
-            "--dir",
-            str(self.workdir),
-        ]
-        if replica_of is not None:
-            argv += ["--replicaof", "127.0.0.1", str(replica_of)]
-        proc = self._spawn(name, argv, port)
+        """A redis-server on a given port (e.g. to bring a killed one back), no persistence.
+
+        A replica is ready once its link to the primary is up, a primary when it answers PING.
+        """
+        data_dir = self.workdir / "redis" / name
+        conf = cluster_redis.server_config(port, data_dir, replica_of=replica_of, aof=False)
+        replica = replica_of is not None
+        kind = "redis-replica" if replica else "redis-primary"
+        proc = self._start(
+            cluster_redis.redis_process(name, kind, conf, port, self.workdir, replica=replica)
+        )
         wait_ping(proc, name)
         return proc
 
     def sentinel(self, primary_port: int, master: str = "pigeon") -> Proc:
         """One Sentinel (quorum 1) watching `primary_port`, with quick failure detection."""
         port = free_port()
-        conf = self.workdir / f"sentinel-{port}.conf"
-        conf.write_text(
-            f"port {port}\nbind 127.0.0.1\ndir {self.workdir}\n"
-            f"sentinel monitor {master} 127.0.0.1 {primary_port} 1\n"
-            f"sentinel down-after-milliseconds {master} 1000\n"
-            f"sentinel failover-timeout {master} 5000\n"
+        name = f"sentinel-{port}"
+        conf = cluster_redis.sentinel_config(
+            port,
+            self.workdir / "redis" / name,
+            master_name=master,
+            primary_port=primary_port,
+            quorum=1,
+            down_after_ms=1000,
+            failover_timeout_ms=5000,
         )
-        proc = self._spawn(f"sentinel-{port}", [REDIS_SERVER, str(conf), "--sentinel"], port)
+        process = cluster_redis.redis_process(
+            name, "sentinel", conf, port, self.workdir, sentinel=True
+        )
+        proc = self._start(process)
         wait_ping(proc, "sentinel")
         return proc
 
@@ -152,55 +147,51 @@ class Lab:
         ready: bool = True,
         redis_url: str | None = None,
     ) -> Proc:
+        """One reference_backend node (`--log-level warning`, the harness's SECRET)."""
         port = free_port()
         name = name or f"node-{port}"
         url = redis_url or f"redis://127.0.0.1:{redis_port}/0"
-        argv = [
-            sys.executable,
-            "-m",
-            "reference_backend",
-            "--port",
-            str(port),
-            "--redis-url",
-            url,
-            "--jwt-secret",
-            SECRET,
-            "--node-name",
+        process = backend_node(
             name,
-            "--log-level",
-            "warning",
-            *extra,
-        ]
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        proc = self._spawn(name, argv, port, env)
+            port,
+            run_dir=self.workdir,
+            redis_url=url,
+            jwt_secret=SECRET,
+            args=["--log-level", "warning", *extra],
+        )
+        proc = self._start(process)
         if ready:
             wait_ready(proc)
         return proc
 
     def close(self) -> None:
+        """SIGKILL every process group, newest first (teardown must reach all of them)."""
         for proc in reversed(self.procs):
-            proc.kill()
+            with contextlib.suppress(ClusterError):
+                proc.process.kill()
+            proc.process.close()
         self.procs.clear()
 
 
+def _wait(proc: Proc, timeout: float) -> None:
+    """The process's own ready check; RuntimeError naming it, its exit code and its log tail."""
+    try:
+        proc.process.wait_ready(time.monotonic() + timeout)
+    except ClusterError as exc:
+        raise RuntimeError(str(exc)) from exc
+
+
 def wait_ping(proc: Proc, what: str, timeout: float = 10.0) -> None:
-    """Wait until the redis-server or Sentinel `proc` answers PING."""
-    deadline = time.monotonic() + timeout
-    while not redis_ping(proc.port, timeout_s=1.0):
-        if proc.popen.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"{what} did not start:\n{proc.log_tail()}")
-        time.sleep(0.05)
+    """Wait until the redis-server or Sentinel `proc` is ready (answers PING; a replica: synced)."""
+    try:
+        _wait(proc, timeout)
+    except RuntimeError as exc:
+        raise RuntimeError(f"{what} did not start: {exc}") from exc
 
 
 def wait_ready(proc: Proc, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.popen.poll() is not None:
-            raise RuntimeError(f"{proc.name} exited {proc.popen.returncode}:\n{proc.log_tail()}")
-        if http_ready(proc.url, timeout_s=1.0):
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"{proc.name} not ready in {timeout}s:\n{proc.log_tail()}")
+    """Wait until the node `proc` answers GET /readyz with 200."""
+    _wait(proc, timeout)
 
 
 @pytest.fixture(scope="module", name="lab")
