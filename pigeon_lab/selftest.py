@@ -251,12 +251,14 @@ def _short_of(case: SelftestCase, report: Report) -> list[str]:
     return short
 
 
-def _fault_problem(run_dir: Path, planned: int) -> str | None:
-    """Why the planned faults did not all run (``faults.json``), or None."""
-    records = json.loads((run_dir / "faults.json").read_text()) if planned else []
-    errors = [f"{r.get('kind')} {r.get('target')}: {r['error']}" for r in records if r.get("error")]
-    if len(records) < planned or errors:
-        return f"{len(records)}/{planned} faults ran; " + "; ".join(errors)
+def _fault_problem(report: Report, planned: int) -> str | None:
+    """Why the ``planned`` faults did not all run (the report's faults, read from
+    ``faults.json``: too few, or one whose injection or heal failed), or None."""
+    if not planned:
+        return None
+    errors = [f"{f.label}: {f.error}" for f in report.faults if f.error]
+    if len(report.faults) < planned or errors:
+        return f"{len(report.faults)}/{planned} faults ran; " + "; ".join(errors)
     return None
 
 
@@ -283,7 +285,7 @@ def run_case(
         )
         result = judge(case, run.report)
         result.run_dir = run.run_dir
-        problem = _fault_problem(run.run_dir, len(case.scenario().faults))
+        problem = _fault_problem(run.report, len(case.scenario().faults))
         if problem and result.ok:
             result.ok, result.reason = False, problem
     except KeyboardInterrupt:

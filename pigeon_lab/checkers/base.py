@@ -9,12 +9,15 @@ must never read as ``pass``).
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from pigeon_lab.checkers.metrics import Metrics
 
 
 class Outcome(StrEnum):
@@ -50,12 +53,24 @@ class Verdict:
 
 @dataclass(frozen=True)
 class FaultWindow:
-    """A fault as it ran: kind, target and its window on the history's clock (ns)."""
+    """A fault as it ran: kind, target and its window on the history's clock (ns).
+
+    ``params``: the fault's parameters as scheduled (``{"latency_ms": 200}``); ``error``:
+    why injecting or healing it failed, None when it ran; ``label``: how the report names
+    the window (``"latency 200 ms haproxy->node-2"``), ``"<kind> <target>"`` when not given.
+    """
 
     kind: str
     target: str
     start_t: int
     end_t: int | None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            object.__setattr__(self, "label", f"{self.kind} {self.target}")
 
 
 @dataclass(frozen=True)
@@ -83,16 +98,38 @@ class CheckContext:
 Checker = Callable[[pd.DataFrame, CheckContext], Verdict]
 
 REGISTRY: dict[str, Checker] = {}
+"""Checker name -> checker, in report order: the order the modules register in
+(``pigeon_lab.checkers`` imports them in that order)."""
+
+METRICS: dict[str, type[Metrics]] = {}
+"""Checker name -> the typed metrics its verdict carries (``Verdict.metrics`` is that
+type's ``to_dict()``); the schema of the metric paths a gate threshold may name.
+Checkers without figures are absent."""
 
 
-def register(name: str) -> Callable[[Checker], Checker]:
-    """Add a checker to the registry under ``name``; its docstring is its help text."""
+def register(name: str, *, metrics: type[Metrics] | None = None) -> Callable[[Checker], Checker]:
+    """Add a checker to the registry under ``name``; its docstring is its help text.
+
+    ``metrics``: the dataclass its verdict's metrics are built from (see ``declare_metrics``).
+    """
 
     def deco(fn: Checker) -> Checker:
         REGISTRY[name] = fn
+        if metrics is not None:
+            declare_metrics(name, metrics)
         return fn
 
     return deco
+
+
+def declare_metrics(name: str, metrics: type[Metrics]) -> None:
+    """Declare the typed metrics checker ``name`` produces (what gate thresholds may name)."""
+    METRICS[name] = metrics
+
+
+def checker_names() -> tuple[str, ...]:
+    """Every registered checker's name, in report order."""
+    return tuple(REGISTRY)
 
 
 def run_checker(name: str, history: pd.DataFrame, context: CheckContext) -> Verdict:

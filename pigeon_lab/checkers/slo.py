@@ -1,6 +1,6 @@
 """Invariant 7, liveness and SLOs: figures that a gate policy judges, not the law.
 
-Metrics (shape in docs/interfaces.md): ack latency (``send_ok.latency_ms``),
+Metrics (the types in slo_metrics.py; docs/interfaces.md): ack latency (``send_ok.latency_ms``),
 end-to-end delivery latency (a ``deliver`` row's wall clock minus the server's
 ``ts`` of the message, ``sent_wall``; from ``recv`` rows when no deliver row
 carries it), availability (sends, counted once per ``client_msg_id`` at its
@@ -19,33 +19,33 @@ linear in the history. ``pass`` when there were sends to measure, else
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
 from pigeon_lab.checkers._prep import ERROR_KINDS, I64, Prepared, float_col, int_col, prepare
 from pigeon_lab.checkers.base import CheckContext, Outcome, Verdict, register
+from pigeon_lab.checkers.slo_metrics import (
+    FaultFigures,
+    LatencySummary,
+    SloMetrics,
+    TimelineBucket,
+    WorkspaceFigures,
+)
 
 NAME = "slo"
 QS = (0.5, 0.95, 0.99)
 _LO, _STEP = 1e-3, np.log(1.01)
 
 
-def summary_of(v: np.ndarray) -> dict[str, float | int | None]:
-    """{n, p50, p95, p99, max, mean} of finite values (None when there are none)."""
+def summary_of(v: np.ndarray) -> LatencySummary:
+    """n, p50, p95, p99, max and mean of the finite values (None when there are none)."""
     v = v[np.isfinite(v)]
     if len(v) == 0:
-        return {"n": 0, "p50": None, "p95": None, "p99": None, "max": None, "mean": None}
+        return LatencySummary()
     q = np.quantile(v, QS)
-    return {
-        "n": len(v),
-        "p50": _r(q[0]),
-        "p95": _r(q[1]),
-        "p99": _r(q[2]),
-        "max": _r(v.max()),
-        "mean": _r(v.mean()),
-    }
+    return LatencySummary(
+        n=len(v), p50=_r(q[0]), p95=_r(q[1]), p99=_r(q[2]), max=_r(v.max()), mean=_r(v.mean())
+    )
 
 
 def _r(x: float) -> float:
@@ -97,7 +97,7 @@ def _sends(p: Prepared, t0: int, timeout_ns: int) -> tuple[np.ndarray, np.ndarra
     return pos, acked, counted
 
 
-@register(NAME)
+@register(NAME, metrics=SloMetrics)
 def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
     """Ack and delivery latency, availability, reconnect time, timeline, tenants, faults."""
     p = prepare(history, ctx)
@@ -139,25 +139,24 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
     n_ok = per_bucket(spos[counted], acked[counted].astype(float))
     aq = grouped_quantiles(bucket[acks], ack_ms, nb)
     dq = grouped_quantiles(bucket[dl], del_ms, nb)
-    cols = {
-        "sends": per_bucket(spos),
-        "acks": per_bucket(acks),
-        "deliveries": per_bucket(deliveries),
-        "errors": per_bucket(errors),
-        "reconnects": per_bucket(rec_at),
-    }
-    timeline: list[dict[str, Any]] = []
-    for b in range(nb):
-        row: dict[str, Any] = {"t_s": _r(b * ctx.bucket_s)}
-        row.update({name: int(c[b]) for name, c in cols.items()})
-        row["availability"] = _r(n_ok[b] / n_cnt[b]) if n_cnt[b] else None
-        row.update(
+    sends_b, acks_b, dels_b = per_bucket(spos), per_bucket(acks), per_bucket(deliveries)
+    errs_b, recs_b = per_bucket(errors), per_bucket(rec_at)
+    timeline = [
+        TimelineBucket(
+            t_s=_r(b * ctx.bucket_s),
+            sends=int(sends_b[b]),
+            acks=int(acks_b[b]),
+            deliveries=int(dels_b[b]),
+            errors=int(errs_b[b]),
+            reconnects=int(recs_b[b]),
+            availability=_r(n_ok[b] / n_cnt[b]) if n_cnt[b] else None,
             ack_p50=_num(aq[b, 0]),
             ack_p99=_num(aq[b, 1]),
             delivery_p50=_num(dq[b, 0]),
             delivery_p99=_num(dq[b, 1]),
         )
-        timeline.append(row)
+        for b in range(nb)
+    ]
 
     nws = len(p.wss)
     wq_a = grouped_quantiles(p.ws[acks].astype(I64), ack_ms, nws)
@@ -165,28 +164,28 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
     w_sends = np.bincount(p.ws[spos][p.ws[spos] >= 0], minlength=nws)
     w_del = np.bincount(p.ws[deliveries][p.ws[deliveries] >= 0], minlength=nws)
     per_ws = {
-        str(p.wss[w]): {
-            "sends": int(w_sends[w]),
-            "deliveries": int(w_del[w]),
-            "ack_p50": _num(wq_a[w, 0]),
-            "ack_p99": _num(wq_a[w, 1]),
-            "delivery_p50": _num(wq_d[w, 0]),
-            "delivery_p99": _num(wq_d[w, 1]),
-        }
+        str(p.wss[w]): WorkspaceFigures(
+            sends=int(w_sends[w]),
+            deliveries=int(w_del[w]),
+            ack_p50=_num(wq_a[w, 0]),
+            ack_p99=_num(wq_a[w, 1]),
+            delivery_p50=_num(wq_d[w, 0]),
+            delivery_p99=_num(wq_d[w, 1]),
+        )
         for w in range(nws)
         if w_sends[w] or w_del[w]
     }
 
     faults = _faults(p, ctx, t0, np.flatnonzero(p.is_kind(*ERROR_KINDS, "disconnect")), acks)
-    metrics: dict[str, Any] = {
-        "ack_latency_ms": summary_of(ack_ms),
-        "delivery_latency_ms": summary_of(del_ms),
-        "reconnect_ms": summary_of(rec_ms),
-        "availability": None if avail is None else round(avail, 6),
-        "timeline": timeline,
-        "per_workspace": per_ws,
-        "faults": faults,
-    }
+    metrics = SloMetrics(
+        ack_latency_ms=summary_of(ack_ms),
+        delivery_latency_ms=summary_of(del_ms),
+        reconnect_ms=summary_of(rec_ms),
+        availability=None if avail is None else round(avail, 6),
+        timeline=timeline,
+        per_workspace=per_ws,
+        faults=faults,
+    )
     counts = {
         "sends": len(spos),
         "acks": len(acks),
@@ -196,21 +195,25 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
     }
     if len(spos) == 0:
         return Verdict(
-            NAME, Outcome.UNKNOWN, "no sends: nothing to measure", counts=counts, metrics=metrics
+            NAME,
+            Outcome.UNKNOWN,
+            "no sends: nothing to measure",
+            counts=counts,
+            metrics=metrics.to_dict(),
         )
-    a = metrics["ack_latency_ms"]
     summary = (
         f"{len(spos)} sends, availability {avail if avail is None else round(avail, 4)}, "
-        f"ack p99 {a['p99']} ms, delivery p99 {metrics['delivery_latency_ms']['p99']} ms"
+        f"ack p99 {metrics.ack_latency_ms.p99} ms, "
+        f"delivery p99 {metrics.delivery_latency_ms.p99} ms"
     )
-    return Verdict(NAME, Outcome.PASS, summary, counts=counts, metrics=metrics)
+    return Verdict(NAME, Outcome.PASS, summary, counts=counts, metrics=metrics.to_dict())
 
 
 def _faults(
     p: Prepared, ctx: CheckContext, t0: int, errs: np.ndarray, acks: np.ndarray
-) -> list[dict[str, Any]]:
+) -> list[FaultFigures]:
     """Per fault: time from its start to the first error, and from its heal to recovery."""
-    out: list[dict[str, Any]] = []
+    out: list[FaultFigures] = []
     end_all = int(p.t[-1]) if p.n else t0
     starts = sorted(f.start_t for f in ctx.faults)
     et, at = p.t[errs], p.t[acks]
@@ -227,13 +230,13 @@ def _faults(
             if j < len(at) and (hi == lo or at[j] < max(horizon, f.end_t) or not later):
                 rec = float(at[j] - f.end_t) / 1e9
         out.append(
-            {
-                "kind": f.kind,
-                "target": f.target,
-                "start_s": _r((f.start_t - t0) / 1e9),
-                "end_s": None if f.end_t is None else _r((f.end_t - t0) / 1e9),
-                "time_to_first_error_s": None if first_err is None else _r(first_err),
-                "time_to_recovery_s": None if rec is None else _r(max(rec, 0.0)),
-            }
+            FaultFigures(
+                kind=f.kind,
+                target=f.target,
+                start_s=_r((f.start_t - t0) / 1e9),
+                end_s=None if f.end_t is None else _r((f.end_t - t0) / 1e9),
+                time_to_first_error_s=None if first_err is None else _r(first_err),
+                time_to_recovery_s=None if rec is None else _r(max(rec, 0.0)),
+            )
         )
     return out

@@ -88,12 +88,13 @@ def gate(
     from pigeon_lab.report.render import load_report
 
     report = load_report(run_dir)
+    scenario_file = Path(run_dir) / "scenario.yaml"
     if policy is not None:
         gate_policy = load_policy(policy)
-    else:
-        scenario_file = Path(run_dir) / "scenario.yaml"
-        scenario = read_scenario(scenario_file) if scenario_file.exists() else report.scenario
-        gate_policy = gate_policy_of_scenario(scenario, source=str(scenario_file))
+    elif scenario_file.exists():
+        gate_policy = read_scenario(scenario_file).checks.gate
+    else:  # report.json alone: the scenario it carries
+        gate_policy = gate_policy_of_scenario(report.scenario, source=f"{run_dir}: report.json")
     result = evaluate_gate(report.verdicts, gate_policy)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))

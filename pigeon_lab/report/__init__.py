@@ -2,6 +2,7 @@
 charts.py, templates/), the gate (gate.py, policy.py), run-to-run diffs (diff.py), and
 re-checking a run folder (recheck.py). ``render.write_reports`` writes all three files.
 
-Kept import-light on purpose: ``pigeon_lab.report.policy`` is imported by the scenario
-model, so nothing heavy is imported here.
+Nothing is imported here: importing one module of the package should not import the
+others. The scenario layer never imports this package (the gate policy it shares with
+the report layer lives in ``pigeon_lab.gate_policy``; ``policy.py`` re-exports it).
 """

@@ -9,6 +9,7 @@ Percentile deltas are reported, not judged: thresholds are the gate's job.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -16,15 +17,24 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from pigeon_lab.report.gate import SLO, resolve_metric
+from pigeon_lab.checkers.slo_metrics import SloMetrics
+from pigeon_lab.gate_policy import SLO
 from pigeon_lab.report.model import Report, plain_dict
 
-#: slo metric paths compared, and whether a higher value is worse
-DIFF_METRICS: tuple[tuple[str, bool], ...] = (
-    *((f"ack_latency_ms.{p}", True) for p in ("p50", "p95", "p99", "max")),
-    *((f"delivery_latency_ms.{p}", True) for p in ("p50", "p95", "p99", "max")),
-    ("reconnect_ms.p99", True),
-    ("availability", False),
+Figure = Callable[[SloMetrics], float | int | None]
+
+#: slo figures compared: the metric path that names it, how to read it, whether higher is worse
+DIFF_METRICS: tuple[tuple[str, Figure, bool], ...] = (
+    ("ack_latency_ms.p50", lambda m: m.ack_latency_ms.p50, True),
+    ("ack_latency_ms.p95", lambda m: m.ack_latency_ms.p95, True),
+    ("ack_latency_ms.p99", lambda m: m.ack_latency_ms.p99, True),
+    ("ack_latency_ms.max", lambda m: m.ack_latency_ms.max, True),
+    ("delivery_latency_ms.p50", lambda m: m.delivery_latency_ms.p50, True),
+    ("delivery_latency_ms.p95", lambda m: m.delivery_latency_ms.p95, True),
+    ("delivery_latency_ms.p99", lambda m: m.delivery_latency_ms.p99, True),
+    ("delivery_latency_ms.max", lambda m: m.delivery_latency_ms.max, True),
+    ("reconnect_ms.p99", lambda m: m.reconnect_ms.p99, True),
+    ("availability", lambda m: m.availability, False),
 )
 COUNTS = ("rows", "clients", "sends", "acks", "deliveries")
 
@@ -130,7 +140,11 @@ def diff_reports(a: Report, b: Report) -> ReportDiff:
         )
         for n in COUNTS
     ]
-    metrics = [_metric_delta(a, b, path, worse) for path, worse in DIFF_METRICS]
+    ma, mb = _slo(a), _slo(b)
+    metrics = [
+        _metric_delta(path, _number(ma, figure), _number(mb, figure), worse)
+        for path, figure, worse in DIFF_METRICS
+    ]
     ga = {(c.kind, c.name): c for c in a.gate.checks}
     gb = {(c.kind, c.name): c for c in b.gate.checks}
     keys = list(ga) + [k for k in gb if k not in ga]
@@ -148,8 +162,9 @@ def diff_reports(a: Report, b: Report) -> ReportDiff:
     )
 
 
-def _metric_delta(a: Report, b: Report, path: str, higher_is_worse: bool) -> MetricDelta:
-    before, after = _number(a, path), _number(b, path)
+def _metric_delta(
+    path: str, before: float | None, after: float | None, higher_is_worse: bool
+) -> MetricDelta:
     abs_change = rel = None
     if before is not None and after is not None:
         abs_change = after - before
@@ -157,12 +172,14 @@ def _metric_delta(a: Report, b: Report, path: str, higher_is_worse: bool) -> Met
     return MetricDelta(path, before, after, abs_change, rel, higher_is_worse)
 
 
-def _number(report: Report, path: str) -> float | None:
+def _slo(report: Report) -> SloMetrics | None:
     slo = report.verdict(SLO)
-    if slo is None:
-        return None
-    value = resolve_metric([slo], path)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    return None if slo is None else SloMetrics.from_verdict(slo)
+
+
+def _number(metrics: SloMetrics | None, figure: Figure) -> float | None:
+    value = None if metrics is None else figure(metrics)
+    if value is None or not math.isfinite(value):
         return None
     return float(value)
 

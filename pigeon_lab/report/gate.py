@@ -11,8 +11,10 @@ dotted into the ``slo`` verdict's metrics (``ack_latency_ms.p99``,
 checker's metrics instead (``gaps.live_gaps_repaired``, ``slo.availability``).
 A segment may be a list index (``faults.0.time_to_recovery_s``) or ``*``, which
 takes every element or value and requires each to meet the condition
-(``per_workspace.*.ack_p99``). A missing metric, a null value or a non-number
-fails the check, with a message that says so.
+(``per_workspace.*.ack_p99``). The grammar, and which paths the checkers can
+produce at all, is ``pigeon_lab.gate_policy``'s (the scenario validator's too).
+A missing metric, a null value or a non-number fails the check, with a message
+that says so; a path no checker produces says that, with a suggestion.
 """
 
 from __future__ import annotations
@@ -26,12 +28,17 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from pigeon_lab.checkers.base import Outcome, Verdict
+from pigeon_lab.checkers.base import Outcome, Verdict, checker_names
 from pigeon_lab.errors import ConfigError
+from pigeon_lab.gate_policy import (
+    CONDITION_RE,
+    GatePolicy,
+    metric_path_problem,
+    split_metric_path,
+)
+from pigeon_lab.gate_policy import SLO as SLO  # re-exported: the name readers import
 from pigeon_lab.report.model import GateCheck, GateResult
-from pigeon_lab.report.policy import CONDITION_RE, GatePolicy
 
-SLO = "slo"
 NOT_INVARIANTS = frozenset({SLO})
 
 OPS: dict[str, Callable[[float, float], bool]] = {
@@ -109,7 +116,9 @@ def threshold_check(verdicts: Sequence[Verdict], metric: str, condition: str) ->
 
     value = resolve_metric(verdicts, metric)
     if isinstance(value, _Missing):
-        return check(None, False, f"{metric}: {value.reason}")
+        never = metric_path_problem(metric)  # no checker can produce it: say so, suggest
+        reason = f"metric not found ({never})" if never else value.reason
+        return check(None, False, f"{metric}: {reason}")
     values = value if isinstance(value, _Many) else _Many([(metric, value)])
     if not values.items:
         return check(None, False, f"{metric}: '*' matched nothing")
@@ -151,22 +160,17 @@ def parse_condition(condition: str) -> tuple[str, float]:
 def resolve_metric(verdicts: Sequence[Verdict], path: str) -> Any:
     """The value at ``path`` (see module docstring), a ``_Many`` for ``*``, or ``_Missing``."""
     by_name = {v.name: v for v in verdicts}
-    parts = [p for p in path.split(".") if p]
-    if not parts:
+    where = split_metric_path(path, {*checker_names(), *by_name})
+    if not where.parts:
         return _Missing("empty metric path")
-    if len(parts) > 1 and parts[0] in by_name and parts[0] != SLO:
-        root, rest, prefix = by_name[parts[0]].metrics, parts[1:], parts[0]
-    else:
-        prefix = ""
-        if parts[0] == SLO and len(parts) > 1:
-            parts, prefix = parts[1:], SLO
-        slo = by_name.get(SLO)
-        if slo is None:
-            return _Missing("no 'slo' verdict in this run (is the slo checker enabled?)")
-        root, rest = slo.metrics, parts
-        if slo.outcome is Outcome.UNKNOWN and not slo.metrics:
-            return _Missing(f"the slo checker did not decide: {slo.summary}")
-    found = _walk(root, rest, prefix)
+    verdict = by_name.get(where.checker)
+    if verdict is None:
+        name = where.checker
+        return _Missing(f"no '{name}' verdict in this run (is the {name} checker enabled?)")
+    if verdict.outcome is Outcome.UNKNOWN and not verdict.metrics:
+        return _Missing(f"the {verdict.name} checker did not decide: {verdict.summary}")
+    rest = list(where.parts)
+    found = _walk(verdict.metrics, rest, where.prefix)
     if isinstance(found, _Missing) or "*" not in rest:
         return found if isinstance(found, _Missing) else found[0][1]
     return _Many(found)

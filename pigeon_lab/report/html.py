@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -17,8 +19,15 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from pigeon_lab.checkers.base import Verdict
+from pigeon_lab.checkers.slo_metrics import (
+    FaultFigures,
+    SloMetrics,
+    TimelineBucket,
+    WorkspaceFigures,
+)
+from pigeon_lab.gate_policy import SLO
 from pigeon_lab.report.charts import Band, Series, bar_chart, fmt_num, fmt_pct, line_chart
-from pigeon_lab.report.gate import NOT_INVARIANTS, SLO
+from pigeon_lab.report.gate import NOT_INVARIANTS
 from pigeon_lab.report.model import Report
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -42,7 +51,7 @@ def _env() -> Environment:
 def render_html(report: Report) -> str:
     """The HTML report of ``report`` as one string."""
     slo = report.verdict(SLO)
-    metrics: dict[str, Any] = dict(slo.metrics) if slo is not None else {}
+    metrics = SloMetrics.from_verdict(slo)
     context = {
         "r": report,
         "slo": slo,
@@ -56,9 +65,7 @@ def render_html(report: Report) -> str:
         "extra_metrics": {
             v.name: v.metrics for v in report.verdicts if v.metrics and v.name != SLO
         },
-        "slo_other": {
-            k: v for k, v in metrics.items() if k not in ("timeline", "per_workspace", "faults")
-        },
+        "slo_other": metrics.overall() if slo is not None and slo.metrics else {},
         "scenario_yaml": _yaml(report.scenario),
         "topology_yaml": _yaml(report.run.topology) if report.run.topology else "",
         "max_rows": MAX_ROWS,
@@ -72,48 +79,54 @@ def write_html(report: Report, path: Path) -> Path:
     return path
 
 
-def _headline(m: dict[str, Any]) -> list[tuple[str, str]]:
+def _headline(m: SloMetrics) -> list[tuple[str, str]]:
     """The few SLO numbers a reader wants first."""
-
-    def pick(group: str, key: str) -> Any:
-        g = m.get(group)
-        return g.get(key) if isinstance(g, dict) else None
-
     return [
-        ("ack p50", _ms(pick("ack_latency_ms", "p50"))),
-        ("ack p99", _ms(pick("ack_latency_ms", "p99"))),
-        ("delivery p50", _ms(pick("delivery_latency_ms", "p50"))),
-        ("delivery p99", _ms(pick("delivery_latency_ms", "p99"))),
-        ("availability", _pct(m.get("availability"))),
-        ("reconnect p99", _ms(pick("reconnect_ms", "p99"))),
+        ("ack p50", _ms(m.ack_latency_ms.p50)),
+        ("ack p99", _ms(m.ack_latency_ms.p99)),
+        ("delivery p50", _ms(m.delivery_latency_ms.p50)),
+        ("delivery p99", _ms(m.delivery_latency_ms.p99)),
+        ("availability", _pct(m.availability)),
+        ("reconnect p99", _ms(m.reconnect_ms.p99)),
     ]
 
 
-def _charts(report: Report, m: dict[str, Any]) -> list[tuple[str, str, Markup]]:
+Figure = Callable[[TimelineBucket], float | int | None]
+
+
+def _charts(report: Report, m: SloMetrics) -> list[tuple[str, str, Markup]]:
     """(title, caption, svg) for every chart."""
-    timeline = [
-        b for b in m.get("timeline") or [] if isinstance(b, dict) and b.get("t_s") is not None
-    ]
-    bands = [Band(f.start_s, f.end_s, f"{f.kind} {f.target}") for f in report.faults]
-    ts = [float(b["t_s"]) for b in timeline]
+    timeline = m.timeline
+    bands = [Band(f.start_s, f.end_s, f.label) for f in report.faults]
+    ts = [b.t_s for b in timeline]
     width = min((b - a for a, b in pairwise(ts) if b > a), default=1.0)
 
-    def pts(key: str, scale: float = 1.0) -> list[tuple[float, float | None]]:
-        return [(float(b["t_s"]), _f(b.get(key), scale)) for b in timeline]
+    def pts(figure: Figure, scale: float = 1.0) -> list[tuple[float, float | None]]:
+        return [(b.t_s, _f(figure(b), scale)) for b in timeline]
 
-    def latency(key: str, title: str, caption: str) -> tuple[str, str, Markup]:
-        """The p50 and p99 lines of the timeline's ``<key>_p50`` / ``<key>_p99``."""
+    def latency(
+        name: str, p50: Figure, p99: Figure, title: str, caption: str
+    ) -> tuple[str, str, Markup]:
+        """The p50 and p99 lines of one latency over the timeline."""
         lines = [
-            Series(f"{key} p50", "s1", pts(f"{key}_p50")),
-            Series(f"{key} p99", "s2", pts(f"{key}_p99"), dashed=True),
+            Series(f"{name} p50", "s1", pts(p50)),
+            Series(f"{name} p99", "s2", pts(p99), dashed=True),
         ]
-        return title, caption, line_chart(f"chart-{key}", title, lines, bands=bands, y_label="ms")
+        return title, caption, line_chart(f"chart-{name}", title, lines, bands=bands, y_label="ms")
 
     per_s = 1.0 / width
     charts = [
-        latency("ack", "Ack latency", "time from send to ack, per bucket"),
+        latency(
+            "ack",
+            lambda b: b.ack_p50,
+            lambda b: b.ack_p99,
+            "Ack latency",
+            "time from send to ack, per bucket",
+        ),
         latency(
             "delivery",
+            lambda b: b.delivery_p50,
+            lambda b: b.delivery_p99,
             "Delivery latency",
             "end to end: send to delivery at the receiver, per bucket",
         ),
@@ -124,9 +137,9 @@ def _charts(report: Report, m: dict[str, Any]) -> list[tuple[str, str, Markup]]:
                 "chart-throughput",
                 "Throughput",
                 [
-                    Series("sends/s", "s1", pts("sends", per_s)),
-                    Series("acks/s", "s3", pts("acks", per_s)),
-                    Series("deliveries/s", "s4", pts("deliveries", per_s)),
+                    Series("sends/s", "s1", pts(lambda b: b.sends, per_s)),
+                    Series("acks/s", "s3", pts(lambda b: b.acks, per_s)),
+                    Series("deliveries/s", "s4", pts(lambda b: b.deliveries, per_s)),
                 ],
                 bands=bands,
                 y_label="events / s",
@@ -139,7 +152,7 @@ def _charts(report: Report, m: dict[str, Any]) -> list[tuple[str, str, Markup]]:
                 "chart-availability",
                 "Availability",
                 [
-                    Series("availability", "s3", pts("availability")),
+                    Series("availability", "s3", pts(lambda b: b.availability)),
                 ],
                 bands=bands,
                 y_label="acked in time",
@@ -156,70 +169,89 @@ def _charts(report: Report, m: dict[str, Any]) -> list[tuple[str, str, Markup]]:
                 "chart-reconnects",
                 "Errors and reconnects",
                 [
-                    Series("reconnects", "s2", pts("reconnects")),
-                    Series("errors", "s5", pts("errors")),
+                    Series("reconnects", "s2", pts(lambda b: b.reconnects)),
+                    Series("errors", "s5", pts(lambda b: b.errors)),
                 ],
                 bands=bands,
                 y_label="count",
             ),
         ),
     ]
-    charts.append(_workspace_chart(m.get("per_workspace")))
+    charts.append(_workspace_chart(m.per_workspace))
     return charts
 
 
-def _workspace_chart(per_ws: Any) -> tuple[str, str, Markup]:
-    rows = per_ws if isinstance(per_ws, dict) else {}
+def _workspace_chart(rows: dict[str, WorkspaceFigures]) -> tuple[str, str, Markup]:
     names = sorted(rows, key=_natural)
     caption = "p50 and p99 per workspace: one noisy tenant's effect on the others"
     if len(names) > MAX_WORKSPACES:
-        names = sorted(names, key=lambda n: -(_f(rows[n].get("ack_p99")) or 0.0))[:MAX_WORKSPACES]
+        names = sorted(names, key=lambda n: -(_f(rows[n].ack_p99) or 0.0))[:MAX_WORKSPACES]
         names.sort(key=_natural)
         caption += f" ({MAX_WORKSPACES} of {len(rows)} workspaces, highest ack p99)"
 
-    def col(key: str) -> list[float | None]:
-        return [_f(rows[n].get(key)) if isinstance(rows[n], dict) else None for n in names]
+    def col(figure: Callable[[WorkspaceFigures], float | None]) -> list[float | None]:
+        return [_f(figure(rows[n])) for n in names]
 
     svg = bar_chart(
         "chart-workspaces",
         "Latency per workspace",
         names,
         [
-            ("ack p50", "s1", col("ack_p50")),
-            ("ack p99", "s2", col("ack_p99")),
-            ("delivery p50", "s3", col("delivery_p50")),
-            ("delivery p99", "s4", col("delivery_p99")),
+            ("ack p50", "s1", col(lambda w: w.ack_p50)),
+            ("ack p99", "s2", col(lambda w: w.ack_p99)),
+            ("delivery p50", "s3", col(lambda w: w.delivery_p50)),
+            ("delivery p99", "s4", col(lambda w: w.delivery_p99)),
         ],
         y_label="ms",
     )
     return ("Latency per workspace", caption, svg)
 
 
-def _fault_rows(report: Report, m: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each fault with its times to first error and to recovery (from the slo metrics)."""
-    measured = [f for f in m.get("faults") or [] if isinstance(f, dict)]
+@dataclass(frozen=True)
+class FaultRow:
+    """One line of the fault table: the fault as run, and how the clients felt it."""
+
+    label: str
+    kind: str
+    target: str
+    params: dict[str, Any]
+    error: str | None
+    start_s: float
+    end_s: float | None
+    ttfe: float | None
+    ttr: float | None
+
+    @property
+    def duration_s(self) -> float | None:
+        return None if self.end_s is None else self.end_s - self.start_s
+
+
+def _fault_rows(report: Report, m: SloMetrics) -> list[FaultRow]:
+    """Each fault with its parameters, error, and times to first error and to recovery
+    (from the slo metrics: the entry of the same kind, target and start, else by position)."""
+    measured = m.faults
     rows = []
     for i, f in enumerate(report.faults):
         match = next(
             (
                 x
                 for x in measured
-                if x.get("kind") == f.kind
-                and x.get("target") == f.target
-                and _close(x.get("start_s"), f.start_s)
+                if x.kind == f.kind and x.target == f.target and abs(x.start_s - f.start_s) < 0.5
             ),
-            measured[i] if i < len(measured) else {},
+            measured[i] if i < len(measured) else FaultFigures(),
         )
         rows.append(
-            {
-                "kind": f.kind,
-                "target": f.target,
-                "start_s": f.start_s,
-                "end_s": f.end_s,
-                "duration_s": None if f.end_s is None else f.end_s - f.start_s,
-                "ttfe": match.get("time_to_first_error_s"),
-                "ttr": match.get("time_to_recovery_s"),
-            }
+            FaultRow(
+                label=f.label,
+                kind=f.kind,
+                target=f.target,
+                params=f.params,
+                error=f.error,
+                start_s=f.start_s,
+                end_s=f.end_s,
+                ttfe=match.time_to_first_error_s,
+                ttr=match.time_to_recovery_s,
+            )
         )
     return rows
 
@@ -248,10 +280,6 @@ def _f(v: Any, scale: float = 1.0) -> float | None:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
         return None
     return float(v) * scale
-
-
-def _close(a: Any, b: float) -> bool:
-    return isinstance(a, (int, float)) and abs(float(a) - b) < 0.5
 
 
 def _num(v: Any) -> str:

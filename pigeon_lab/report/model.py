@@ -35,11 +35,14 @@
         }]
       },
       "counts": {"rows": int, "clients": int, "sends": int, "acks": int, "deliveries": int},
-      "faults": [{"kind": str, "target": str, "start_s": float, "end_s": float | null}]
+      "faults": [{"kind": str, "target": str, "start_s": float, "end_s": float | null,
+                  "params": {str: any}, "error": str | null, "label": str}]
     }
 
 Times in ``faults`` are seconds from the run start, the same origin as the
-``slo`` timeline's ``t_s``. Non-finite floats (NaN, inf) are written as null.
+``slo`` timeline's ``t_s``; ``params``, ``error`` and ``label`` may be absent in
+older reports (read as ``{}``, null and ``"<kind> <target>"``). Non-finite floats
+(NaN, inf) are written as null.
 See also docs/report-schema.md.
 """
 
@@ -120,12 +123,23 @@ class Counts:
 
 @dataclass(frozen=True)
 class FaultSpan:
-    """A fault's window in seconds from the run start (end None: never healed)."""
+    """A fault's window in seconds from the run start (end None: never healed).
+
+    ``params`` as scheduled, ``error`` when injecting or healing it failed, and
+    ``label``: how the report names it (default ``"<kind> <target>"``).
+    """
 
     kind: str
     target: str
     start_s: float
     end_s: float | None
+    params: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            object.__setattr__(self, "label", f"{self.kind} {self.target}")
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Re-check a run from its folder alone: read the files, run the checkers, gate, report.
 
-Reads (docs/interfaces.md, "Run folder"): ``run.json``, ``scenario.yaml``,
+Reads (docs/interfaces.md, "Run folder"): ``run.json``, ``scenario.yaml`` (parsed
+into the scenario model: a broken one is a ConfigError naming the file and field),
 ``history.parquet``, ``faults.json`` (required: a missing one raises ReportError
 naming it) and ``final_logs.parquet``, ``readback.parquet`` (when missing, the
 checkers get None and say ``unknown``, never ``pass``).
@@ -19,15 +20,17 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from pigeon_lab import __version__
 from pigeon_lab.checkers.base import CheckContext, FaultWindow, Verdict
+from pigeon_lab.checkers.slo_metrics import SloMetrics
 from pigeon_lab.errors import ConfigError, ReportError
+from pigeon_lab.gate_policy import SLO, GatePolicy
 from pigeon_lab.history.io import read_parquet
-from pigeon_lab.report.gate import SLO, evaluate_gate, gate_policy_of_scenario
+from pigeon_lab.report.gate import evaluate_gate
 from pigeon_lab.report.model import Counts, FaultSpan, Report, RunInfo, plain, plain_dict
-from pigeon_lab.report.policy import GatePolicy
+from pigeon_lab.scenario.loading import scenario_data, scenario_from_text
+from pigeon_lab.scenario.model import Scenario
 
 NS = 1_000_000_000
 
@@ -35,7 +38,10 @@ NS = 1_000_000_000
 def recheck_run(
     run_dir: Path, policy: GatePolicy | None = None, names: Sequence[str] | None = None
 ) -> Report:
-    """Run the checkers on ``run_dir``'s files and gate them (default: ``checks.gate``)."""
+    """Run the checkers on ``run_dir``'s files and gate them (default: ``checks.gate``).
+
+    ``names`` default: the scenario's ``checks.invariants``.
+    """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ReportError(f"{run_dir}: not a run folder (no such directory)")
@@ -43,43 +49,53 @@ def recheck_run(
     scenario = read_scenario(run_dir / "scenario.yaml")
     history = _read_parquet(run_dir / "history.parquet", required=True)
     assert history is not None
-    final_log = _read_parquet(run_dir / "final_logs.parquet", required=False)
-    readback = _read_parquet(run_dir / "readback.parquet", required=False)
     windows = read_faults(run_dir / "faults.json")
-    checks = _mapping(scenario.get("checks"))
-    workload = _mapping(scenario.get("workload"))
-    context = CheckContext(
-        final_log=final_log,
-        readback=readback,
-        faults=tuple(windows),
+    context = check_context(
+        scenario,
+        final_log=_read_parquet(run_dir / "final_logs.parquet", required=False),
+        readback=_read_parquet(run_dir / "readback.parquet", required=False),
+        faults=windows,
         complete=bool(meta.get("complete", True)),
-        ack_timeout_ms=float(
-            workload.get("ack_timeout_ms") or checks.get("ack_timeout_ms") or 5000.0
-        ),
-        bucket_s=float(checks.get("bucket_s") or 1.0),
-        max_counterexamples=int(checks.get("max_counterexamples") or 10),
     )
-    if names is None and checks.get("invariants"):
-        names = [str(n) for n in checks["invariants"]]
+    chosen = list(scenario.checks.invariants if names is None else names)
     try:
         from pigeon_lab.checkers.suite import check_all
     except ModuleNotFoundError as exc:
         raise ReportError(f"the checker suite is not available: {exc}") from exc
     try:
-        verdicts = check_all(history, context, names=list(names) if names is not None else None)
+        verdicts = check_all(history, context, names=chosen)
     except KeyError as exc:
         raise ConfigError(str(exc.args[0] if exc.args else exc), field="checkers") from exc
-    if policy is None:
-        policy = gate_policy_of_scenario(scenario, source=str(run_dir / "scenario.yaml"))
     origin = _origin(history, meta)
     return build_report(
         run_id=str(meta.get("id") or run_dir.name),
         meta=meta,
         scenario=scenario,
         verdicts=verdicts,
-        policy=policy,
+        policy=scenario.checks.gate if policy is None else policy,
         counts=history_counts(history),
         faults=fault_spans(windows, origin, verdicts),
+    )
+
+
+def check_context(
+    scenario: Scenario,
+    *,
+    final_log: pd.DataFrame | None,
+    readback: pd.DataFrame | None,
+    faults: Sequence[FaultWindow],
+    complete: bool,
+) -> CheckContext:
+    """What the checkers read besides the history: the run's files and the scenario as run."""
+    return CheckContext(
+        final_log=final_log,
+        readback=readback,
+        faults=tuple(faults),
+        complete=complete,
+        ack_timeout_ms=float(scenario.workload.ack_timeout_ms),
+        bucket_s=float(scenario.checks.bucket_s),
+        max_counterexamples=scenario.checks.max_counterexamples,
+        settle_ms=float(scenario.checks.settle_ms),
     )
 
 
@@ -87,13 +103,14 @@ def build_report(
     *,
     run_id: str,
     meta: Mapping[str, Any],
-    scenario: Mapping[str, Any],
+    scenario: Scenario,
     verdicts: Sequence[Verdict],
     policy: GatePolicy,
     counts: Counts,
     faults: Sequence[FaultSpan],
 ) -> Report:
-    """A Report from what a run produced (gate evaluated here)."""
+    """A Report from what a run produced (gate evaluated here); the report carries the
+    resolved scenario as plain data (``scenario_data``, as ``scenario.yaml`` holds it)."""
     started, finished = _iso(meta.get("started")), _iso(meta.get("finished"))
     duration = None
     if started and finished:
@@ -108,14 +125,14 @@ def build_report(
         and isinstance(meta.get("load_end_t"), int)
     ):
         duration = (meta["load_end_t"] - meta["load_start_t"]) / NS
-    topology = dict(_mapping(scenario.get("topology")))
+    topology = scenario.topology.model_dump(mode="json", exclude_none=True)
     if isinstance(meta.get("cluster"), Mapping):
         topology["cluster"] = plain(meta["cluster"])
     target = meta.get("target")
-    seed = meta.get("seed", scenario.get("seed"))
+    seed = meta.get("seed", scenario.seed)
     run = RunInfo(
         id=run_id,
-        scenario=str(meta.get("scenario") or scenario.get("name") or "scenario"),
+        scenario=str(meta.get("scenario") or scenario.name),
         seed=int(seed) if isinstance(seed, int) else None,
         started=started,
         finished=finished,
@@ -130,7 +147,7 @@ def build_report(
         gate=evaluate_gate(verdicts, policy),
         counts=counts,
         faults=list(faults),
-        scenario=plain_dict(scenario),
+        scenario=plain_dict(scenario_data(scenario)),
         tool_version=str(meta.get("tool_version") or __version__),
     )
 
@@ -143,37 +160,56 @@ def read_run_json(path: Path) -> dict[str, Any]:
     return data
 
 
-def read_scenario(path: Path) -> dict[str, Any]:
-    """``scenario.yaml`` (as run) as a plain dict."""
+def read_scenario(path: Path) -> Scenario:
+    """``scenario.yaml`` (as run) parsed into the scenario model.
+
+    A missing or unreadable file is a ReportError, one that does not validate a
+    ConfigError; both name the file (and the field)."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise ReportError(f"{path}: missing from the run folder") from exc
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise ReportError(f"{path}: cannot read: {exc}") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ReportError(f"{path}: expected a mapping at the top")
-    return data
+    return scenario_from_text(text, source=str(path))
 
 
 def read_faults(path: Path) -> list[FaultWindow]:
-    """``faults.json``: a JSON array of {kind, target, start_t, end_t} (ns, history clock)."""
+    """``faults.json``: a JSON array of faults (times in ns on the history clock).
+
+    Each ``{kind, target, start_t, end_t, params, error, label}``; ``params``, ``error``
+    and ``label`` may be absent (older run folders): ``{}``, None, ``"<kind> <target>"``.
+    """
     data = _read_json(path)
     if not isinstance(data, list):
         raise ReportError(f"{path}: expected a JSON array of faults")
     out = []
     for i, f in enumerate(data):
         try:
-            end = f.get("end_t")
-            out.append(FaultWindow(str(f["kind"]), str(f["target"]), int(f["start_t"]),
-                                   None if end is None else int(end)))  # fmt: skip
+            out.append(_fault_window(f))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ReportError(
-                f"{path}: fault [{i}] is not {{kind, target, start_t, end_t}}: {exc!r}"
+                f"{path}: fault [{i}] is not {{kind, target, start_t, end_t, params, error, "
+                f"label}}: {exc!r}"
             ) from exc
     return out
+
+
+def _fault_window(f: Any) -> FaultWindow:
+    if not isinstance(f, Mapping):
+        raise TypeError(f"expected an object, got {type(f).__name__}")
+    end, params, error = f.get("end_t"), f.get("params") or {}, f.get("error")
+    if not isinstance(params, Mapping):
+        raise TypeError(f"params must be an object, got {type(params).__name__}")
+    return FaultWindow(
+        str(f["kind"]),
+        str(f["target"]),
+        int(f["start_t"]),
+        None if end is None else int(end),
+        params=dict(params),
+        error=None if error is None else str(error),
+        label=str(f.get("label") or ""),
+    )
 
 
 def history_counts(history: pd.DataFrame) -> Counts:
@@ -205,22 +241,24 @@ def fault_spans(
 ) -> list[FaultSpan]:
     """Fault windows in seconds from ``origin``; the slo verdict's own times win if it has any."""
     slo = next((v for v in verdicts if v.name == SLO), None)
-    measured = slo.metrics.get("faults") if slo is not None else None
+    measured = SloMetrics.from_verdict(slo).faults
     spans = []
     for i, w in enumerate(windows):
         start = (w.start_t - origin) / NS
         end = None if w.end_t is None else (w.end_t - origin) / NS
-        if (
-            isinstance(measured, list)
-            and len(measured) == len(windows)
-            and isinstance(measured[i], dict)
-        ):
-            m = measured[i]
-            if isinstance(m.get("start_s"), (int, float)):
-                start = float(m["start_s"])
-                end = float(m["end_s"]) if isinstance(m.get("end_s"), (int, float)) else end
+        if len(measured) == len(windows):  # the same windows, as the slo checker timed them
+            start = measured[i].start_s
+            end = measured[i].end_s if measured[i].end_s is not None else end
         spans.append(
-            FaultSpan(w.kind, w.target, round(start, 6), None if end is None else round(end, 6))
+            FaultSpan(
+                w.kind,
+                w.target,
+                round(start, 6),
+                None if end is None else round(end, 6),
+                params=plain_dict(w.params),
+                error=w.error,
+                label=w.label,
+            )
         )
     return spans
 
@@ -247,10 +285,6 @@ def _read_parquet(path: Path, *, required: bool) -> pd.DataFrame | None:
             raise ReportError(f"{path}: missing from the run folder")
         return None
     return read_parquet(path)
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
 
 
 def _iso(value: Any) -> str | None:

@@ -13,9 +13,16 @@ import random
 from typing import Any
 
 from pigeon_lab.checkers.base import Counterexample, Outcome, Verdict
+from pigeon_lab.checkers.slo_metrics import (
+    FaultFigures,
+    LatencySummary,
+    SloMetrics,
+    TimelineBucket,
+    WorkspaceFigures,
+)
+from pigeon_lab.gate_policy import GatePolicy
 from pigeon_lab.report.gate import evaluate_gate
 from pigeon_lab.report.model import Counts, FaultSpan, Report, RunInfo
-from pigeon_lab.report.policy import GatePolicy
 
 FAULTS = (
     FaultSpan("kill", "node-2", 20.0, 30.0),
@@ -37,73 +44,67 @@ def sample_policy(**overrides: Any) -> GatePolicy:
 
 
 def sample_slo_metrics(duration_s: int = 60, seed: int = 7, slow: float = 1.0) -> dict[str, Any]:
-    """SLO metrics shaped as the `slo` checker writes them, with dips during FAULTS."""
+    """SLO metrics as the `slo` checker writes them (``SloMetrics.to_dict()``), with dips
+    during FAULTS."""
     rng = random.Random(seed)
-    timeline: list[dict[str, Any]] = []
+    timeline: list[TimelineBucket] = []
     for t in range(duration_s):
         hit = any(f.start_s <= t < (f.end_s or duration_s) for f in FAULTS)
         sends = 200 + rng.randint(-15, 15)
         acks = sends - (rng.randint(8, 30) if hit else rng.randint(0, 1))
         ack_p50 = (9 + rng.random() * 3) * slow * (4 if hit else 1)
+        no_acks = t == 33  # a bucket without ack latencies
         timeline.append(
-            {
-                "t_s": float(t),
-                "sends": sends,
-                "acks": acks,
-                "deliveries": acks * 3 - rng.randint(0, 5),
-                "errors": rng.randint(5, 25) if hit else 0,
-                "reconnects": rng.randint(10, 40) if hit and t - 20 < 3 else 0,
-                "availability": acks / sends,
-                "ack_p50": ack_p50,
-                "ack_p99": ack_p50 * (6 if hit else 2.5),
-                "delivery_p50": ack_p50 * 1.6,
-                "delivery_p99": ack_p50 * (9 if hit else 3.5),
-            }
+            TimelineBucket(
+                t_s=float(t),
+                sends=sends,
+                acks=acks,
+                deliveries=acks * 3 - rng.randint(0, 5),
+                errors=rng.randint(5, 25) if hit else 0,
+                reconnects=rng.randint(10, 40) if hit and t - 20 < 3 else 0,
+                availability=acks / sends,
+                ack_p50=None if no_acks else ack_p50,
+                ack_p99=None if no_acks else ack_p50 * (6 if hit else 2.5),
+                delivery_p50=ack_p50 * 1.6,
+                delivery_p99=ack_p50 * (9 if hit else 3.5),
+            )
         )
-    timeline[33]["ack_p50"] = timeline[33]["ack_p99"] = None  # a bucket without acks
     per_ws = {
-        f"ws-{i}": {
-            "sends": 1200 + 40 * i,
-            "deliveries": 3500 + 100 * i,
-            "ack_p50": 10.0 * slow + i,
-            "ack_p99": (40.0 + 9 * i) * slow * (3 if i == 3 else 1),
-            "delivery_p50": 16.0 * slow + i,
-            "delivery_p99": (70.0 + 11 * i) * slow,
-        }
+        f"ws-{i}": WorkspaceFigures(
+            sends=1200 + 40 * i,
+            deliveries=3500 + 100 * i,
+            ack_p50=10.0 * slow + i,
+            ack_p99=(40.0 + 9 * i) * slow * (3 if i == 3 else 1),
+            delivery_p50=16.0 * slow + i,
+            delivery_p99=(70.0 + 11 * i) * slow,
+        )
         for i in range(8)
     }
 
-    def stats(p50: float, n: int) -> dict[str, Any]:
-        return {
-            "n": n,
-            "p50": p50,
-            "p95": p50 * 4,
-            "p99": p50 * 9,
-            "max": p50 * 40,
-            "mean": p50 * 1.4,
-        }
+    def stats(p50: float, n: int) -> LatencySummary:
+        return LatencySummary(n=n, p50=p50, p95=p50 * 4, p99=p50 * 9, max=p50 * 40, mean=p50 * 1.4)
 
-    sends = sum(b["sends"] for b in timeline)
-    acks = sum(b["acks"] for b in timeline)
-    return {
-        "ack_latency_ms": stats(10.5 * slow, acks),
-        "delivery_latency_ms": stats(17.0 * slow, acks * 3),
-        "reconnect_ms": stats(900.0, 120),
-        "availability": acks / sends,
-        "timeline": timeline,
-        "per_workspace": per_ws,
-        "faults": [
-            {
-                "kind": f.kind,
-                "target": f.target,
-                "start_s": f.start_s,
-                "end_s": f.end_s,
-                "time_to_first_error_s": 0.4 + i,
-                "time_to_recovery_s": 3.2 + 2 * i,
-            }
+    sends = sum(b.sends for b in timeline)
+    acks = sum(b.acks for b in timeline)
+    return SloMetrics(
+        ack_latency_ms=stats(10.5 * slow, acks),
+        delivery_latency_ms=stats(17.0 * slow, acks * 3),
+        reconnect_ms=stats(900.0, 120),
+        availability=acks / sends,
+        timeline=timeline,
+        per_workspace=per_ws,
+        faults=[
+            FaultFigures(
+                kind=f.kind,
+                target=f.target,
+                start_s=f.start_s,
+                end_s=f.end_s,
+                time_to_first_error_s=0.4 + i,
+                time_to_recovery_s=3.2 + 2 * i,
+            )
             for i, f in enumerate(FAULTS)
         ],
-    }
+    ).to_dict()
 
 
 def sample_verdicts(failing: bool = True, slow: float = 1.0) -> list[Verdict]:
@@ -218,7 +219,7 @@ def sample_report(
         ],
         "checks": {"bucket_s": 1.0, "gate": sample_policy().model_dump()},
     }
-    slo = verdicts[-1].metrics
+    slo = SloMetrics.from_verdict(verdicts[-1])
     return Report(
         run=RunInfo(
             id=run_id,
@@ -236,8 +237,8 @@ def sample_report(
         counts=Counts(
             rows=98_765,
             clients=200,
-            sends=sum(b["sends"] for b in slo["timeline"]),
-            acks=sum(b["acks"] for b in slo["timeline"]),
+            sends=sum(b.sends for b in slo.timeline),
+            acks=sum(b.acks for b in slo.timeline),
             deliveries=35012,
         ),
         faults=list(FAULTS),

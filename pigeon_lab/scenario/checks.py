@@ -1,39 +1,41 @@
-"""What a run checks: the checkers by name and the gate policy (SLO thresholds)."""
+"""What a run checks: the checkers by name, how they judge, and the gate policy.
+
+Checker names and metric paths come from the checker registry
+(``pigeon_lab.checkers``) and what each checker declares it measures; this module
+imports neither the report layer nor a list of its own.
+"""
 
 from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from pigeon_lab.report.policy import GatePolicy
+from pigeon_lab.checkers import checker_names
+from pigeon_lab.gate_policy import GatePolicy, known_metric_paths, metric_path_problem
 from pigeon_lab.scenario._common import FieldProblem, Frozen, unknown
 
-INVARIANTS: tuple[str, ...] = (
-    "durability",
-    "order",
-    "gaps",
-    "delivery",
-    "idempotence",
-    "isolation",
-    "slo",
-)
+INVARIANTS: tuple[str, ...] = checker_names()
 """Checker names in report order (the registry of ``pigeon_lab.checkers``)."""
 
-SLO_SERIES: tuple[str, ...] = ("ack_latency_ms", "delivery_latency_ms", "reconnect_ms")
-SLO_STATS: tuple[str, ...] = ("n", "p50", "p95", "p99", "max", "mean")
-SLO_METRICS: tuple[str, ...] = (
-    *(f"{s}.{t}" for s in SLO_SERIES for t in SLO_STATS),
-    "availability",
-)
-"""Metric paths a gate threshold may name (the ``slo`` verdict's metrics)."""
+SLO_METRICS: tuple[str, ...] = known_metric_paths()
+"""Numeric metric paths a gate threshold may name (``*``: any list index or workspace),
+as the checkers declare them; see ``pigeon_lab.gate_policy``."""
 
 
 class Checks(Frozen):
-    """Which checkers run and what fails the gate."""
+    """Which checkers run, how they judge, and what fails the gate."""
 
     invariants: tuple[str, ...] = Field(
         default=INVARIANTS, description="checker names, run in this order"
     )
     bucket_s: float = Field(default=1.0, gt=0, description="width of the SLO timeline buckets")
+    max_counterexamples: int = Field(
+        default=10, ge=1, description="counterexamples a failing checker reports at most"
+    )
+    settle_ms: float = Field(
+        default=5000.0,
+        ge=0,
+        description="how long a correct client may take to deliver a committed message",
+    )
     gate: GatePolicy = Field(
         default_factory=lambda: GatePolicy.model_validate({}),
         description="SLO thresholds, strictness",
@@ -42,11 +44,12 @@ class Checks(Frozen):
     @field_validator("invariants")
     @classmethod
     def _known_checkers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        known = checker_names()
         if not value:
-            raise ValueError(f"name at least one checker; known: {', '.join(INVARIANTS)}")
+            raise ValueError(f"name at least one checker; known: {', '.join(known)}")
         for i, name in enumerate(value):
-            if name not in INVARIANTS:
-                raise FieldProblem((i,), unknown("checker", name, INVARIANTS))
+            if name not in known:
+                raise FieldProblem((i,), unknown("checker", name, known))
             if name in value[:i]:
                 raise FieldProblem((i,), f"checker {name!r} is listed twice")
         return value
@@ -55,6 +58,7 @@ class Checks(Frozen):
     @classmethod
     def _known_metrics(cls, value: GatePolicy) -> GatePolicy:
         for metric in value.thresholds:
-            if metric not in SLO_METRICS:
-                raise FieldProblem(("thresholds", metric), unknown("metric", metric, SLO_METRICS))
+            problem = metric_path_problem(metric)
+            if problem is not None:
+                raise FieldProblem(("thresholds", metric), problem)
         return value

@@ -67,8 +67,7 @@ def test_garbage_history_gives_unknown_not_pass() -> None:
 
 
 def test_scenario_validation_knows_exactly_the_registered_checkers() -> None:
-    """The scenario model lists checker names without importing pandas (the suite's order is
-    that list); keep it in step with the checkers that register themselves."""
+    """The suite's order is the registry's: every registered checker, none besides."""
     from pigeon_lab.checkers.base import REGISTRY
 
     assert set(REGISTRY) == set(CHECKER_ORDER)

@@ -39,7 +39,15 @@ def test_json_is_plain_and_has_every_top_level_key() -> None:
     assert durability["outcome"] == "fail"
     assert durability["counterexamples"][0]["rows"][0]["kind"] == "send_ok"
     assert {c["kind"] for c in data["gate"]["checks"]} == {"invariant", "threshold"}
-    assert data["faults"][0] == {"kind": "kill", "target": "node-2", "start_s": 20.0, "end_s": 30.0}
+    assert data["faults"][0] == {
+        "kind": "kill",
+        "target": "node-2",
+        "start_s": 20.0,
+        "end_s": 30.0,
+        "params": {},
+        "error": None,
+        "label": "kill node-2",
+    }
 
 
 def test_non_finite_and_numpy_values_become_json() -> None:
