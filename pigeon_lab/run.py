@@ -50,7 +50,7 @@ from pigeon_lab.history.io import write_table
 from pigeon_lab.journal import RunJournal
 from pigeon_lab.load.config import LoadConfig
 from pigeon_lab.load.launcher import run_load
-from pigeon_lab.preflight import PROBE_USER, PROBE_WORKSPACE, check_target
+from pigeon_lab.preflight import PROBE_USER, PROBE_WORKSPACE, check_operations, check_target
 from pigeon_lab.report.gate import exit_code
 from pigeon_lab.report.model import Report
 from pigeon_lab.report.recheck import recheck_run
@@ -71,6 +71,33 @@ class RunResult:
 
 
 @dataclass(frozen=True)
+class Guards:
+    """Limits a scenario must stay under (``--max-users``, ``--max-rate``): for targets
+    people share, a run that would load them harder is refused before anything starts."""
+
+    max_users: int | None = None
+    max_rate: float | None = None  # sends per second over all users
+
+    def check(self, scenario: Scenario) -> None:
+        w = scenario.workload
+        users = w.total_users()
+        if self.max_users is not None and users > self.max_users:
+            raise ConfigError(
+                f"{users} simulated users is over --max-users {self.max_users}",
+                source=scenario.name,
+                field="workload.users",
+            )
+        rate = w.users * w.send_rate_per_user * (1 + w.duplicate_send_ratio)
+        if self.max_rate is not None and rate > self.max_rate:
+            raise ConfigError(
+                f"{rate:g} sends/s (users x send_rate_per_user) is over --max-rate "
+                f"{self.max_rate:g}",
+                source=scenario.name,
+                field="workload.send_rate_per_user",
+            )
+
+
+@dataclass(frozen=True)
 class Distributed:
     """Locust's distributed mode: the load process is a master bound here, waiting for
     ``workers`` remote ``pigeon-lab worker`` processes that run the users."""
@@ -88,14 +115,17 @@ def run_scenario(
     overrides: Mapping[str, Any] | None = None,
     distributed: Distributed | None = None,
     listeners: Sequence[Listener] = (),
+    guards: Guards | None = None,
 ) -> RunResult:
     """Run one scenario end to end and return where its reports are and the gate's exit code.
 
     ``overrides`` (nested or dotted, as ``load_scenario`` takes them) apply over the file;
-    ``seed`` and ``duration`` over those. ``listeners`` receive every run event.
+    ``seed`` and ``duration`` over those. ``listeners`` receive every run event; ``guards``
+    refuse a scenario above them.
     """
     scenario = load_scenario(name_or_path, overrides=_overrides(seed, duration, overrides) or None)
     refuse_unrunnable_faults(scenario)
+    (guards or Guards()).check(scenario)
     run_dir = new_run_dir(out, scenario.name)
     (run_dir / "scenario.yaml").write_text(dump_scenario(scenario))
     journal = RunJournal(run_dir)
@@ -106,12 +136,7 @@ def run_scenario(
         events.note(f"run folder {run_dir}")
         with open_target(scenario, run_dir, events) as target:
             with events.phase(Phase.PREFLIGHT, target.url):
-                check_target(
-                    target.url,
-                    None,
-                    codec=target.codec,
-                    token=target.token(PROBE_WORKSPACE, PROBE_USER),
-                )
+                _preflight(scenario, target)
             config = _load_config(scenario, target, run_dir, distributed)
             env = FaultEnv(cluster=target.cluster) if target.cluster is not None else None
             plan = [f.planned() for f in scenario.faults]
@@ -130,6 +155,21 @@ def run_scenario(
     with events.phase(Phase.REPORT):
         write_reports(run_dir, report)
     return RunResult(run_dir=run_dir, report=report, exit_code=exit_code(report.gate))
+
+
+def _preflight(scenario: Scenario, target: Target) -> None:
+    """Reachable, Socket.IO, our tokens accepted, every operation of the profile acked.
+    An external target is probed as the workload's first user (a tokens file has it)."""
+    if target.kind == "external":
+        identity = (scenario.workload.workspace_names()[0], "u0")
+    else:
+        identity = (PROBE_WORKSPACE, PROBE_USER)
+    token = target.token(*identity)
+    check_target(target.url, codec=target.codec, token=token)
+    can = target.profile.capabilities if target.profile is not None else None
+    check_operations(
+        target.url, target.codec, token, can, timeout_s=scenario.workload.ack_timeout_ms / 1000
+    )
 
 
 def refuse_unrunnable_faults(scenario: Scenario) -> None:
@@ -173,7 +213,7 @@ def _load_config(
 ) -> LoadConfig:
     return LoadConfig.from_scenario(
         scenario,
-        urls=[target.url],
+        urls=target.urls,
         out_dir=run_dir,
         jwt_secret=target.secret,
         issuer=target.issuer_spec,
@@ -195,6 +235,8 @@ def _read_back(
     for i, name in enumerate(names):
         read = WORKLOADS[name].read_back_fn()
         assert read is not None
+        external = scenario.target.kind == "external"
+        limits = scenario.target.readback
         request = ReadbackRequest(
             url=target.url,
             token=target.token,
@@ -202,10 +244,20 @@ def _read_back(
             settings=scenario.workload.settings_of(name),
             summary=summary,
             out_dir=run_dir,
+            page_size=limits.page_size if external else 500,
+            max_rate=limits.max_rate if external else None,
+            history=target.profile is None or target.profile.capabilities.history,
         )
         for file_name, table in read(request).items():
             write_table(table, run_dir / file_name)
         events.fire(ReadbackProgress(i + 1, len(names), "workloads"))
 
 
-__all__ = ["Distributed", "RunResult", "new_run_dir", "refuse_unrunnable_faults", "run_scenario"]
+__all__ = [
+    "Distributed",
+    "Guards",
+    "RunResult",
+    "new_run_dir",
+    "refuse_unrunnable_faults",
+    "run_scenario",
+]

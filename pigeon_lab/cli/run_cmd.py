@@ -31,13 +31,21 @@ def run(
     expect_workers: Annotated[
         int, typer.Option(min=1, help="with --master: workers to wait for before starting")
     ] = 1,
+    max_users: Annotated[
+        int | None,
+        typer.Option(min=1, help="refuse the scenario if it runs more simulated users"),
+    ] = None,
+    max_rate: Annotated[
+        float | None,
+        typer.Option(min=0, help="refuse the scenario if its sends/s over all users is higher"),
+    ] = None,
 ) -> None:
     """Run SCENARIO: cluster up, load + faults, read-back, checkers, reports, gate.
 
     Exit code 0 when the gate passes, 1 when an invariant or threshold fails,
     2 for usage or environment errors.
     """
-    from pigeon_lab.run import Distributed, run_scenario
+    from pigeon_lab.run import Distributed, Guards, run_scenario
 
     distributed = Distributed(master, expect_workers) if master else None
 
@@ -49,6 +57,7 @@ def run(
             duration=duration,
             distributed=distributed,
             listeners=[RichRunView(progress)],
+            guards=Guards(max_users, max_rate),
         )
     gate = result.report.gate
     verdict = "[bold green]PASS[/]" if result.exit_code == 0 else "[bold red]FAIL[/]"

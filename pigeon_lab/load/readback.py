@@ -48,7 +48,13 @@ class _Reader:
     """Reads the channels of one workspace over one connection, within a deadline."""
 
     def __init__(
-        self, sio: socketio.Client, codec: Codec, limit: int, timeout: float, deadline: float
+        self,
+        sio: socketio.Client,
+        codec: Codec,
+        limit: int,
+        timeout: float,
+        deadline: float,
+        min_interval_s: float = 0.0,
     ) -> None:
         self.sio, self.codec, self.limit, self.timeout, self.deadline = (
             sio,
@@ -57,8 +63,14 @@ class _Reader:
             timeout,
             deadline,
         )
+        self.min_interval_s = min_interval_s
+        self._last = 0.0
 
     def call(self, op: Op, data: dict[str, Any]) -> Any:
+        wait = self._last + self.min_interval_s - time.monotonic()
+        if wait > 0:  # a rate limit for targets people share
+            time.sleep(wait)
+        self._last = time.monotonic()
         left = self.deadline - time.monotonic()
         if left <= 0:
             raise _ReadError("read-back deadline passed")
@@ -160,13 +172,15 @@ def read_back(
     codec: Codec = PIGEON,
     token: TokenFn | None = None,
     deadline_s: float = 300.0,
+    max_rate: float | None = None,
 ) -> tuple[pa.Table, pa.Table]:
     """Read every (workspace, channel) from seq 0 to its head.
 
     Returns ``(final_log, readback)`` with FINAL_LOG_SCHEMA and READBACK_SCHEMA. A channel
     that could not be read completely has ``complete = False`` and the reason in ``error``;
     nothing is raised for it (the checkers then say ``unknown``). Tokens come from
-    ``token(workspace, user)``, or are minted with ``secret``.
+    ``token(workspace, user)``, or are minted with ``secret``. ``max_rate``: calls per
+    second at most (an external target is read gently).
     """
     if token is None:
         if secret is None:
@@ -196,7 +210,9 @@ def read_back(
         except (socketio.exceptions.ConnectionError, ValueError) as exc:
             summary += [_summary(ws, ch, None, False, False, f"connect: {exc}"[:200]) for ch in chs]
             continue
-        reader = _Reader(sio, codec, limit, timeout_s, deadline)
+        reader = _Reader(
+            sio, codec, limit, timeout_s, deadline, 1.0 / max_rate if max_rate else 0.0
+        )
         try:
             for ch in chs:
                 got: list[dict[str, Any]] = []
@@ -213,7 +229,10 @@ def read_back(
 
 def read_back_chat(request: ReadbackRequest) -> Mapping[str, pa.Table]:
     """The chat workload's read-back: every channel of every workspace it can touch (not
-    only those its users joined: a message no one should have written shows up too)."""
+    only those its users joined: a message no one should have written shows up too).
+    Nothing for a target without a history read."""
+    if not request.history:
+        return {}
     settings = request.settings
     if isinstance(settings, ChatSettings):
         channels = [
@@ -230,6 +249,8 @@ def read_back_chat(request: ReadbackRequest) -> Mapping[str, pa.Table]:
         codec=request.codec,
         token=request.token,
         deadline_s=request.deadline_s,
+        limit=request.page_size,
+        max_rate=request.max_rate,
     )
     return {"final_logs.parquet": final, "readback.parquet": rb}
 

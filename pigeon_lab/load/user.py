@@ -33,6 +33,7 @@ from locust.contrib.socketio import SocketIOUser
 from pigeon_lab.history.recorder import body_hash, cached_body_hash
 from pigeon_lab.history.schema import Kind
 from pigeon_lab.load import client_algorithm as ca
+from pigeon_lab.load.client_direct import make_algorithm
 from pigeon_lab.load.context import ContextSlot, LoadContext
 from pigeon_lab.load.latency import DELIVER_SAMPLE
 from pigeon_lab.load.lean_client import LeanSocketIOClient, use_lean_client
@@ -45,6 +46,7 @@ from pigeon_lab.load.workload import (
     plan_user,
 )
 from pigeon_lab.protocol.codec import connect_options, namespace_of, refusal_code
+from pigeon_lab.protocol.profile import Profile
 
 _mono = time.monotonic
 _time_ns = time.time_ns
@@ -77,8 +79,14 @@ class ChatUser(SocketIOUser):
             gap_timeout=self.cfg.gap_timeout_ms / 1000,
             duplicate_ratio=self.work.duplicate_send_ratio,
         )
-        self.algo = ca.ClientAlgorithm(
-            policy, random.Random(self.plan.seed * 7919 + 1), codec=self.codec
+        can = (self.cfg.profile or Profile()).capabilities
+        self.algo = make_algorithm(
+            policy,
+            random.Random(self.plan.seed * 7919 + 1),
+            self.codec,
+            seqs=can.seqs,
+            history=can.history,
+            acks=can.acks,
         )
         # the same surface either way (see the module docstring)
         self.sio: PigeonSocketIOClient | LeanSocketIOClient  # type: ignore[assignment]
@@ -168,8 +176,8 @@ class ChatUser(SocketIOUser):
             return
         channel = self.rng.choice(joined)
         wall = time.time_ns()
-        body = make_body(self.cfg, self.rng, wall)
         cmid = str(uuid.uuid4())  # unique per run, not a seeded choice
+        body = make_body(self.cfg, self.rng, wall, tag=cmid[:8])
         self._bodies[cmid] = (body_hash(body), wall)
         self.ctx.counters["sends"] += 1
         self._perform(self.algo.send(channel, cmid, body, now))

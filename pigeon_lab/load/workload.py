@@ -67,11 +67,15 @@ def next_send_delay(config: LoadConfig, rng: random.Random) -> float:
     return rng.uniform(0.5, 1.5) / rate
 
 
-def make_body(config: LoadConfig, rng: random.Random, wall_ns: int | None = None) -> str:
-    """A body of the configured size that starts with the send wall time: ``<ns>|xxxx...``."""
+def make_body(
+    config: LoadConfig, rng: random.Random, wall_ns: int | None = None, tag: str = ""
+) -> str:
+    """A body of the configured size that starts with the send wall time: ``<ns>|xxxx...``,
+    or ``<ns>|<tag>|xxxx...`` (a tag, e.g. the start of the client_msg_id, makes each body
+    unique, so that its hash names its send even on a target that echoes no ids)."""
     b = config.workload.body_bytes
     size = b if isinstance(b, int) else rng.randint(*b)
-    head = f"{time.time_ns() if wall_ns is None else wall_ns}|"
+    head = f"{time.time_ns() if wall_ns is None else wall_ns}|" + (f"{tag}|" if tag else "")
     return head + "x" * max(0, size - len(head))
 
 

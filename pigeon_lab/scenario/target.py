@@ -73,6 +73,11 @@ class Target(Frozen):
         default="bundled", description="bundled or external"
     )
     url: str | None = Field(default=None, description="external: the Socket.IO base URL")
+    urls: tuple[str, ...] = Field(
+        default=(),
+        description="external: more entry points of the same deployment (nodes without a load "
+        "balancer); users are spread round robin over url and these",
+    )
     token: TokenSource | None = Field(default=None, description="external: where tokens come from")
     profile: str | dict[str, Any] | None = Field(
         default=None,
@@ -89,7 +94,7 @@ class Target(Frozen):
     def _fits_kind(self, info: ValidationInfo) -> Target:
         if self.kind == "bundled":
             for name in ("url", "token", "profile"):
-                if getattr(self, name) is not None:
+                if getattr(self, name) is not None or (name == "url" and self.urls):
                     raise FieldProblem(
                         (name,), "only an external target takes this (kind: external)"
                     )
@@ -98,10 +103,12 @@ class Target(Frozen):
             raise FieldProblem(
                 ("url",), "missing target url: an external target needs url: http(s)://host:port"
             )
-        if urlparse(self.url).scheme not in ("http", "https", "ws", "wss"):
-            raise FieldProblem(
-                ("url",), f"expected an http(s):// or ws(s):// URL, got {self.url!r}"
-            )
+        for path, url in [
+            (("url",), self.url),
+            *((("urls", i), u) for i, u in enumerate(self.urls)),
+        ]:
+            if urlparse(url).scheme not in ("http", "https", "ws", "wss"):
+                raise FieldProblem(path, f"expected an http(s):// or ws(s):// URL, got {url!r}")
         if self.token is None:
             raise FieldProblem(
                 ("token",),

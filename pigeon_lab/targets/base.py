@@ -31,6 +31,7 @@ class Target:
 
     kind: TargetKind
     url: str
+    more_urls: tuple[str, ...] = ()
     issuer_spec: IssuerSpec = field(default_factory=IssuerSpec)
     secret: str | None = field(default=None, repr=False)
     profile: Profile | None = None
@@ -46,6 +47,11 @@ class Target:
         if self.secret is not None and self.issuer_spec.kind == "secret":
             environ[self.issuer_spec.secret_env] = self.secret
         return CachingIssuer(self.issuer_spec.build(environ))
+
+    @property
+    def urls(self) -> list[str]:
+        """Every entry point: users are spread round robin over them."""
+        return [self.url, *self.more_urls]
 
     def token(self, workspace: str, user: str) -> str:
         """A token the target accepts for ``user`` in ``workspace``."""

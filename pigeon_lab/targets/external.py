@@ -48,7 +48,14 @@ def external_target(scenario: Scenario, events: RunEvents) -> Iterator[Target]:
     url = str(scenario.target.url)
     spec, secret = issuer_of(scenario)
     profile = scenario.target.profile_model()
-    target = Target("external", url, issuer_spec=spec, secret=secret, profile=profile)
+    target = Target(
+        "external",
+        url,
+        tuple(scenario.target.urls),
+        issuer_spec=spec,
+        secret=secret,
+        profile=profile,
+    )
     events.fire(TargetReady(url, "external"))
     yield target
 

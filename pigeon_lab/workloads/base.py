@@ -33,8 +33,10 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 class ReadbackRequest:
     """What a workload's read-back gets once the load is over (parent process).
 
-    ``channels``: what the load summary says the users touched (chat: (workspace,
-    channel) pairs); ``token``: mints a token for (workspace, user) on the target.
+    ``summary``: the load's final summary; ``token``: a token for (workspace, user) on the
+    target; ``page_size``/``max_rate``: how gently to read a shared target; ``history``:
+    False when the target has no history read (nothing to read back: checkers that need
+    the final log say ``unknown``).
     """
 
     url: str
@@ -44,6 +46,9 @@ class ReadbackRequest:
     summary: Mapping[str, Any]
     out_dir: Path
     deadline_s: float = 120.0
+    page_size: int = 500
+    max_rate: float | None = None  # history reads per second (a shared target), None: no limit
+    history: bool = True  # the target has a history read at all
 
 
 ReadBack = Callable[[ReadbackRequest], Mapping[str, pa.Table]]
