@@ -67,8 +67,6 @@ class Side(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
         self.transport.set_write_buffer_limits(high=WRITE_HIGH)
-        if self.reader.paused_for:
-            self.transport.pause_reading()
         self.conn.made(self)
 
     def data_received(self, data: bytes) -> None:
@@ -175,7 +173,12 @@ class Link:
 
     def refresh(self) -> None:
         """Take the direct path when nothing on this link needs the pump."""
-        self.fast = self.pump is None and not self.done and not any(s.active for s in self.stages)
+        self.fast = (
+            self.pump is None
+            and not self.done
+            and self.dst.transport is not None
+            and not any(s.active for s in self.stages)
+        )
 
     def ensure_pump(self) -> Pump:
         if self.pump is None:
@@ -221,6 +224,7 @@ class Link:
             return
         self.done = True
         self.fast = False
+        self.writable.set()
         for stage in self.stages:
             stage.interrupt()
         self.dst.close(abort)
@@ -385,7 +389,7 @@ class Connection:
         self.client.reader, self.client.writer = self.up, self.down
         self.server.reader, self.server.writer = self.down, self.up
         self.linger0 = host.has_reset_peer()  # only for connections made while one exists
-        self.up.pause_src("dial")  # client bytes wait in the kernel until upstream answers
+        self.up.dst_blocked = True  # until the upstream answers (what is read waits in a pump)
         self._dial: asyncio.Task[None] | None = None
         self.peer = "?"
 
@@ -403,10 +407,18 @@ class Connection:
             self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
             self.host.adopt(self)
             self._dial = self.loop.create_task(self._connect())
+            # uvloop starts reading after connection_made: pause just after it
+            self.loop.call_soon(self._hold_client)
         elif self.client.lost or self.up.done:
             side.close(abort=True)  # the client went away while we dialled
         else:
+            self.up.dst_resumed()
             self.up.resume_src("dial")
+            self.up.refresh()
+
+    def _hold_client(self) -> None:
+        if self.server.transport is None and not self.up.done:
+            self.up.pause_src("dial")
 
     async def _connect(self) -> None:
         try:
