@@ -23,6 +23,7 @@ import logging
 import random
 import socket
 import struct
+import time
 from collections import deque
 from typing import Protocol, cast
 
@@ -160,7 +161,7 @@ class Link:
         if self.fast:
             self.dst.write(data)
         elif not self.done:
-            self.ensure_pump().feed(Chunk(data, self.conn.loop.time()))
+            self.ensure_pump().feed(Chunk(data, time.monotonic()))
 
     def on_eof(self) -> None:
         if self.eof_seen or self.done:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -25,7 +26,7 @@ from pigeon_lab.proxy.model import Toxic
 @dataclass(slots=True)
 class Chunk:
     data: bytes
-    t: float  # loop.time() when it was read (latency is measured from here)
+    t: float  # time.monotonic() when it was read (latency is measured from here)
 
 
 Emit = Callable[[Chunk], Awaitable[None]]
@@ -73,17 +74,23 @@ class Stage:
         """The run ends (cancel timers)."""
 
     async def wait(self, seconds: float) -> bool:
-        """Sleep `seconds`; False when interrupted first (the caller then hurries on)."""
-        if seconds <= 0:
-            return True
-        fut: asyncio.Future[bool] = self.loop.create_future()
-        self._waiters.add(fut)
-        handle = self.loop.call_later(seconds, _resolve, fut)
-        try:
-            return await fut
-        finally:
-            handle.cancel()
-            self._waiters.discard(fut)
+        """Sleep at least `seconds`; False when interrupted first (the caller then hurries on).
+
+        The loop's timers have millisecond steps and may fire a little early, so
+        the wait goes on until the monotonic clock says the time has passed.
+        """
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            fut: asyncio.Future[bool] = self.loop.create_future()
+            self._waiters.add(fut)
+            handle = self.loop.call_later(left, _resolve, fut)
+            try:
+                if not await fut:
+                    return False
+            finally:
+                handle.cancel()
+                self._waiters.discard(fut)
+        return True
 
     # data -------------------------------------------------------------------------
     async def handle(self, chunk: Chunk, emit: Emit) -> bool:
@@ -106,6 +113,13 @@ class Stage:
         return True
 
 
+async def sleep_at_least(seconds: float) -> None:
+    """asyncio.sleep that never wakes early (see `Stage.wait`)."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        await asyncio.sleep(left)
+
+
 def _resolve(fut: asyncio.Future[bool]) -> None:
     if not fut.done():
         fut.set_result(True)
@@ -119,7 +133,7 @@ class Latency(Stage):
         jitter = self.toxic.attr("jitter")
         if jitter > 0:
             delay_ms += self.rng.randrange(2 * jitter) - jitter
-        sleep = delay_ms / 1000.0 - (self.loop.time() - chunk.t)
+        sleep = delay_ms / 1000.0 - (time.monotonic() - chunk.t)
         if sleep > 0:
             await self.wait(sleep)
             chunk = Chunk(chunk.data, chunk.t + sleep)
@@ -150,9 +164,9 @@ class Bandwidth(Stage):
             await emit(Chunk(data[:slice_len], chunk.t))
             data = data[slice_len:]
             self.debt_s -= 0.1
-        start = self.loop.time()
+        start = time.monotonic()
         await self.wait(self.debt_s)
-        self.debt_s -= self.loop.time() - start
+        self.debt_s -= time.monotonic() - start
         await emit(Chunk(data, chunk.t))
         return True
 
@@ -169,6 +183,7 @@ class Timeout(Stage):
     """Drop every chunk; with timeout > 0 close after that many idle ms (a black hole)."""
 
     _timer: asyncio.TimerHandle | None = None
+    _due = 0.0
 
     def on_start(self) -> None:
         self._arm()
@@ -182,11 +197,15 @@ class Timeout(Stage):
         self.on_stop()
         ms = self.toxic.attr("timeout")
         if ms > 0:
+            self._due = time.monotonic() + ms / 1000.0
             self._timer = self.loop.call_later(ms / 1000.0, self._fire)
 
     def _fire(self) -> None:
         self._timer = None
-        if self.active:
+        left = self._due - time.monotonic()
+        if left > 0:  # the loop's timer fired early
+            self._timer = self.loop.call_later(left, self._fire)
+        elif self.active:
             self.close_at(self)
 
     async def chunk(self, chunk: Chunk, emit: Emit) -> bool:
@@ -203,11 +222,11 @@ class ResetPeer(Stage):
     """
 
     async def chunk(self, chunk: Chunk, emit: Emit) -> bool:
-        await asyncio.sleep(self.toxic.attr("timeout") / 1000.0)
+        await sleep_at_least(self.toxic.attr("timeout") / 1000.0)
         return False
 
     async def eof(self) -> bool:
-        await asyncio.sleep(self.toxic.attr("timeout") / 1000.0)
+        await sleep_at_least(self.toxic.attr("timeout") / 1000.0)
         return False
 
 
