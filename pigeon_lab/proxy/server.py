@@ -18,6 +18,7 @@ import logging
 import random
 import resource
 import signal
+import socket
 from pathlib import Path
 
 import uvloop
@@ -57,19 +58,16 @@ class ProxyServer:
         runner = web.AppRunner(
             make_app(self.collection), access_log=None, handle_signals=False, shutdown_timeout=1.0
         )
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
         try:
-            await site.start()
+            sock = socket.create_server((self.host, self.port))  # SO_REUSEADDR, like Go
         except OSError as exc:
-            await runner.cleanup()
             raise EnvironmentProblem(
                 f"fault proxy: cannot listen on {self.host}:{self.port}: {exc.strerror or exc}"
             ) from exc
+        self.port = int(sock.getsockname()[1])
+        await runner.setup()
+        await web.SockSite(runner, sock).start()
         self._runner = runner
-        server = site._server  # the bound asyncio server: read the port it got
-        if isinstance(server, asyncio.Server) and server.sockets:
-            self.port = int(server.sockets[0].getsockname()[1])
         log.info("fault proxy API on %s", self.url)
 
     async def populate_file(self, path: Path) -> list[Proxy]:

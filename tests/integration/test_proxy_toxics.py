@@ -265,6 +265,15 @@ def test_disable_refuses_and_closes_enable_accepts_with_toxics_kept(
 # the data path --------------------------------------------------------------------
 
 
+def test_an_unreachable_upstream_closes_the_client(proxy_client: ProxyClient) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as gone:
+        port = gone.getsockname()[1]
+    info = proxy_client.create("nowhere", f"127.0.0.1:{port}")
+    with connect(info) as sock:
+        sock.sendall(b"hello?")
+        assert closed_within(sock, 5) in ("eof", "reset")
+
+
 @pytest.mark.parametrize("toxic", [None, "latency"])
 def test_bulk_data_arrives_whole_and_in_order(
     toxic: str | None, proxy_client: ProxyClient, through: ProxyInfo
