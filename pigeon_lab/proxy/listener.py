@@ -15,8 +15,8 @@ import random
 import socket
 
 from pigeon_lab.proxy.addr import AddressError, go_strerror, join_host_port, split_host_port
+from pigeon_lab.proxy.connection import Connection
 from pigeon_lab.proxy.gojson import ApiError
-from pigeon_lab.proxy.link import Connection
 from pigeon_lab.proxy.model import (
     DIRECTIONS,
     DOWNSTREAM,
