@@ -6,6 +6,7 @@
     ├── ClusterError               a supervised process failed to start, died or did not get ready
     │   └── ProcessNotFound        a process name that the cluster does not have
     ├── LoadError                  the load generator could not run
+    ├── ProxyError                 the fault proxy refused a request or could not be reached
     └── ReportError                a run folder that cannot be read or rendered
 
 Third-party errors (redis, socketio, HTTP, OS) are mapped into these at the
@@ -47,6 +48,27 @@ class ProcessNotFound(ClusterError):
 
 class LoadError(PigeonLabError):
     """The load generator could not start or run."""
+
+
+class ProxyError(PigeonLabError):
+    """The fault proxy (ours or a real toxiproxy-server) refused a request or was unreachable.
+
+    `proxy` names the proxy the request was about, `status` is the HTTP status
+    (None when there was no answer) and `server_error` the server's own message.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        proxy: str | None = None,
+        status: int | None = None,
+        server_error: str | None = None,
+    ) -> None:
+        self.proxy = proxy
+        self.status = status
+        self.server_error = server_error
+        super().__init__(message)
 
 
 class ReportError(PigeonLabError):

@@ -12,6 +12,7 @@ from rich.console import Console
 
 from pigeon_lab.cli import (
     cluster_cmd,
+    proxy_cmd,
     report_cmd,
     scenario_cmd,
     selftest_cmd,
@@ -35,6 +36,7 @@ app.add_typer(report_cmd.app, name="report")
 token_cmd.register(app)
 worker_cmd.register(app)
 selftest_cmd.register(app)
+proxy_cmd.register(app)
 
 
 def main() -> None:
