@@ -73,6 +73,10 @@ class FaultWindow:
             object.__setattr__(self, "label", f"{self.kind} {self.target}")
 
 
+CAPABILITIES: frozenset[str] = frozenset({"acks", "seqs", "history", "client_ids", "server_sender"})
+"""What a target can show (a target profile's ``capabilities``; the bundled backend has all)."""
+
+
 @dataclass(frozen=True)
 class CheckContext:
     """Everything a checker may read besides the history.
@@ -83,6 +87,8 @@ class CheckContext:
     ``settle_ms``: how long a correct client may take to deliver a committed message
     (live push, or the repair of a lost one); the gaps checker requires of a client
     only the messages acknowledged at least this long before it stopped.
+    ``capabilities``: what the target can show; a checker that needs one it lacks says
+    ``unknown`` and names it (``NEEDS``), a checker that can degrade reads this set.
     """
 
     final_log: pd.DataFrame | None
@@ -93,6 +99,7 @@ class CheckContext:
     bucket_s: float = 1.0
     max_counterexamples: int = 10
     settle_ms: float = 5000.0
+    capabilities: frozenset[str] = CAPABILITIES
 
 
 Checker = Callable[[pd.DataFrame, CheckContext], Verdict]
@@ -107,19 +114,35 @@ type's ``to_dict()``); the schema of the metric paths a gate threshold may name.
 Checkers without figures are absent."""
 
 
-def register(name: str, *, metrics: type[Metrics] | None = None) -> Callable[[Checker], Checker]:
+NEEDS: dict[str, tuple[str, ...]] = {}
+"""Checker name -> the target capabilities it cannot decide without (``CAPABILITIES``)."""
+
+
+def register(
+    name: str, *, metrics: type[Metrics] | None = None, needs: tuple[str, ...] = ()
+) -> Callable[[Checker], Checker]:
     """Add a checker to the registry under ``name``; its docstring is its help text.
 
     ``metrics``: the dataclass its verdict's metrics are built from (see ``declare_metrics``).
+    ``needs``: the capabilities without which it can only say ``unknown``.
     """
+    unknown_caps = set(needs) - CAPABILITIES
+    if unknown_caps:
+        raise ValueError(f"checker {name!r} needs unknown capabilities {sorted(unknown_caps)}")
 
     def deco(fn: Checker) -> Checker:
         REGISTRY[name] = fn
+        NEEDS[name] = tuple(needs)
         if metrics is not None:
             declare_metrics(name, metrics)
         return fn
 
     return deco
+
+
+def missing_capabilities(name: str, capabilities: frozenset[str]) -> list[str]:
+    """What checker ``name`` needs that a target with ``capabilities`` lacks."""
+    return [c for c in NEEDS.get(name, ()) if c not in capabilities]
 
 
 def declare_metrics(name: str, metrics: type[Metrics]) -> None:
@@ -133,8 +156,17 @@ def checker_names() -> tuple[str, ...]:
 
 
 def run_checker(name: str, history: pd.DataFrame, context: CheckContext) -> Verdict:
-    """Run one checker; an exception becomes ``unknown`` with the error, never ``pass``."""
+    """Run one checker; an exception becomes ``unknown`` with the error, never ``pass``; a
+    checker that needs a capability the target lacks is ``unknown`` naming it."""
     fn = REGISTRY[name]
+    missing = missing_capabilities(name, context.capabilities)
+    if missing:
+        return Verdict(
+            name=name,
+            outcome=Outcome.UNKNOWN,
+            summary=f"cannot decide: the target has no {', '.join(missing)} "
+            "(its profile's capabilities)",
+        )
     try:
         return fn(history, context)
     except Exception as exc:  # a crashing checker must yield unknown

@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from pigeon_lab import __version__
-from pigeon_lab.checkers.base import CheckContext, FaultWindow, Verdict
+from pigeon_lab.checkers.base import CAPABILITIES, CheckContext, FaultWindow, Verdict
 from pigeon_lab.checkers.slo_metrics import SloMetrics
 from pigeon_lab.errors import ConfigError, ReportError
 from pigeon_lab.gate_policy import SLO, GatePolicy
@@ -96,7 +96,14 @@ def check_context(
         bucket_s=float(scenario.checks.bucket_s),
         max_counterexamples=scenario.checks.max_counterexamples,
         settle_ms=float(scenario.checks.settle_ms),
+        capabilities=target_capabilities(scenario),
     )
+
+
+def target_capabilities(scenario: Scenario) -> frozenset[str]:
+    """What the scenario's target can show: all for the bundled backend, else its profile's."""
+    can = scenario.target.profile_model().capabilities
+    return frozenset(c for c in CAPABILITIES if getattr(can, c))
 
 
 def build_report(
