@@ -7,6 +7,13 @@ alone holds get new codes). Rows are put in time order (``t``) so that
 "previous event of this client on this channel" is a grouped shift, never a
 Python loop. ``prepare`` caches the last result by identity of the history
 and context, so ``check_all`` pays for it once; the cache is transparent.
+
+Seqs out of range never crash the preparation: a message seq below 1 (a
+``join_ok`` head below 0), or one far outside the dense run of seqs its
+channel holds, is set aside (``seq_bad``, ``Final.bad``) for the ``order``
+checker to report and is null for every other checker. Slots are dense per
+channel from its lowest seq to its highest (an external target whose seqs
+start high costs nothing).
 """
 
 from __future__ import annotations
@@ -26,9 +33,13 @@ K = {name: i for i, name in enumerate(KINDS)}
 OBS_KINDS = ("recv", "deliver", "sync_ok", "send_ok", "join_ok")
 #: kinds that are errors on the client's side (for the SLO timeline and faults)
 ERROR_KINDS = ("connect_error", "join_fail", "send_fail", "send_info")
+#: message kinds whose seq must be >= 1 (a sync_ok without ids is an ack: seq = head >= 0)
+MSG_KINDS = ("recv", "deliver", "sync_ok", "send_ok")
 POS_BITS = 34  # row positions < 2**34; pair/chan ids above them in one int64 key
 
 I64 = np.int64
+NULL = np.iinfo(np.int64).min  # a null integer while reading (-1 is a value there)
+CLUSTER_GAPS = (4096, 1)  # outlier search: a channel's seqs split where they jump by more
 
 
 def codes_of(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
@@ -55,9 +66,9 @@ def map_into(s: pd.Series, cats: pd.Index) -> tuple[np.ndarray, pd.Index]:
     return out, cats
 
 
-def int_col(s: pd.Series) -> np.ndarray:
-    """A nullable integer column as int64 with -1 for null."""
-    return s.to_numpy(dtype=I64, na_value=-1)
+def int_col(s: pd.Series, null: int = -1) -> np.ndarray:
+    """A nullable integer column as int64 with ``null`` (default -1) for null."""
+    return s.to_numpy(dtype=I64, na_value=null)
 
 
 def float_col(s: pd.Series) -> np.ndarray:
@@ -79,10 +90,23 @@ class Final:
     """The final log in the history's code spaces; ``slot`` indexes (channel, seq)."""
 
     chan: np.ndarray
-    seq: np.ndarray
+    seq: np.ndarray  # -1 where null or out of range
     msg: np.ndarray
     cmid: np.ndarray
     row: np.ndarray  # row number in ctx.final_log
+    bad: np.ndarray  # row numbers whose seq is out of range
+
+
+@dataclass
+class Content:
+    """Sender and body-hash codes of the history (time order) and of the final log, each
+    pair in one code space; ``users`` extends ``Prepared.users`` with senders alone."""
+
+    sender: np.ndarray
+    body: np.ndarray
+    f_sender: np.ndarray
+    f_body: np.ndarray
+    users: pd.Index
 
 
 @dataclass
@@ -105,13 +129,16 @@ class Prepared:
     chan: np.ndarray  # (workspace, channel) id, -1 when no channel
     chan_ws: np.ndarray  # per chan id: workspace code
     chan_name: list[str]
-    seq: np.ndarray
+    seq: np.ndarray  # -1 where null or out of range
+    seq_bad: np.ndarray  # positions of observations whose seq is out of range
     msg: np.ndarray
     n_msg: int
     cmid: np.ndarray
     n_cmid: int
     final: Final | None
-    slot_off: np.ndarray  # per chan: first slot; slot = slot_off[chan] + seq
+    slot_off: np.ndarray  # per chan: first slot; slot = slot_off[chan] + seq - slot_lo[chan]
+    slot_lo: np.ndarray  # per chan: lowest seq with a slot
+    slot_hi: np.ndarray  # per chan: highest seq with a slot (lo - 1 when none)
     n_slots: int
     cache: dict[str, Any] = field(default_factory=dict)
 
@@ -129,11 +156,37 @@ class Prepared:
         return mask
 
     def slots(self, chan: np.ndarray, seq: np.ndarray) -> np.ndarray:
-        """Dense id of (channel, seq); -1 where either is missing or seq is negative."""
-        ok = (chan >= 0) & (seq >= 0)
+        """Dense id of (channel, seq); -1 where either is missing or seq has no slot."""
+        if len(self.slot_lo) == 0:
+            return np.full(len(chan), -1, I64)
+        c = np.maximum(chan, 0)
+        ok = (chan >= 0) & (seq >= self.slot_lo[c]) & (seq <= self.slot_hi[c])
         out = np.full(len(chan), -1, I64)
-        out[ok] = self.slot_off[chan[ok]] + seq[ok]
+        out[ok] = self.slot_off[chan[ok]] + seq[ok] - self.slot_lo[chan[ok]]
         return out
+
+    def slot_seq(self, c: int, slot: int) -> int:
+        """The seq of ``slot`` in channel ``c``."""
+        return int(slot - self.slot_off[c] + self.slot_lo[c])
+
+    @cached_property
+    def chan_of_slot(self) -> np.ndarray:
+        """Per slot, its channel id."""
+        sizes = self.slot_hi - self.slot_lo + 1
+        return np.repeat(np.arange(len(sizes)), sizes)
+
+    @cached_property
+    def content(self) -> Content:
+        """Sender and body-hash codes (computed on first use: not every checker needs them)."""
+        snd, users = map_into(self.col("sender").reset_index(drop=True), self.users)
+        body, bcats = codes_of(self.col("body_hash").reset_index(drop=True))
+        fl = self.ctx.final_log
+        if fl is None:
+            return Content(snd, body, np.empty(0, np.int32), np.empty(0, np.int32), users)
+        fl = with_columns(fl, ("sender", "body_hash"))
+        f_snd, users = map_into(fl["sender"].reset_index(drop=True), users)
+        f_body, _ = map_into(fl["body_hash"].reset_index(drop=True), bcats)
+        return Content(snd, body, f_snd, f_body, users)
 
     @cached_property
     def slot(self) -> np.ndarray:
@@ -219,19 +272,21 @@ def _prepare(history: pd.DataFrame, ctx: CheckContext) -> Prepared:
     user, users = codes_of(h["user"])
     ws, wss = codes_of(h["workspace"])
     chn, chnames = codes_of(h["channel"])
-    seq = perm(int_col(h["seq"]))
+    raw_seq = perm(int_col(h["seq"], NULL))
     msg, msg_cats = codes_of(h["msg_id"])
     cmid, cmid_cats = codes_of(h["client_msg_id"])
+    msg, cmid = perm(msg), perm(cmid)
 
     fl = ctx.final_log
-    f_ws = f_ch = f_msg = f_cmid = f_seq = np.empty(0, np.int32)
+    f_ws = f_ch = f_msg = f_cmid = np.empty(0, np.int32)
+    f_raw_seq = np.empty(0, I64)
     if fl is not None:
         fl = with_columns(fl, ("workspace", "channel", "seq", "msg_id", "client_msg_id"))
         f_ws, wss = map_into(fl["workspace"], wss)
         f_ch, chnames = map_into(fl["channel"], chnames)
         f_msg, msg_cats = map_into(fl["msg_id"], msg_cats)
         f_cmid, cmid_cats = map_into(fl["client_msg_id"], cmid_cats)
-        f_seq = int_col(fl["seq"])
+        f_raw_seq = int_col(fl["seq"], NULL)
     nws, nch = len(wss) + 1, max(len(chnames), 1)
     # (workspace, channel) -> one dense channel id; a null workspace is its own bucket
     raw = np.where(chn >= 0, np.where(ws >= 0, ws, nws - 1).astype(I64) * nch + chn, -1)
@@ -252,29 +307,45 @@ def _prepare(history: pd.DataFrame, ctx: CheckContext) -> Prepared:
     chan_ws = np.where(ids // nch == nws - 1, -1, ids // nch)
     chan_name = [str(x) for x in chnames[ids % nch]] if len(ids) else []
     chan = perm(chan.astype(np.int32))
+    f_chan = f_chan.astype(np.int32)
 
-    # dense slots: per channel, seqs 0..max
+    # seqs: null -> -1; below the protocol's range -> set aside; then dense slots per channel
+    obs = _obs_mask(kind, msg, cmid)
+    least = np.where(kind == K["join_ok"], 0, np.where(obs, 1, 0))
+    low = (raw_seq != NULL) & (raw_seq < least)
+    seq = np.where((raw_seq == NULL) | low, -1, raw_seq)
+    f_low = (f_raw_seq != NULL) & (f_raw_seq < 1)
+    f_seq = np.where((f_raw_seq == NULL) | f_low, -1, f_raw_seq)
     nchan = len(ids)
-    mx = np.full(nchan, -1, I64)
-    ok = (chan >= 0) & (seq >= 0)
-    np.maximum.at(mx, chan[ok], seq[ok])
+    budget = max(64_000_000, 8 * (n + len(f_seq)))
+    h_ok = (chan >= 0) & (seq >= 0)
+    f_ok = (f_chan >= 0) & (f_seq >= 0)
+    lo, hi = _ranges(nchan, chan[h_ok], seq[h_ok], f_chan[f_ok], f_seq[f_ok])
+    if int((hi - lo + 1).sum()) > budget:  # a few absurd seqs: keep each channel's main run
+        keep = _main_runs(
+            np.r_[chan[h_ok], f_chan[f_ok]], np.r_[seq[h_ok], f_seq[f_ok]], budget, nchan
+        )
+        h_out = np.flatnonzero(h_ok)[~keep[: int(h_ok.sum())]]
+        f_out = np.flatnonzero(f_ok)[~keep[int(h_ok.sum()) :]]
+        low[h_out] = True
+        seq[h_out] = -1
+        f_low[f_out] = True
+        f_seq[f_out] = -1
+        h_ok[h_out] = False
+        f_ok[f_out] = False
+        lo, hi = _ranges(nchan, chan[h_ok], seq[h_ok], f_chan[f_ok], f_seq[f_ok])
+    sizes = hi - lo + 1
+    off = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(I64)
     final = None
     if fl is not None:
-        okf = (f_chan >= 0) & (f_seq >= 0)
-        np.maximum.at(mx, f_chan[okf], f_seq[okf])
         final = Final(
-            chan=f_chan.astype(np.int32),
+            chan=f_chan,
             seq=f_seq,
             msg=f_msg,
             cmid=f_cmid,
             row=np.arange(len(fl), dtype=I64),
+            bad=np.flatnonzero(f_low),
         )
-    sizes = mx + 1
-    if sizes.sum() > max(64_000_000, 8 * n):
-        raise ValueError(
-            f"sequence numbers too large or sparse for dense slots ({int(sizes.sum())} slots)"
-        )
-    off = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(I64)
     return Prepared(
         history=history,
         ctx=ctx,
@@ -293,14 +364,66 @@ def _prepare(history: pd.DataFrame, ctx: CheckContext) -> Prepared:
         chan_ws=chan_ws,
         chan_name=chan_name,
         seq=seq,
-        msg=perm(msg),
+        seq_bad=np.flatnonzero(low & (obs | (kind == K["join_ok"]))),
+        msg=msg,
         n_msg=len(msg_cats),
-        cmid=perm(cmid),
+        cmid=cmid,
         n_cmid=len(cmid_cats),
         final=final,
         slot_off=off,
+        slot_lo=lo,
+        slot_hi=hi,
         n_slots=int(sizes.sum()),
     )
+
+
+def _obs_mask(kind: np.ndarray, msg: np.ndarray, cmid: np.ndarray) -> np.ndarray:
+    """Rows that report a message (a sync_ok without ids is the ack of a sync, not one)."""
+    lut = np.zeros(len(KINDS) + 1, bool)
+    for k in MSG_KINDS:
+        lut[K[k]] = True
+    mask: np.ndarray = lut[kind] & ((kind != K["sync_ok"]) | (msg >= 0) | (cmid >= 0))
+    return mask
+
+
+def _ranges(
+    nchan: int, chan: np.ndarray, seq: np.ndarray, f_chan: np.ndarray, f_seq: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per channel the lowest and highest seq (lo = 0, hi = -1 for a channel without any)."""
+    lo = np.full(nchan, np.iinfo(I64).max, I64)
+    hi = np.full(nchan, -1, I64)
+    for c, s in ((chan, seq), (f_chan, f_seq)):
+        np.minimum.at(lo, c, s)
+        np.maximum.at(hi, c, s)
+    lo = np.where(hi >= 0, lo, 0)
+    return lo, hi
+
+
+def _main_runs(chan: np.ndarray, seq: np.ndarray, budget: int, nchan: int) -> np.ndarray:
+    """Mask of the (channel, seq) values in their channel's main run of seqs.
+
+    A correct history's seqs are dense per channel; split each channel's sorted seqs where
+    they jump by more than a gap and keep the run with the most rows. With a gap of 1 the
+    kept runs hold at most one slot per row, so the budget is always met.
+    """
+    o = np.lexsort((seq, chan))
+    c, s = chan[o], seq[o]
+    keep = np.ones(len(o), bool)
+    for gap in CLUSTER_GAPS:
+        new = np.r_[True, (c[1:] != c[:-1]) | (s[1:] - s[:-1] > gap)] if len(c) else c > 0
+        run = np.cumsum(new) - 1
+        size = np.bincount(run)
+        run_chan = c[new]
+        best = np.zeros(len(size), bool)
+        by = np.lexsort((-size, run_chan))
+        best[by[np.r_[True, run_chan[by][1:] != run_chan[by][:-1]]]] = True
+        keep = best[run]
+        lo, hi = _ranges(nchan, c[keep], s[keep], c[:0], s[:0])
+        if int((hi - lo + 1).sum()) <= budget:
+            break
+    out = np.empty(len(o), bool)
+    out[o] = keep
+    return out
 
 
 @dataclass
