@@ -25,8 +25,41 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pigeon_lab.checkers._codes import (
+    codes_of,
+    columns_of,
+    float_col,
+    int_col,
+    map_into,
+    records,
+    take_records,
+    with_columns,
+)
+from pigeon_lab.checkers._readback import Readback, readback
+from pigeon_lab.checkers._seqs import main_runs, ranges
 from pigeon_lab.checkers.base import CheckContext, Outcome, Verdict
 from pigeon_lab.history.schema import HISTORY_COLUMNS, KINDS
+
+__all__ = [  # the helpers of _codes are re-exported: checkers import them from here
+    "ERROR_KINDS",
+    "I64",
+    "OBS_KINDS",
+    "POS_BITS",
+    "K",
+    "Prepared",
+    "Readback",
+    "codes_of",
+    "first",
+    "float_col",
+    "int_col",
+    "judge",
+    "map_into",
+    "prepare",
+    "readback",
+    "records",
+    "vacuous_is_unknown",
+    "with_columns",
+]
 
 K = {name: i for i, name in enumerate(KINDS)}
 #: kinds whose rows name a message (seq + msg_id) as some observer saw it
@@ -39,50 +72,6 @@ POS_BITS = 34  # row positions < 2**34; pair/chan ids above them in one int64 ke
 
 I64 = np.int64
 NULL = np.iinfo(np.int64).min  # a null integer while reading (-1 is a value there)
-CLUSTER_GAPS = (4096, 1)  # outlier search: a channel's seqs split where they jump by more
-
-
-def codes_of(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
-    """Integer codes (-1 for null) and the categories, without copying categoricals."""
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        return s.cat.codes.to_numpy().astype(np.int32), s.cat.categories
-    codes, uniques = pd.factorize(s, use_na_sentinel=True)
-    return codes.astype(np.int32), pd.Index(uniques)
-
-
-def map_into(s: pd.Series, cats: pd.Index) -> tuple[np.ndarray, pd.Index]:
-    """Codes of ``s`` in the space of ``cats``, extended with values ``cats`` lacks."""
-    own, own_cats = codes_of(s)
-    lut = (
-        cats.get_indexer(own_cats).astype(np.int32)
-        if len(cats)
-        else np.full(len(own_cats), -1, np.int32)
-    )
-    new = lut < 0
-    if new.any():
-        lut[new] = len(cats) + np.arange(int(new.sum()), dtype=np.int32)
-        cats = cats.append(own_cats[new])
-    out = np.where(own >= 0, lut[np.maximum(own, 0)] if len(lut) else -1, -1).astype(np.int32)
-    return out, cats
-
-
-def int_col(s: pd.Series, null: int = -1) -> np.ndarray:
-    """A nullable integer column as int64 with ``null`` (default -1) for null."""
-    return s.to_numpy(dtype=I64, na_value=null)
-
-
-def float_col(s: pd.Series) -> np.ndarray:
-    return s.to_numpy(dtype=np.float64, na_value=np.nan)
-
-
-def with_columns(df: pd.DataFrame, names: tuple[str, ...]) -> pd.DataFrame:
-    """``df`` with any missing column of ``names`` added as nulls (older writers)."""
-    missing = [n for n in names if n not in df.columns]
-    if not missing:
-        return df
-    return df.assign(
-        **{n: pd.Series([None] * len(df), index=df.index, dtype=object) for n in missing}
-    )
 
 
 @dataclass
@@ -205,33 +194,22 @@ class Prepared:
     def rows(self, idx: np.ndarray | list[int], limit: int = 20) -> list[dict[str, Any]]:
         """History rows (positions in time order) as JSON-ready dicts, non-null fields only."""
         take = self.rowid[np.asarray(idx, dtype=I64)[:limit]]
-        return records(self.history.iloc[take])
+        return take_records(self._h_columns, take)
 
     def final_rows(self, idx: np.ndarray | list[int], limit: int = 20) -> list[dict[str, Any]]:
-        assert self.ctx.final_log is not None
-        out = records(self.ctx.final_log.iloc[np.asarray(idx, dtype=I64)[:limit]])
+        out = take_records(self._f_columns, np.asarray(idx, dtype=I64)[:limit])
         for r in out:
             r["source"] = "final_log"
         return out
 
+    @cached_property
+    def _h_columns(self) -> list[tuple[str, Any]]:
+        return columns_of(self.history)
 
-def _py(v: Any) -> Any:
-    if v is None or v is pd.NA or v is pd.NaT:
-        return None
-    if isinstance(v, float) and v != v:
-        return None
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
-
-
-def records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as dicts of plain Python values, dropping nulls."""
-    out = []
-    for rec in df.astype(object).to_dict("records"):
-        values = {str(k): _py(v) for k, v in rec.items()}
-        out.append({k: v for k, v in values.items() if v is not None})
-    return out
+    @cached_property
+    def _f_columns(self) -> list[tuple[str, Any]]:
+        assert self.ctx.final_log is not None
+        return columns_of(self.ctx.final_log)
 
 
 _LAST: list[Prepared] = []
@@ -320,9 +298,9 @@ def _prepare(history: pd.DataFrame, ctx: CheckContext) -> Prepared:
     budget = max(64_000_000, 8 * (n + len(f_seq)))
     h_ok = (chan >= 0) & (seq >= 0)
     f_ok = (f_chan >= 0) & (f_seq >= 0)
-    lo, hi = _ranges(nchan, chan[h_ok], seq[h_ok], f_chan[f_ok], f_seq[f_ok])
+    lo, hi = ranges(nchan, chan[h_ok], seq[h_ok], f_chan[f_ok], f_seq[f_ok])
     if int((hi - lo + 1).sum()) > budget:  # a few absurd seqs: keep each channel's main run
-        keep = _main_runs(
+        keep = main_runs(
             np.r_[chan[h_ok], f_chan[f_ok]], np.r_[seq[h_ok], f_seq[f_ok]], budget, nchan
         )
         h_out = np.flatnonzero(h_ok)[~keep[: int(h_ok.sum())]]
@@ -333,7 +311,7 @@ def _prepare(history: pd.DataFrame, ctx: CheckContext) -> Prepared:
         f_seq[f_out] = -1
         h_ok[h_out] = False
         f_ok[f_out] = False
-        lo, hi = _ranges(nchan, chan[h_ok], seq[h_ok], f_chan[f_ok], f_seq[f_ok])
+        lo, hi = ranges(nchan, chan[h_ok], seq[h_ok], f_chan[f_ok], f_seq[f_ok])
     sizes = hi - lo + 1
     off = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(I64)
     final = None
@@ -384,82 +362,6 @@ def _obs_mask(kind: np.ndarray, msg: np.ndarray, cmid: np.ndarray) -> np.ndarray
         lut[K[k]] = True
     mask: np.ndarray = lut[kind] & ((kind != K["sync_ok"]) | (msg >= 0) | (cmid >= 0))
     return mask
-
-
-def _ranges(
-    nchan: int, chan: np.ndarray, seq: np.ndarray, f_chan: np.ndarray, f_seq: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per channel the lowest and highest seq (lo = 0, hi = -1 for a channel without any)."""
-    lo = np.full(nchan, np.iinfo(I64).max, I64)
-    hi = np.full(nchan, -1, I64)
-    for c, s in ((chan, seq), (f_chan, f_seq)):
-        np.minimum.at(lo, c, s)
-        np.maximum.at(hi, c, s)
-    lo = np.where(hi >= 0, lo, 0)
-    return lo, hi
-
-
-def _main_runs(chan: np.ndarray, seq: np.ndarray, budget: int, nchan: int) -> np.ndarray:
-    """Mask of the (channel, seq) values in their channel's main run of seqs.
-
-    A correct history's seqs are dense per channel; split each channel's sorted seqs where
-    they jump by more than a gap and keep the run with the most rows. With a gap of 1 the
-    kept runs hold at most one slot per row, so the budget is always met.
-    """
-    o = np.lexsort((seq, chan))
-    c, s = chan[o], seq[o]
-    keep = np.ones(len(o), bool)
-    for gap in CLUSTER_GAPS:
-        new = np.r_[True, (c[1:] != c[:-1]) | (s[1:] - s[:-1] > gap)] if len(c) else c > 0
-        run = np.cumsum(new) - 1
-        size = np.bincount(run)
-        run_chan = c[new]
-        best = np.zeros(len(size), bool)
-        by = np.lexsort((-size, run_chan))
-        best[by[np.r_[True, run_chan[by][1:] != run_chan[by][:-1]]]] = True
-        keep = best[run]
-        lo, hi = _ranges(nchan, c[keep], s[keep], c[:0], s[:0])
-        if int((hi - lo + 1).sum()) <= budget:
-            break
-    out = np.empty(len(o), bool)
-    out[o] = keep
-    return out
-
-
-@dataclass
-class Readback:
-    """Per channel id: whether the read-back covers it completely, and what it said."""
-
-    decidable: np.ndarray  # final log of this channel is known to be complete
-    truncated: np.ndarray
-    head: np.ndarray  # -1 when unknown
-
-
-def readback(p: Prepared) -> Readback:
-    """Read-back state per channel; without a read-back table the final log is trusted."""
-    nchan = len(p.chan_ws)
-    if p.ctx.final_log is None:
-        return Readback(np.zeros(nchan, bool), np.zeros(nchan, bool), np.full(nchan, -1, I64))
-    rb = p.ctx.readback
-    if rb is None:
-        return Readback(np.ones(nchan, bool), np.zeros(nchan, bool), np.full(nchan, -1, I64))
-    ids = {p.chan_label(c): c for c in range(nchan)}
-    dec, trunc, head = np.zeros(nchan, bool), np.zeros(nchan, bool), np.full(nchan, -1, I64)
-    for ws, ch, hs, complete, truncated in zip(
-        rb["workspace"],
-        rb["channel"],
-        rb["head_seq"],
-        rb["complete"],
-        rb["truncated"],
-        strict=True,
-    ):
-        c = ids.get((None if pd.isna(ws) else str(ws), str(ch)))
-        if c is None:
-            continue
-        dec[c] = bool(complete)
-        trunc[c] = bool(truncated)
-        head[c] = -1 if pd.isna(hs) else int(hs)
-    return Readback(dec, trunc, head)
 
 
 def judge(violations: int, undecided: int | bool) -> Outcome:

@@ -132,14 +132,14 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
             for n, v, r in zip(FIELDS, o.fields, reps, strict=True)
             if np.any(bad[at] & (v[at] != r[sl]))
         ]
-        a = at[~bad[at]][:1]
+        ref = at[at >= o.nh][:1] if np.any(at >= o.nh) else at[~bad[at]][:1]
         b = at[bad[at]][:1]
         c = int(o.chan[at[0]])
         ws, ch = p.chan_label(c)
         examples.append(
             Counterexample(
                 f"{ws}/{ch} seq {p.slot_seq(c, int(sl))}: observers disagree on {', '.join(wrong)}",
-                o.rows(p, np.r_[a, b]),
+                o.rows(p, ref) + o.rows(p, b),
             )
         )
     for m in conflict_msgs[: max(0, k - len(examples))]:
