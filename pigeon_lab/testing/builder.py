@@ -219,11 +219,17 @@ class HistoryBuilder:
         return self._msg_row("deliver", client, channel, seq, over)
 
     def sync(
-        self, client: str, channel: str, seqs: list[int] | range, deliver: bool = True
+        self,
+        client: str,
+        channel: str,
+        seqs: list[int] | range,
+        deliver: bool = True,
+        **over: Any,
     ) -> HistoryBuilder:
-        """Messages returned by a sync (``sync_ok`` rows), each then delivered if asked."""
+        """Messages returned by a sync (``sync_ok`` rows, fields overridden by ``over``), each
+        then delivered if asked."""
         for s in seqs:
-            self._msg_row("sync_ok", client, channel, s, {})
+            self._msg_row("sync_ok", client, channel, s, over)
             if deliver:
                 self.deliver(client, channel, s)
         return self
