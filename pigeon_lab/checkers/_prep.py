@@ -132,16 +132,24 @@ class Prepared:
     cache: dict[str, Any] = field(default_factory=dict)
 
     def col(self, name: str) -> pd.Series:
-        """A raw history column in time order (for the few columns without codes)."""
+        """A raw history column in time order (for the few columns without codes); all null
+        when the history lacks it (an older writer)."""
+        if name not in self.history.columns:
+            return pd.Series([None] * self.n, dtype=object)
         s = self.history[name]
         return s if self.in_order else s.take(self.rowid)
 
     def is_kind(self, *names: str) -> np.ndarray:
-        """Boolean mask of rows whose kind is one of ``names``."""
-        lut = np.zeros(len(KINDS) + 1, bool)
-        for n in names:
-            lut[K[n]] = True
-        mask: np.ndarray = lut[self.kind]
+        """Boolean mask of rows whose kind is one of ``names`` (cached: checkers ask often;
+        treat it as read-only)."""
+        key = "kind:" + ",".join(sorted(names))
+        mask: np.ndarray | None = self.cache.get(key)
+        if mask is None:
+            mask = self.kind == K[names[0]]
+            for n in names[1:]:
+                mask |= self.kind == K[n]
+            mask.flags.writeable = False
+            self.cache[key] = mask
         return mask
 
     def slots(self, chan: np.ndarray, seq: np.ndarray) -> np.ndarray:

@@ -63,27 +63,30 @@ class Sends:
 
     def sent(self, chan: np.ndarray, cmid: np.ndarray) -> np.ndarray:
         """Whether some send of the history had this (channel, client_msg_id)."""
+        return self.sent_by(chan, cmid, None)[0]
+
+    def sent_by(
+        self, chan: np.ndarray, cmid: np.ndarray, user: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(whether some send had this (channel, client_msg_id), whether ``user`` sent it)."""
         ok = (chan >= 0) & (cmid >= 0)
-        c = np.where(ok, self.chan[np.maximum(cmid, 0)], NONE)
-        out: np.ndarray = ok & (c == chan)
+        cm = np.maximum(cmid, 0)
+        c = self.chan[cm]
+        sent: np.ndarray = ok & (c == chan)
         amb = np.flatnonzero(ok & (c == SEVERAL))
         if len(amb):
-            out[amb] = _isin_sorted(chan[amb].astype(I64) * self.n_cmid + cmid[amb], self.pairs)
-        return out
-
-    def sent_by(self, chan: np.ndarray, cmid: np.ndarray, user: np.ndarray) -> np.ndarray:
-        """Whether ``user`` sent this (channel, client_msg_id)."""
-        ok = (chan >= 0) & (cmid >= 0) & (user >= 0)
-        cm = np.maximum(cmid, 0)
-        c, u = self.chan[cm], self.user[cm]
-        out: np.ndarray = ok & (c == chan) & (u == user)
-        amb = np.flatnonzero(ok & ((c == SEVERAL) | ((c == chan) & (u == SEVERAL))))
+            sent[amb] = _isin_sorted(chan[amb].astype(I64) * self.n_cmid + cmid[amb], self.pairs)
+        if user is None:
+            return sent, sent
+        u = self.user[cm]
+        by: np.ndarray = sent & (u == user) & (user >= 0)
+        amb = np.flatnonzero(sent & (user >= 0) & ((c == SEVERAL) | (u == SEVERAL)))
         if len(amb) and len(self.triple_pairs):
             key = chan[amb].astype(I64) * self.n_cmid + cmid[amb]
             i = np.minimum(np.searchsorted(self.triple_pairs, key), len(self.triple_pairs) - 1)
             found = self.triple_pairs[i] == key
-            out[amb] = found & _isin_sorted(i * self.n_users + user[amb], self.triples)
-        return out
+            by[amb] = found & _isin_sorted(i * self.n_users + user[amb], self.triples)
+        return sent, by
 
     def sent_elsewhere(self, cmid: np.ndarray, ws: np.ndarray) -> np.ndarray:
         """Whether a client of a workspace other than ``ws`` sent this client_msg_id."""

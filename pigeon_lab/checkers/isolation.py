@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from pigeon_lab.checkers._membership import membership
-from pigeon_lab.checkers._prep import I64, judge, map_into, prepare, vacuous_is_unknown
+from pigeon_lab.checkers._prep import I64, Prepared, judge, map_into, prepare, vacuous_is_unknown
 from pigeon_lab.checkers._sends import Sends, sends
 from pigeon_lab.checkers.base import CheckContext, Counterexample, Verdict, register
 
@@ -53,13 +53,17 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
     p = prepare(history, ctx)
     s = sends(p)
     k = ctx.max_counterexamples
-    msgs = p.is_kind("recv", "deliver", "sync_ok")
+    # every received message: was it sent on this channel, and by its sender?
+    snd = p.content.sender
+    r_idx = np.flatnonzero(p.is_kind("recv", "deliver", "sync_ok") & (p.chan >= 0))
+    r_chan, r_cmid, r_snd = p.chan[r_idx], p.cmid[r_idx], snd[r_idx]
+    r_sent, r_by = s.sent_by(r_chan, r_cmid, r_snd)
     # 1. cross-tenant: the message's own workspace, or who sent its client_msg_id
     mws, _ = map_into(p.col("msg_workspace").reset_index(drop=True), p.wss)
     foreign = (mws >= 0) & (mws != p.ws)
-    m_idx = np.flatnonzero(msgs & (p.cmid >= 0) & (p.chan >= 0))
-    mine = s.sent(p.chan[m_idx], p.cmid[m_idx])
-    foreign[m_idx[~mine & s.sent_elsewhere(p.cmid[m_idx], p.ws[m_idx])]] = True
+    stray = np.flatnonzero(~r_sent & (r_cmid >= 0))  # few: what no client sent here
+    elsewhere = s.sent_elsewhere(r_cmid[stray], p.ws[r_idx[stray]])
+    foreign[r_idx[stray[elsewhere]]] = True
     foreign_idx = np.flatnonzero(foreign)
     # 2. recv outside membership
     m = membership(p)
@@ -70,24 +74,23 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
     err = p.col("error").to_numpy()[adv] if len(adv) else np.empty(0, object)
     accepted = adv[np.asarray([e == "accepted" for e in err], bool)] if len(adv) else adv
     # 4. and 5. senders, of what clients received and of what the final log holds
-    snd = p.content.sender
-    h_idx = np.flatnonzero(msgs & (snd >= 0) & (p.chan >= 0))
-    h_ws = np.where(mws[h_idx] >= 0, mws[h_idx], p.chan_ws[p.chan[h_idx]])
-    h_spoof, h_alien, h_checked = _senders(
-        p.chan[h_idx], p.cmid[h_idx], p.seq[h_idx], snd[h_idx], h_ws, s, ctx.complete
-    )
+    has = r_snd >= 0
+    spoof_idx = r_idx[has & r_sent & ~r_by]
+    h_alien = _aliens(p, s, r_idx[has & ~r_sent], mws, ctx.complete)
+    alien_idx = r_idx[has & ~r_sent][h_alien]
+    h_checked = int((has & r_sent).sum()) + int((has & ~r_sent).sum() if ctx.complete else 0)
     f_spoof = f_alien = np.empty(0, I64)
     f_checked = 0
     if p.final is not None:
         f = p.final
         fs = p.content.f_sender
         f_idx = np.flatnonzero((fs >= 0) & (f.chan >= 0))
-        fc = f.chan[f_idx]
-        f_spoof, f_alien, f_checked = _senders(
-            fc, f.cmid[f_idx], f.seq[f_idx], fs[f_idx], p.chan_ws[fc], s, ctx.complete
-        )
-        f_spoof, f_alien = f_idx[f_spoof], f_idx[f_alien]
-    spoof_idx, alien_idx = h_idx[h_spoof], h_idx[h_alien]
+        f_sent, f_by = s.sent_by(f.chan[f_idx], f.cmid[f_idx], fs[f_idx])
+        f_spoof = f_idx[f_sent & ~f_by]
+        rest = f_idx[~f_sent]
+        judged = ctx.complete & ~s.pre_run(f.chan[rest], f.seq[rest])
+        f_alien = rest[judged & ~s.member_user(p.chan_ws[f.chan[rest]], fs[rest])]
+        f_checked = int(f_sent.sum()) + int(judged.sum())
 
     examples: list[Counterexample] = []
 
@@ -149,19 +152,10 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
     return vacuous_is_unknown(verdict, evidence, "received messages or adversarial attempts")
 
 
-def _senders(
-    chan: np.ndarray,
-    cmid: np.ndarray,
-    seq: np.ndarray,
-    sender: np.ndarray,
-    ws: np.ndarray,
-    s: Sends,
-    complete: bool,
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """(spoofed, foreign, checked) for messages with a sender: a sent message must name one
-    of its senders; one that matches no send must name a user of its workspace."""
-    sent = s.sent(chan, cmid)
-    spoofed = sent & ~s.sent_by(chan, cmid, sender)
-    judged = ~sent & complete & (ws >= 0) & ~s.pre_run(chan, seq)
-    alien = judged & ~s.member_user(ws, sender)
-    return np.flatnonzero(spoofed), np.flatnonzero(alien), int((sent | judged).sum())
+def _aliens(p: Prepared, s: Sends, idx: np.ndarray, mws: np.ndarray, complete: bool) -> np.ndarray:
+    """Of received messages that match no send (rows ``idx``), those whose sender is no user
+    of the message's workspace (``msg_workspace`` if recorded, else the channel's)."""
+    ws = np.where(mws[idx] >= 0, mws[idx], p.chan_ws[p.chan[idx]])
+    judged = complete & (ws >= 0) & ~s.pre_run(p.chan[idx], p.seq[idx])
+    out: np.ndarray = judged & ~s.member_user(ws, p.content.sender[idx])
+    return out

@@ -61,6 +61,9 @@ BLIND_SPOTS = (
 FIELDS = ("msg_id", "client_msg_id", "sender", "body_hash")
 
 
+BIG = np.iinfo(np.int32).max
+
+
 class _Obs:
     """Observations: history rows (``i < nh``: position ``hidx[i]``) then final-log entries."""
 
@@ -70,24 +73,42 @@ class _Obs:
             p.is_kind(*OBS_KINDS) & (p.slot >= 0) & ((p.msg >= 0) | (p.cmid >= 0))
         )
         self.hidx, self.nh = hidx, len(hidx)
-        cols = [p.slot, p.chan, p.seq, p.msg, p.cmid, c.sender, c.body]
-        parts = [[a[hidx].astype(I64) for a in cols]]
+        cols = [p.slot, p.msg, p.cmid, c.sender, c.body]
+        parts = [[x[hidx] for x in cols]]
         self.fv = np.empty(0, I64)
         if p.final is not None:
             f = p.final
             fs = p.slots(f.chan, f.seq)
             self.fv = np.flatnonzero(fs >= 0)
-            fcols = [fs, f.chan, f.seq, f.msg, f.cmid, c.f_sender, c.f_body]
-            parts.append([a[self.fv].astype(I64) for a in fcols])
+            parts.append([x[self.fv] for x in (fs, f.msg, f.cmid, c.f_sender, c.f_body)])
         joined = [np.concatenate([part[j] for part in parts]) for j in range(len(cols))]
-        self.slot, self.chan, self.seq, self.msg, self.cmid, sender, body = joined
-        self.fields = [self.msg, self.cmid, sender, body]
-        self.is_ack = np.r_[p.is_kind("send_ok")[hidx], np.zeros(len(self.fv), bool)]
+        self.slot = joined[0].astype(I64)
+        self.fields = [x.astype(np.int32) for x in joined[1:]]
+        self.msg, self.cmid = self.fields[0], self.fields[1]
+        # per slot: whether an observer other than the writer's ack saw it
+        self.seen = np.zeros(p.n_slots, bool)
+        not_ack = np.r_[~p.is_kind("send_ok")[hidx], np.ones(len(self.fv), bool)]
+        self.seen[self.slot[not_ack]] = True
 
     def rows(self, p: Prepared, i: np.ndarray) -> list[dict[str, object]]:
         hist = i[i < self.nh]
         fin = i[i >= self.nh] - self.nh
         return p.rows(self.hidx[hist], 4) + (p.final_rows(self.fv[fin], 2) if len(fin) else [])
+
+
+def _spread(n: int, key: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per key, the lowest and highest present (>= 0) value of ``v`` (BIG, -1 when none)."""
+    v = v.astype(np.int64)  # ufunc.at is fast only when the dtypes match
+    lo = np.full(n, BIG, np.int64)
+    hi = np.full(n, -1, np.int64)
+    np.minimum.at(lo, key, np.where(v >= 0, v, BIG))
+    np.maximum.at(hi, key, v)
+    return lo, hi
+
+
+def _values(v: np.ndarray) -> int:
+    """How many distinct present values ``v`` holds."""
+    return len(np.unique(v[v >= 0]))
 
 
 @register(NAME)
@@ -96,28 +117,38 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
     p = prepare(history, ctx)
     o = _Obs(p)
     k = ctx.max_counterexamples
-    # 1. a seq names one content; 2. a message has one seq
-    reps, bad = [], np.zeros(len(o.slot), bool)
+    # 1. a seq names one content: every observation agrees with the final log's entry, and
+    # where the final log has no value, the observations agree among themselves
     differ: dict[str, int] = {}
+    reps, conflict = [], np.zeros(p.n_slots, bool)
     for name, v in zip(FIELDS, o.fields, strict=True):
-        rep = np.full(p.n_slots, -1, I64)
-        have = v >= 0
-        rep[o.slot[have]] = v[have]  # final-log entries come last: theirs is the reference
-        b = have & (v != rep[o.slot])
-        differ[name] = len(np.unique(o.slot[b]))
-        reps.append(rep)
-        bad |= b
-    conflict_slots = np.unique(o.slot[bad])
+        ref = np.full(p.n_slots, -1, np.int32)
+        ref[o.slot[o.nh :]] = v[o.nh :]
+        r = ref[o.slot]
+        d = np.zeros(p.n_slots, bool)
+        d[o.slot[(v >= 0) & (r >= 0) & (v != r)]] = True
+        own = np.flatnonzero((r < 0) & (v >= 0))  # slots the final log says nothing of
+        if len(own):
+            lo, hi = _spread(p.n_slots, o.slot[own], v[own])
+            d |= (hi >= 0) & (lo != hi)
+            ref = np.where(ref >= 0, ref, hi).astype(np.int32)
+        differ[name] = int(d.sum())
+        conflict |= d
+        reps.append(ref)
+    conflict_slots = np.flatnonzero(conflict)
+    # 2. a message has one seq
+    has = np.flatnonzero(o.msg >= 0)
     where = np.full(max(p.n_msg, 1), -1, I64)
-    hm = o.msg >= 0
-    where[o.msg[hm]] = o.slot[hm]
-    bad_msg = hm & (o.slot != where[np.maximum(o.msg, 0)])
-    conflict_msgs = np.unique(o.msg[bad_msg])
-    # 3. phantoms: observed or stored, never sent (acks are sends themselves)
+    where[o.msg[has]] = o.slot[has]
+    conflict_msgs = np.unique(o.msg[has[o.slot[has] != where[o.msg[has]]]])
+    # 3. phantoms, per seen slot: its message matches no send (acks are sends themselves)
     s = sends(p)
-    matched = np.where(o.cmid >= 0, s.sent(o.chan, o.cmid), s.acked_msg[np.maximum(o.msg, 0)])
-    phantom = ~o.is_ack & ~matched & ~s.pre_run(o.chan, o.seq)
-    phantom_slots = np.unique(o.slot[phantom])
+    sl = np.flatnonzero(o.seen)
+    ch = p.chan_of_slot[sl]
+    seq = sl - p.slot_off[ch] + p.slot_lo[ch]
+    cm, mg = reps[1][sl], reps[0][sl]
+    matched = np.where(cm >= 0, s.sent(ch, cm), s.acked_msg[np.maximum(mg, 0)] & (mg >= 0))
+    phantom_slots = sl[~matched & ~s.pre_run(ch, seq)]
     # 4. seqs out of range
     f_bad = p.final.bad if p.final is not None else np.empty(0, I64)
     n_range = len(p.seq_bad) + len(f_bad)
@@ -125,37 +156,37 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
     nviol = len(conflict_slots) + len(conflict_msgs) + nph + n_range
 
     examples: list[Counterexample] = []
-    for sl in conflict_slots[:k]:
-        at = np.flatnonzero(o.slot == sl)
-        wrong = [
-            n
-            for n, v, r in zip(FIELDS, o.fields, reps, strict=True)
-            if np.any(bad[at] & (v[at] != r[sl]))
-        ]
-        ref = at[at >= o.nh][:1] if np.any(at >= o.nh) else at[~bad[at]][:1]
-        b = at[bad[at]][:1]
-        c = int(o.chan[at[0]])
-        ws, ch = p.chan_label(c)
+    for sl_ in conflict_slots[:k]:
+        at = np.flatnonzero(o.slot == sl_)
+        first = at[at >= o.nh][:1] if np.any(at >= o.nh) else at[:1]
+        i0 = int(first[0])
+        off = [n for n, v in zip(FIELDS, o.fields, strict=True) if _values(v[at]) > 1]
+        wrong = np.zeros(len(at), bool)
+        for v in o.fields:
+            wrong |= (v[at] >= 0) & (v[i0] >= 0) & (v[at] != v[i0])
+        b = at[wrong][:1] if wrong.any() else at[at != i0][:1]
+        c = int(p.chan_of_slot[sl_])
+        ws, chn = p.chan_label(c)
         examples.append(
             Counterexample(
-                f"{ws}/{ch} seq {p.slot_seq(c, int(sl))}: observers disagree on {', '.join(wrong)}",
-                o.rows(p, ref) + o.rows(p, b),
+                f"{ws}/{chn} seq {p.slot_seq(c, int(sl_))}: observers disagree on {', '.join(off)}",
+                o.rows(p, first) + o.rows(p, b),
             )
         )
     for m in conflict_msgs[: max(0, k - len(examples))]:
         at = np.flatnonzero(o.msg == m)
-        a = at[o.slot[at] == where[m]][:1]
-        b = at[o.slot[at] != where[m]][:1]
+        a = at[o.slot[at] == o.slot[at[0]]][:1]
+        b = at[o.slot[at] != o.slot[at[0]]][:1]
         examples.append(
             Counterexample("one message seen at two different seqs", o.rows(p, np.r_[a, b]))
         )
-    for sl in phantom_slots[: max(0, k - len(examples)) if ctx.complete else 0]:
-        at = np.flatnonzero(phantom & (o.slot == sl))[:2]
-        c = int(o.chan[at[0]])
-        ws, ch = p.chan_label(c)
+    for sl_ in phantom_slots[: max(0, k - len(examples)) if ctx.complete else 0]:
+        at = np.flatnonzero(o.slot == sl_)[:2]
+        c = int(p.chan_of_slot[sl_])
+        ws, chn = p.chan_label(c)
         examples.append(
             Counterexample(
-                f"{ws}/{ch} seq {p.slot_seq(c, int(sl))} holds a message no client of the run "
+                f"{ws}/{chn} seq {p.slot_seq(c, int(sl_))} holds a message no client of the run "
                 "sent (phantom)",
                 o.rows(p, at),
             )
@@ -167,11 +198,11 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
     examples += [Counterexample(f"seq {r.get('seq')} out of range", [r]) for r in bad_rows]
 
     rb = readback(p)
-    used = np.unique(o.chan)
+    used = np.flatnonzero(np.bincount(p.chan_of_slot[o.slot], minlength=len(p.chan_ws)))
     unread = int((~rb.decidable[used]).sum()) if p.final is not None else 0
     counts = {
         "observations": len(o.slot),
-        "seqs": len(np.unique(o.slot)) if nviol else int((reps[0] >= 0).sum()),
+        "seqs": int(np.count_nonzero(np.bincount(o.slot, minlength=p.n_slots))),
         "conflicting_seqs": len(conflict_slots),
         "conflicting_messages": len(conflict_msgs),
         **{f"differ_{n}": differ[n] for n in FIELDS},
