@@ -8,15 +8,20 @@ hole is a message the store lost or never had.
 *Clients*: a client in a membership segment (see ``_membership``: from its
 join to its acknowledged leave, across reconnects because it resumes with
 ``after_seq``) must deliver every seq in ``(base, required]`` where
-``required`` is the highest of: what it delivered itself; for a client that
-left or was still joined and connected at the end (Kafka's lost-write
-criterion made local), the heads its joins reported and the seqs acknowledged
-to anyone, at least ``ctx.settle_ms`` before it stopped or left. Committed
-messages newer than that may still be in flight, and a client that ended
-disconnected cannot be blamed for what it could not reach, so neither is
-required: the check never blames a correct client. A missing seq below what
-the client delivered is definite; a missing tail in a history cut short is
-``unknown``.
+``required`` is the highest of: what it delivered itself; and, for a
+membership with a known end (Kafka's lost-write criterion made local), the
+heads its joins reported and the seqs acknowledged to anyone, at least
+``ctx.settle_ms`` before that end. A known end is an acknowledged leave, the
+end of the history with the client still joined and connected, or a
+disconnect the client made itself (``NORMAL_CLOSE``: every load user ends its
+run so, after syncing every channel). Committed messages newer than that may
+still be in flight; a client whose connection dropped and never resumed cannot
+be blamed for what it could not reach; and when a fault window overlaps the
+last ``settle_ms`` (a paused node can leave a connection silently dead), only
+what was committed ``settle_ms`` before the fault began is required: the check
+never blames a correct client. Recorded truncations (see ``_streams``) count
+as delivered. A missing seq below what the client delivered is definite; a
+missing tail in a history cut short is ``unknown``.
 
 Live pushes the client saw skip ahead (and so had to repair by ``sync``) are
 the metric ``live_gaps_repaired``, not a failure.
