@@ -79,7 +79,8 @@ class Sends:
         if user is None:
             return sent, sent
         u = self.user[cm]
-        by: np.ndarray = sent & (u == user) & (user >= 0)
+        # a send row without a user cannot be held against the sender: count it as theirs
+        by: np.ndarray = sent & (((u == user) & (user >= 0)) | (u == NONE))
         amb = np.flatnonzero(sent & (user >= 0) & ((c == SEVERAL) | (u == SEVERAL)))
         if len(amb) and len(self.triple_pairs):
             key = chan[amb].astype(I64) * self.n_cmid + cmid[amb]

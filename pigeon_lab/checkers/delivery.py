@@ -31,7 +31,7 @@ PROVES = (
 BLIND_SPOTS = (
     "messages the client never delivered at all (the gaps checker owns those)",
     "what the application did with a message after it was handed over",
-    "truncations reported by a sync, which the load does not record",
+    "deliveries the client algorithm made but the load did not record",
 )
 
 

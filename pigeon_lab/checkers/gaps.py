@@ -57,7 +57,7 @@ BLIND_SPOTS = (
     "messages committed within settle_ms of a membership's end",
     "the tail of a membership whose connection dropped and never resumed",
     "the tail of a membership whose last settle period overlaps a fault window",
-    "sync truncations (retention) are not recorded by the load, only join truncations",
+    "the newest messages of a log lost together with its head (durability sees acked ones)",
 )
 
 

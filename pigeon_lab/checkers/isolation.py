@@ -39,8 +39,8 @@ PROVES = (
     "attack was refused, and every message names the user who sent it as sender."
 )
 BLIND_SPOTS = (
-    "a leaked message whose client_msg_id no client of its own workspace recorded, when the "
-    "load leaves msg_workspace empty",
+    "a message leaked from a workspace no client of the run sent in, while the load leaves "
+    "msg_workspace empty (order reports it as a phantom)",
     "pushes racing a join's ack (the join counts from when it was sent)",
     "attacks the adversary does not try",
     "events the clients did not record",
