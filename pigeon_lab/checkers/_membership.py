@@ -1,6 +1,7 @@
-"""Who was joined to which channel when, and the per-membership delivery stream.
+"""Who was joined to which channel when (membership segments).
 
-Shared by the gaps, delivery and isolation checkers. A *membership segment* of
+Shared by the gaps, delivery and isolation checkers (the delivery stream of each
+segment is in ``_streams``). A *membership segment* of
 a client on a channel starts at a ``join_ok`` whose join carried no
 ``after_seq`` (a fresh start at the head) or that follows a ``leave``; a re-join
 with ``after_seq`` (the client resuming after a reconnect) continues the
@@ -163,75 +164,6 @@ def membership(p: Prepared) -> Membership:
     )
     p.cache["membership"] = m
     return m
-
-
-@dataclass
-class Deliveries:
-    """Deliver rows in time order, each with the highest seq its segment had before it."""
-
-    pos: np.ndarray  # row positions (time order) of deliver rows that have a segment
-    seg: np.ndarray
-    seq: np.ndarray
-    before: np.ndarray  # max(segment base, seqs delivered earlier in the segment)
-    orphan: np.ndarray  # positions of deliver rows with no segment (no join before them)
-
-
-@dataclass
-class Wire:
-    """Live pushes (``recv``) judged against what the client had delivered by then."""
-
-    duplicates: int  # recv of a seq already delivered
-    gaps: int  # recv that skipped ahead of the next expected seq (repaired later or not)
-    outside: np.ndarray  # positions of recv rows with no segment
-
-
-def _streams(p: Prepared) -> None:
-    """Compute ``deliveries`` and ``wire`` in one pass, without sorting.
-
-    Over recv and deliver rows in time order, a deliver row appears twice: a
-    probe (value -1) then its contribution (its seq); a recv row is a probe.
-    A grouped running max by segment then gives, at each probe, the highest
-    seq the client had delivered before that row: linear time, no sort.
-    """
-    m = membership(p)
-    rows = np.flatnonzero(p.is_kind("recv", "deliver") & (p.chan >= 0))
-    seg = m.segment_of(m.compact(p.pair[rows]), rows)
-    is_del = p.kind[rows] == K["deliver"]
-    orphan = rows[(seg < 0) & is_del]
-    outside = rows[(seg < 0) & ~is_del]
-    keep = seg >= 0
-    rows, seg, is_del = rows[keep], seg[keep], is_del[keep]
-    seq = p.seq[rows]
-    rep = 1 + is_del.astype(np.int64)
-    at = np.repeat(np.arange(len(rows)), rep)
-    contrib = np.r_[False, at[1:] == at[:-1]] if len(at) else np.empty(0, bool)
-    val = np.where(contrib, seq[at], -1)
-    g = seg[at]
-    run = pd.Series(val).groupby(g, sort=False).cummax().to_numpy() if len(val) else val
-    probe = ~contrib
-    had = np.maximum(run[probe], m.seg_base[seg] if len(seg) else run[probe])
-    d_sel = is_del
-    p.cache["deliveries"] = Deliveries(
-        pos=rows[d_sel], seg=seg[d_sel], seq=seq[d_sel], before=had[d_sel], orphan=orphan
-    )
-    r_seq, r_had = seq[~d_sel], had[~d_sel]
-    p.cache["wire"] = Wire(
-        duplicates=int(np.sum(r_seq <= r_had)), gaps=int(np.sum(r_seq > r_had + 1)), outside=outside
-    )
-
-
-def deliveries(p: Prepared) -> Deliveries:
-    """The per-segment delivery stream (cached on ``p``)."""
-    if "deliveries" not in p.cache:
-        _streams(p)
-    return p.cache["deliveries"]  # type: ignore[no-any-return]
-
-
-def wire(p: Prepared) -> Wire:
-    """Wire-level duplicates and live-push gaps (cached on ``p``)."""
-    if "wire" not in p.cache:
-        _streams(p)
-    return p.cache["wire"]  # type: ignore[no-any-return]
 
 
 def running_max(

@@ -7,6 +7,13 @@ alone holds get new codes). Rows are put in time order (``t``) so that
 "previous event of this client on this channel" is a grouped shift, never a
 Python loop. ``prepare`` caches the last result by identity of the history
 and context, so ``check_all`` pays for it once; the cache is transparent.
+
+Seqs out of range never crash the preparation: a message seq below 1 (a
+``join_ok`` head below 0), or one far outside the dense run of seqs its
+channel holds, is set aside (``seq_bad``, ``Final.bad``) for the ``order``
+checker to report and is null for every other checker. Slots are dense per
+channel from its lowest seq to its highest (an external target whose seqs
+start high costs nothing).
 """
 
 from __future__ import annotations
@@ -18,60 +25,53 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pigeon_lab.checkers._codes import (
+    codes_of,
+    columns_of,
+    float_col,
+    int_col,
+    map_into,
+    records,
+    take_records,
+    with_columns,
+)
+from pigeon_lab.checkers._readback import Readback, readback
+from pigeon_lab.checkers._seqs import main_runs, ranges
 from pigeon_lab.checkers.base import CheckContext, Outcome, Verdict
 from pigeon_lab.history.schema import HISTORY_COLUMNS, KINDS
+
+__all__ = [  # the helpers of _codes are re-exported: checkers import them from here
+    "ERROR_KINDS",
+    "I64",
+    "OBS_KINDS",
+    "POS_BITS",
+    "K",
+    "Prepared",
+    "Readback",
+    "codes_of",
+    "first",
+    "float_col",
+    "int_col",
+    "judge",
+    "map_into",
+    "prepare",
+    "readback",
+    "records",
+    "vacuous_is_unknown",
+    "with_columns",
+]
 
 K = {name: i for i, name in enumerate(KINDS)}
 #: kinds whose rows name a message (seq + msg_id) as some observer saw it
 OBS_KINDS = ("recv", "deliver", "sync_ok", "send_ok", "join_ok")
 #: kinds that are errors on the client's side (for the SLO timeline and faults)
 ERROR_KINDS = ("connect_error", "join_fail", "send_fail", "send_info")
+#: message kinds whose seq must be >= 1 (a sync_ok without ids is an ack: seq = head >= 0)
+MSG_KINDS = ("recv", "deliver", "sync_ok", "send_ok")
 POS_BITS = 34  # row positions < 2**34; pair/chan ids above them in one int64 key
 
 I64 = np.int64
-
-
-def codes_of(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
-    """Integer codes (-1 for null) and the categories, without copying categoricals."""
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        return s.cat.codes.to_numpy().astype(np.int32), s.cat.categories
-    codes, uniques = pd.factorize(s, use_na_sentinel=True)
-    return codes.astype(np.int32), pd.Index(uniques)
-
-
-def map_into(s: pd.Series, cats: pd.Index) -> tuple[np.ndarray, pd.Index]:
-    """Codes of ``s`` in the space of ``cats``, extended with values ``cats`` lacks."""
-    own, own_cats = codes_of(s)
-    lut = (
-        cats.get_indexer(own_cats).astype(np.int32)
-        if len(cats)
-        else np.full(len(own_cats), -1, np.int32)
-    )
-    new = lut < 0
-    if new.any():
-        lut[new] = len(cats) + np.arange(int(new.sum()), dtype=np.int32)
-        cats = cats.append(own_cats[new])
-    out = np.where(own >= 0, lut[np.maximum(own, 0)] if len(lut) else -1, -1).astype(np.int32)
-    return out, cats
-
-
-def int_col(s: pd.Series) -> np.ndarray:
-    """A nullable integer column as int64 with -1 for null."""
-    return s.to_numpy(dtype=I64, na_value=-1)
-
-
-def float_col(s: pd.Series) -> np.ndarray:
-    return s.to_numpy(dtype=np.float64, na_value=np.nan)
-
-
-def with_columns(df: pd.DataFrame, names: tuple[str, ...]) -> pd.DataFrame:
-    """``df`` with any missing column of ``names`` added as nulls (older writers)."""
-    missing = [n for n in names if n not in df.columns]
-    if not missing:
-        return df
-    return df.assign(
-        **{n: pd.Series([None] * len(df), index=df.index, dtype=object) for n in missing}
-    )
+NULL = np.iinfo(np.int64).min  # a null integer while reading (-1 is a value there)
 
 
 @dataclass
@@ -79,10 +79,23 @@ class Final:
     """The final log in the history's code spaces; ``slot`` indexes (channel, seq)."""
 
     chan: np.ndarray
-    seq: np.ndarray
+    seq: np.ndarray  # -1 where null or out of range
     msg: np.ndarray
     cmid: np.ndarray
     row: np.ndarray  # row number in ctx.final_log
+    bad: np.ndarray  # row numbers whose seq is out of range
+
+
+@dataclass
+class Content:
+    """Sender and body-hash codes of the history (time order) and of the final log, each
+    pair in one code space; ``users`` extends ``Prepared.users`` with senders alone."""
+
+    sender: np.ndarray
+    body: np.ndarray
+    f_sender: np.ndarray
+    f_body: np.ndarray
+    users: pd.Index
 
 
 @dataclass
@@ -105,35 +118,72 @@ class Prepared:
     chan: np.ndarray  # (workspace, channel) id, -1 when no channel
     chan_ws: np.ndarray  # per chan id: workspace code
     chan_name: list[str]
-    seq: np.ndarray
+    seq: np.ndarray  # -1 where null or out of range
+    seq_bad: np.ndarray  # positions of observations whose seq is out of range
     msg: np.ndarray
     n_msg: int
     cmid: np.ndarray
     n_cmid: int
     final: Final | None
-    slot_off: np.ndarray  # per chan: first slot; slot = slot_off[chan] + seq
+    slot_off: np.ndarray  # per chan: first slot; slot = slot_off[chan] + seq - slot_lo[chan]
+    slot_lo: np.ndarray  # per chan: lowest seq with a slot
+    slot_hi: np.ndarray  # per chan: highest seq with a slot (lo - 1 when none)
     n_slots: int
     cache: dict[str, Any] = field(default_factory=dict)
 
     def col(self, name: str) -> pd.Series:
-        """A raw history column in time order (for the few columns without codes)."""
+        """A raw history column in time order (for the few columns without codes); all null
+        when the history lacks it (an older writer)."""
+        if name not in self.history.columns:
+            return pd.Series([None] * self.n, dtype=object)
         s = self.history[name]
         return s if self.in_order else s.take(self.rowid)
 
     def is_kind(self, *names: str) -> np.ndarray:
-        """Boolean mask of rows whose kind is one of ``names``."""
-        lut = np.zeros(len(KINDS) + 1, bool)
-        for n in names:
-            lut[K[n]] = True
-        mask: np.ndarray = lut[self.kind]
+        """Boolean mask of rows whose kind is one of ``names`` (cached: checkers ask often;
+        treat it as read-only)."""
+        key = "kind:" + ",".join(sorted(names))
+        mask: np.ndarray | None = self.cache.get(key)
+        if mask is None:
+            mask = self.kind == K[names[0]]
+            for n in names[1:]:
+                mask |= self.kind == K[n]
+            mask.flags.writeable = False
+            self.cache[key] = mask
         return mask
 
     def slots(self, chan: np.ndarray, seq: np.ndarray) -> np.ndarray:
-        """Dense id of (channel, seq); -1 where either is missing or seq is negative."""
-        ok = (chan >= 0) & (seq >= 0)
+        """Dense id of (channel, seq); -1 where either is missing or seq has no slot."""
+        if len(self.slot_lo) == 0:
+            return np.full(len(chan), -1, I64)
+        c = np.maximum(chan, 0)
+        ok = (chan >= 0) & (seq >= self.slot_lo[c]) & (seq <= self.slot_hi[c])
         out = np.full(len(chan), -1, I64)
-        out[ok] = self.slot_off[chan[ok]] + seq[ok]
+        out[ok] = self.slot_off[chan[ok]] + seq[ok] - self.slot_lo[chan[ok]]
         return out
+
+    def slot_seq(self, c: int, slot: int) -> int:
+        """The seq of ``slot`` in channel ``c``."""
+        return int(slot - self.slot_off[c] + self.slot_lo[c])
+
+    @cached_property
+    def chan_of_slot(self) -> np.ndarray:
+        """Per slot, its channel id."""
+        sizes = self.slot_hi - self.slot_lo + 1
+        return np.repeat(np.arange(len(sizes)), sizes)
+
+    @cached_property
+    def content(self) -> Content:
+        """Sender and body-hash codes (computed on first use: not every checker needs them)."""
+        snd, users = map_into(self.col("sender").reset_index(drop=True), self.users)
+        body, bcats = codes_of(self.col("body_hash").reset_index(drop=True))
+        fl = self.ctx.final_log
+        if fl is None:
+            return Content(snd, body, np.empty(0, np.int32), np.empty(0, np.int32), users)
+        fl = with_columns(fl, ("sender", "body_hash"))
+        f_snd, users = map_into(fl["sender"].reset_index(drop=True), users)
+        f_body, _ = map_into(fl["body_hash"].reset_index(drop=True), bcats)
+        return Content(snd, body, f_snd, f_body, users)
 
     @cached_property
     def slot(self) -> np.ndarray:
@@ -152,33 +202,22 @@ class Prepared:
     def rows(self, idx: np.ndarray | list[int], limit: int = 20) -> list[dict[str, Any]]:
         """History rows (positions in time order) as JSON-ready dicts, non-null fields only."""
         take = self.rowid[np.asarray(idx, dtype=I64)[:limit]]
-        return records(self.history.iloc[take])
+        return take_records(self._h_columns, take)
 
     def final_rows(self, idx: np.ndarray | list[int], limit: int = 20) -> list[dict[str, Any]]:
-        assert self.ctx.final_log is not None
-        out = records(self.ctx.final_log.iloc[np.asarray(idx, dtype=I64)[:limit]])
+        out = take_records(self._f_columns, np.asarray(idx, dtype=I64)[:limit])
         for r in out:
             r["source"] = "final_log"
         return out
 
+    @cached_property
+    def _h_columns(self) -> list[tuple[str, Any]]:
+        return columns_of(self.history)
 
-def _py(v: Any) -> Any:
-    if v is None or v is pd.NA or v is pd.NaT:
-        return None
-    if isinstance(v, float) and v != v:
-        return None
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
-
-
-def records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as dicts of plain Python values, dropping nulls."""
-    out = []
-    for rec in df.astype(object).to_dict("records"):
-        values = {str(k): _py(v) for k, v in rec.items()}
-        out.append({k: v for k, v in values.items() if v is not None})
-    return out
+    @cached_property
+    def _f_columns(self) -> list[tuple[str, Any]]:
+        assert self.ctx.final_log is not None
+        return columns_of(self.ctx.final_log)
 
 
 _LAST: list[Prepared] = []
@@ -219,19 +258,21 @@ def _prepare(history: pd.DataFrame, ctx: CheckContext) -> Prepared:
     user, users = codes_of(h["user"])
     ws, wss = codes_of(h["workspace"])
     chn, chnames = codes_of(h["channel"])
-    seq = perm(int_col(h["seq"]))
+    raw_seq = perm(int_col(h["seq"], NULL))
     msg, msg_cats = codes_of(h["msg_id"])
     cmid, cmid_cats = codes_of(h["client_msg_id"])
+    msg, cmid = perm(msg), perm(cmid)
 
     fl = ctx.final_log
-    f_ws = f_ch = f_msg = f_cmid = f_seq = np.empty(0, np.int32)
+    f_ws = f_ch = f_msg = f_cmid = np.empty(0, np.int32)
+    f_raw_seq = np.empty(0, I64)
     if fl is not None:
         fl = with_columns(fl, ("workspace", "channel", "seq", "msg_id", "client_msg_id"))
         f_ws, wss = map_into(fl["workspace"], wss)
         f_ch, chnames = map_into(fl["channel"], chnames)
         f_msg, msg_cats = map_into(fl["msg_id"], msg_cats)
         f_cmid, cmid_cats = map_into(fl["client_msg_id"], cmid_cats)
-        f_seq = int_col(fl["seq"])
+        f_raw_seq = int_col(fl["seq"], NULL)
     nws, nch = len(wss) + 1, max(len(chnames), 1)
     # (workspace, channel) -> one dense channel id; a null workspace is its own bucket
     raw = np.where(chn >= 0, np.where(ws >= 0, ws, nws - 1).astype(I64) * nch + chn, -1)
@@ -252,29 +293,45 @@ def _prepare(history: pd.DataFrame, ctx: CheckContext) -> Prepared:
     chan_ws = np.where(ids // nch == nws - 1, -1, ids // nch)
     chan_name = [str(x) for x in chnames[ids % nch]] if len(ids) else []
     chan = perm(chan.astype(np.int32))
+    f_chan = f_chan.astype(np.int32)
 
-    # dense slots: per channel, seqs 0..max
+    # seqs: null -> -1; below the protocol's range -> set aside; then dense slots per channel
+    obs = _obs_mask(kind, msg, cmid)
+    least = np.where(kind == K["join_ok"], 0, np.where(obs, 1, 0))
+    low = (raw_seq != NULL) & (raw_seq < least)
+    seq = np.where((raw_seq == NULL) | low, -1, raw_seq)
+    f_low = (f_raw_seq != NULL) & (f_raw_seq < 1)
+    f_seq = np.where((f_raw_seq == NULL) | f_low, -1, f_raw_seq)
     nchan = len(ids)
-    mx = np.full(nchan, -1, I64)
-    ok = (chan >= 0) & (seq >= 0)
-    np.maximum.at(mx, chan[ok], seq[ok])
+    budget = max(64_000_000, 8 * (n + len(f_seq)))
+    h_ok = (chan >= 0) & (seq >= 0)
+    f_ok = (f_chan >= 0) & (f_seq >= 0)
+    lo, hi = ranges(nchan, chan[h_ok], seq[h_ok], f_chan[f_ok], f_seq[f_ok])
+    if int((hi - lo + 1).sum()) > budget:  # a few absurd seqs: keep each channel's main run
+        keep = main_runs(
+            np.r_[chan[h_ok], f_chan[f_ok]], np.r_[seq[h_ok], f_seq[f_ok]], budget, nchan
+        )
+        h_out = np.flatnonzero(h_ok)[~keep[: int(h_ok.sum())]]
+        f_out = np.flatnonzero(f_ok)[~keep[int(h_ok.sum()) :]]
+        low[h_out] = True
+        seq[h_out] = -1
+        f_low[f_out] = True
+        f_seq[f_out] = -1
+        h_ok[h_out] = False
+        f_ok[f_out] = False
+        lo, hi = ranges(nchan, chan[h_ok], seq[h_ok], f_chan[f_ok], f_seq[f_ok])
+    sizes = hi - lo + 1
+    off = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(I64)
     final = None
     if fl is not None:
-        okf = (f_chan >= 0) & (f_seq >= 0)
-        np.maximum.at(mx, f_chan[okf], f_seq[okf])
         final = Final(
-            chan=f_chan.astype(np.int32),
+            chan=f_chan,
             seq=f_seq,
             msg=f_msg,
             cmid=f_cmid,
             row=np.arange(len(fl), dtype=I64),
+            bad=np.flatnonzero(f_low),
         )
-    sizes = mx + 1
-    if sizes.sum() > max(64_000_000, 8 * n):
-        raise ValueError(
-            f"sequence numbers too large or sparse for dense slots ({int(sizes.sum())} slots)"
-        )
-    off = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(I64)
     return Prepared(
         history=history,
         ctx=ctx,
@@ -293,50 +350,26 @@ def _prepare(history: pd.DataFrame, ctx: CheckContext) -> Prepared:
         chan_ws=chan_ws,
         chan_name=chan_name,
         seq=seq,
-        msg=perm(msg),
+        seq_bad=np.flatnonzero(low & (obs | (kind == K["join_ok"]))),
+        msg=msg,
         n_msg=len(msg_cats),
-        cmid=perm(cmid),
+        cmid=cmid,
         n_cmid=len(cmid_cats),
         final=final,
         slot_off=off,
+        slot_lo=lo,
+        slot_hi=hi,
         n_slots=int(sizes.sum()),
     )
 
 
-@dataclass
-class Readback:
-    """Per channel id: whether the read-back covers it completely, and what it said."""
-
-    decidable: np.ndarray  # final log of this channel is known to be complete
-    truncated: np.ndarray
-    head: np.ndarray  # -1 when unknown
-
-
-def readback(p: Prepared) -> Readback:
-    """Read-back state per channel; without a read-back table the final log is trusted."""
-    nchan = len(p.chan_ws)
-    if p.ctx.final_log is None:
-        return Readback(np.zeros(nchan, bool), np.zeros(nchan, bool), np.full(nchan, -1, I64))
-    rb = p.ctx.readback
-    if rb is None:
-        return Readback(np.ones(nchan, bool), np.zeros(nchan, bool), np.full(nchan, -1, I64))
-    ids = {p.chan_label(c): c for c in range(nchan)}
-    dec, trunc, head = np.zeros(nchan, bool), np.zeros(nchan, bool), np.full(nchan, -1, I64)
-    for ws, ch, hs, complete, truncated in zip(
-        rb["workspace"],
-        rb["channel"],
-        rb["head_seq"],
-        rb["complete"],
-        rb["truncated"],
-        strict=True,
-    ):
-        c = ids.get((None if pd.isna(ws) else str(ws), str(ch)))
-        if c is None:
-            continue
-        dec[c] = bool(complete)
-        trunc[c] = bool(truncated)
-        head[c] = -1 if pd.isna(hs) else int(hs)
-    return Readback(dec, trunc, head)
+def _obs_mask(kind: np.ndarray, msg: np.ndarray, cmid: np.ndarray) -> np.ndarray:
+    """Rows that report a message (a sync_ok without ids is the ack of a sync, not one)."""
+    lut = np.zeros(len(KINDS) + 1, bool)
+    for k in MSG_KINDS:
+        lut[K[k]] = True
+    mask: np.ndarray = lut[kind] & ((kind != K["sync_ok"]) | (msg >= 0) | (cmid >= 0))
+    return mask
 
 
 def judge(violations: int, undecided: int | bool) -> Outcome:

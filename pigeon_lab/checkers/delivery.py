@@ -8,7 +8,9 @@ job is to turn best-effort pushes into that sequence: a repeat is a
 duplicate delivery, a smaller seq a reorder, a larger one a skip, and a
 ``deliver`` with no join before it was never asked for. Live pushes of an
 already delivered seq (``recv``) are wire-level duplicates, which the client
-must drop: counted as a metric, not a failure.
+must drop: counted as a metric, not a failure. A skip over seqs a resuming
+join reported as truncated (retention) is a recorded truncation, not a skip,
+unless the final log still holds a skipped seq (see ``_streams``).
 """
 
 from __future__ import annotations
@@ -16,11 +18,21 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pigeon_lab.checkers._membership import Deliveries, deliveries, membership, wire
+from pigeon_lab.checkers._membership import membership
 from pigeon_lab.checkers._prep import judge, prepare, vacuous_is_unknown
+from pigeon_lab.checkers._streams import Deliveries, deliveries, wire
 from pigeon_lab.checkers.base import CheckContext, Counterexample, Verdict, register
 
 NAME = "delivery"
+PROVES = (
+    "Every client handed its application each channel's messages in seq order, exactly once, "
+    "from where it joined, and only on channels it had joined."
+)
+BLIND_SPOTS = (
+    "messages the client never delivered at all (the gaps checker owns those)",
+    "what the application did with a message after it was handed over",
+    "deliveries the client algorithm made but the load did not record",
+)
 
 
 @register(NAME)
@@ -80,7 +92,12 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
         summary,
         counts=counts,
         counterexamples=examples,
-        metrics={"wire_duplicates": w.duplicates, "live_gaps": w.gaps},
+        metrics={
+            "wire_duplicates": w.duplicates,
+            "live_gaps": w.gaps,
+            "recorded_truncations": len(d.cr_pos),
+            "refuted_truncations": len(d.cr_false),
+        },
     )
     return vacuous_is_unknown(verdict, counts["delivered"], "deliveries")
 

@@ -1,4 +1,4 @@
-"""Invariant 1, durability: acknowledged writes survive.
+"""Invariant 1, durability: acknowledged writes survive, definitely refused ones do not.
 
 Sound because a ``send_ok`` carrying ``seq = s`` is the server's promise that
 the message is stored at ``s``; the quiescent read-back is what survived. If
@@ -8,6 +8,13 @@ write). ``send_info`` is never counted: its outcome is unknown. Channels whose
 read-back is incomplete, and seqs below a retention-truncated read-back, are
 undecidable, as is a history cut short (acks may be missing), so they give
 ``unknown``, never ``pass``.
+
+Definite failures: a send whose only attempt ended ``send_fail`` was refused by
+the server (a protocol error code that says "not done"); finding its
+(channel, client_msg_id) in the final log, or observed by any client, is a
+violation: the refusal was a lie. A send retried before it failed may have been
+stored by an earlier attempt that timed out, so only single-attempt failures
+(and no ``send_ok``/``send_info`` of the same pair) are judged.
 
 Also reported (a metric, not a failure): acknowledged messages that no client
 ever read (``recv``, ``sync_ok`` or ``deliver``), Jepsen's "never read".
@@ -20,17 +27,27 @@ import pandas as pd
 
 from pigeon_lab.checkers._prep import (
     I64,
-    codes_of,
+    Prepared,
     first,
     judge,
-    map_into,
     prepare,
     readback,
     vacuous_is_unknown,
 )
+from pigeon_lab.checkers._sends import sends
 from pigeon_lab.checkers.base import CheckContext, Counterexample, Outcome, Verdict, register
 
 NAME = "durability"
+PROVES = (
+    "Every acknowledged send is in the final log at its seq with the same message, and no "
+    "definitely refused send was stored."
+)
+BLIND_SPOTS = (
+    "sends whose outcome is unknown (send_info): they may or may not be stored",
+    "channels whose read-back is incomplete, and seqs below a retention-truncated read-back",
+    "refused sends that were retried (an earlier attempt may have been stored)",
+    "writes lost after the quiescent read-back",
+)
 
 
 @register(NAME)
@@ -57,14 +74,9 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
     fmsg[fslot[fv]] = f.msg[fv]
     fcmid = np.full(p.n_slots, -1, np.int32)
     fcmid[fslot[fv]] = f.cmid[fv]
-    # body hashes: codes of the acks' hashes, final log mapped into the same space
-    a_body, bcats = codes_of(p.col("body_hash").iloc[acks].reset_index(drop=True))
-    if "body_hash" in ctx.final_log.columns:
-        f_body, _ = map_into(ctx.final_log["body_hash"].reset_index(drop=True), bcats)
-    else:
-        f_body = np.full(len(ctx.final_log), -1, np.int32)
+    a_body = p.content.body[acks]
     fbody = np.full(p.n_slots, -1, np.int32)
-    fbody[fslot[fv]] = f_body[fv]
+    fbody[fslot[fv]] = p.content.f_body[fv]
 
     s = p.slot[acks]
     chan = p.chan[acks]
@@ -93,7 +105,8 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
         )
     )
     lost = missing | wrong
-    nlost = int(lost.sum())
+    refused, nstored, stored = _refused_but_stored(p)
+    nlost = int(lost.sum()) + nstored
     undecided = int((~decidable).sum())
 
     read = np.zeros(p.n_slots, bool)
@@ -112,17 +125,29 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
         examples.append(
             Counterexample(f"acknowledged write {ws}/{ch} seq {seq} is {what} the final log", rows)
         )
+    for proof, fail_row in stored[: max(0, ctx.max_counterexamples - len(examples))]:
+        examples.append(
+            Counterexample(
+                "a definitely refused send (send_fail) was stored",
+                p.rows([fail_row]) + proof,
+            )
+        )
     counts = {
         "acked": len(acks),
         "checked": int(decidable.sum()),
         "lost": int(missing.sum()),
         "mismatched": int(wrong.sum()),
+        "definite_failures": refused,
+        "refused_but_stored": nstored,
         "undecidable": undecided,
     }
     incomplete = not ctx.complete
     outcome = judge(nlost, undecided or incomplete)
     if nlost:
-        summary = f"{nlost} of {len(acks)} acknowledged writes lost or changed in the final log"
+        summary = (
+            f"{int(lost.sum())} of {len(acks)} acknowledged writes lost or changed in the final "
+            f"log; {nstored} of {refused} definitely refused sends stored"
+        )
     elif incomplete:
         summary = "history cut short: acknowledged writes so far survived, but the run is partial"
     elif undecided:
@@ -131,7 +156,10 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
             "(incomplete or truncated read-back, malformed acks)"
         )
     else:
-        summary = f"all {len(acks)} acknowledged writes are in the final log"
+        summary = (
+            f"all {len(acks)} acknowledged writes are in the final log; none of {refused} "
+            "refused sends is"
+        )
     verdict = Verdict(
         NAME,
         outcome,
@@ -140,4 +168,38 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
         counterexamples=examples,
         metrics={"acked_never_read": never_read},
     )
+    # a backend that refused every send proves nothing (docs/invariants.md)
     return vacuous_is_unknown(verdict, len(acks), "acknowledged sends")
+
+
+def _refused_but_stored(
+    p: Prepared,
+) -> tuple[int, int, list[tuple[list[dict[str, object]], int]]]:
+    """(definite failures, how many were stored, the first [(rows proving it, its send_fail
+    row)]); a refused pair is stored when the final log or any observer holds it."""
+    s = sends(p)
+    fails = np.flatnonzero(p.is_kind("send_fail") & (p.cmid >= 0) & (p.chan >= 0))
+    fails = fails[s.definite[p.cmid[fails]]]
+    if len(fails) == 0:
+        return 0, 0, []
+    key = np.full(max(p.n_cmid, 1), -1, I64)  # per refused cmid, its channel
+    key[p.cmid[fails]] = p.chan[fails]
+    fail_of = np.full(max(p.n_cmid, 1), -1, I64)
+    fail_of[p.cmid[fails]] = fails
+    seen: dict[int, list[dict[str, object]]] = {}
+    obs = np.flatnonzero(p.is_kind("recv", "deliver", "sync_ok") & (p.cmid >= 0))
+    hit = obs[key[p.cmid[obs]] == p.chan[obs]]
+    for i in hit[: 4 * p.ctx.max_counterexamples]:
+        seen.setdefault(int(p.cmid[i]), p.rows([int(i)]))
+    if p.final is not None:
+        f = p.final
+        ok = np.flatnonzero((f.cmid >= 0) & (f.chan >= 0))
+        fhit = ok[key[f.cmid[ok]] == f.chan[ok]]
+        for j in fhit[: 4 * p.ctx.max_counterexamples]:
+            seen[int(f.cmid[j])] = p.final_rows([int(j)])
+        stored = np.union1d(np.unique(f.cmid[fhit]), np.unique(p.cmid[hit]))
+    else:
+        stored = np.unique(p.cmid[hit])
+    k = p.ctx.max_counterexamples
+    out = [(seen.get(int(c), []), int(fail_of[c])) for c in stored[:k]]
+    return len(np.unique(p.cmid[fails])), len(stored), out

@@ -8,15 +8,20 @@ hole is a message the store lost or never had.
 *Clients*: a client in a membership segment (see ``_membership``: from its
 join to its acknowledged leave, across reconnects because it resumes with
 ``after_seq``) must deliver every seq in ``(base, required]`` where
-``required`` is the highest of: what it delivered itself; for a client that
-left or was still joined and connected at the end (Kafka's lost-write
-criterion made local), the heads its joins reported and the seqs acknowledged
-to anyone, at least ``ctx.settle_ms`` before it stopped or left. Committed
-messages newer than that may still be in flight, and a client that ended
-disconnected cannot be blamed for what it could not reach, so neither is
-required: the check never blames a correct client. A missing seq below what
-the client delivered is definite; a missing tail in a history cut short is
-``unknown``.
+``required`` is the highest of: what it delivered itself; and, for a
+membership with a known end (Kafka's lost-write criterion made local), the
+heads its joins reported and the seqs acknowledged to anyone, at least
+``ctx.settle_ms`` before that end. A known end is an acknowledged leave, the
+end of the history with the client still joined and connected, or a
+disconnect the client made itself (``NORMAL_CLOSE``: every load user ends its
+run so, after syncing every channel). Committed messages newer than that may
+still be in flight; a client whose connection dropped and never resumed cannot
+be blamed for what it could not reach; and when a fault window overlaps the
+last ``settle_ms`` (a paused node can leave a connection silently dead), only
+what was committed ``settle_ms`` before the fault began is required: the check
+never blames a correct client. Recorded truncations (see ``_streams``) count
+as delivered. A missing seq below what the client delivered is definite; a
+missing tail in a history cut short is ``unknown``.
 
 Live pushes the client saw skip ahead (and so had to repair by ``sync``) are
 the metric ``live_gaps_repaired``, not a failure.
@@ -27,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pigeon_lab.checkers._membership import deliveries, membership, running_max, wire
+from pigeon_lab.checkers._membership import membership, running_max
 from pigeon_lab.checkers._prep import (
     I64,
     POS_BITS,
@@ -37,9 +42,23 @@ from pigeon_lab.checkers._prep import (
     readback,
     vacuous_is_unknown,
 )
+from pigeon_lab.checkers._streams import deliveries, wire
 from pigeon_lab.checkers.base import CheckContext, Counterexample, Verdict, register
 
 NAME = "gaps"
+#: disconnect reasons of a connection the client closed itself (python-socketio's and the lean
+#: client's "client disconnect"; the adversary's "client"): the normal end of a run
+NORMAL_CLOSE = frozenset({"client disconnect", "client"})
+PROVES = (
+    "Every final log holds seqs 1..head without holes, and every member delivered every "
+    "message committed while it was joined, up to settle_ms before it left or closed."
+)
+BLIND_SPOTS = (
+    "messages committed within settle_ms of a membership's end",
+    "the tail of a membership whose connection dropped and never resumed",
+    "the tail of a membership whose last settle period overlaps a fault window",
+    "the newest messages of a log lost together with its head (durability sees acked ones)",
+)
 
 
 def _final_holes(p: Prepared, k: int) -> tuple[int, int, int, list[Counterexample]]:
@@ -53,8 +72,7 @@ def _final_holes(p: Prepared, k: int) -> tuple[int, int, int, list[Counterexampl
     ok = (fs >= 0) & (f.seq >= 1)
     present = np.zeros(p.n_slots, bool)
     present[fs[ok]] = True
-    chan_of_slot = np.repeat(np.arange(nchan), np.diff(np.r_[p.slot_off, p.n_slots]))
-    have = np.bincount(chan_of_slot[present], minlength=nchan)
+    have = np.bincount(p.chan_of_slot[present], minlength=nchan)
     fmax = np.full(nchan, 0, I64)
     np.maximum.at(fmax, f.chan[ok], f.seq[ok])
     fmin = np.full(nchan, np.iinfo(I64).max, I64)
@@ -69,9 +87,11 @@ def _final_holes(p: Prepared, k: int) -> tuple[int, int, int, list[Counterexampl
     holes = np.where(judged, expected - have, 0)
     examples = []
     for c in np.flatnonzero(holes > 0)[:k]:
-        got = present[p.slot_off[c] + lo[c] : p.slot_off[c] + min(head[c], fmax[c]) + 1]
+        want = np.arange(lo[c], min(head[c], fmax[c]) + 1)
+        got = p.slots(np.full(len(want), c, I64), want) >= 0
+        got[got] = present[p.slots(np.full(int(got.sum()), c, I64), want[got])]
         miss = np.flatnonzero(~got)
-        s = int(lo[c] + miss[0]) if len(miss) else int(fmax[c] + 1)
+        s = int(want[miss[0]]) if len(miss) else int(fmax[c] + 1)
         ws, ch = p.chan_label(int(c))
         near = np.flatnonzero((f.chan == c) & (np.abs(f.seq - s) == 1))
         examples.append(
@@ -101,9 +121,17 @@ def _required(p: Prepared) -> np.ndarray:
     left = m.seg_end >= 0
     cl = m.seg_client
     joined_at_end = ~left & (last_jo > last_disc[cl])
-    tail = left | joined_at_end
-    end_pos = np.where(left, m.seg_end, last_row[cl])
-    cut_t = p.t[np.maximum(end_pos, 0)] - int(ctx.settle_ms * 1e6)
+    # or the first disconnect after the segment's last join_ok is one the client made itself
+    closed, close_pos = _closed_by_client(p, disc, cl, last_jo)
+    closed &= ~left & ~joined_at_end
+    tail = left | joined_at_end | closed
+    end_pos = np.where(left, m.seg_end, np.where(closed, close_pos, last_row[cl]))
+    end_t = p.t[np.maximum(end_pos, 0)]
+    cut_t = end_t - int(ctx.settle_ms * 1e6)
+    for fw in ctx.faults:  # a fault in the last settle period: only what came before it
+        healed_late = np.ones(nseg, bool) if fw.end_t is None else fw.end_t > cut_t
+        hit = (fw.start_t < end_t) & healed_late
+        cut_t = np.where(hit, np.minimum(cut_t, fw.start_t - int(ctx.settle_ms * 1e6)), cut_t)
     cut_pos = np.searchsorted(p.t, cut_t, side="right") - 1
     # heads the segment's joins reported, before the cut
     jo_ok = p.t[m.jo_pos] <= cut_t[m.jo_seg]
@@ -127,6 +155,24 @@ def _required(p: Prepared) -> np.ndarray:
     return req
 
 
+def _closed_by_client(
+    p: Prepared, disc: np.ndarray, client: np.ndarray, after: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per (client, position): whether the client's first disconnect after ``after`` is one it
+    made itself (a normal end, ``NORMAL_CLOSE``), and that disconnect's position."""
+    if len(disc) == 0 or len(client) == 0:
+        return np.zeros(len(client), bool), np.full(len(client), -1, I64)
+    err = p.col("error").iloc[disc].to_numpy()
+    normal = pd.Series(err, dtype=object).isin(list(NORMAL_CLOSE)).to_numpy()
+    key = (p.client[disc].astype(I64) << POS_BITS) | disc
+    o = np.argsort(key, kind="stable")
+    key, normal, pos = key[o], normal[o], disc[o]
+    q = (client << POS_BITS) | np.maximum(after, 0)
+    i = np.minimum(np.searchsorted(key, q, side="right"), len(key) - 1)
+    mine = ((key[i] >> POS_BITS) == client) & (pos[i] > after) & (after >= 0)
+    return mine & normal[i], np.where(mine, pos[i], -1)
+
+
 def _missing(p: Prepared, req: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per segment: seqs missing in (base, req], and the highest seq delivered."""
     m, d = membership(p), deliveries(p)
@@ -144,6 +190,10 @@ def _missing(p: Prepared, req: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         inr = (kq > m.seg_base[ks]) & (kq <= req[ks])
         have[messy] = 0
         have += np.bincount(ks[inr], minlength=nseg)
+    if len(d.cr_seg):  # recorded truncations: the skipped seqs count as had
+        lo = np.maximum(d.cr_from, m.seg_base[d.cr_seg])
+        hi = np.minimum(d.cr_to, req[d.cr_seg])
+        have += np.bincount(d.cr_seg, weights=np.maximum(hi - lo, 0), minlength=nseg).astype(I64)
     return np.maximum(req - m.seg_base - have, 0), top
 
 
@@ -167,7 +217,7 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
         rows = p.rows([int(m.seg_start[s])], 1)
         last = d.pos[d.seg == s][-1:]
         rows += p.rows(last, 1)
-        sent = np.flatnonzero(p.slot == p.slot_off[m.seg_chan[s]] + gone[0])[:1]
+        sent = np.flatnonzero((p.chan == m.seg_chan[s]) & (p.seq == gone[0]))[:1]
         rows += p.rows(sent, 1)
         examples.append(
             Counterexample(

@@ -32,10 +32,14 @@ class GapsMetrics(Metrics):
 
 @dataclass(frozen=True)
 class DeliveryMetrics(Metrics):
-    """Live pushes of an already delivered seq (dropped by the client) and live-push gaps."""
+    """Live pushes of an already delivered seq (dropped by the client), live-push gaps, and
+    the skips ahead a client recorded as retention truncations (and those the final log
+    refutes: a skipped seq it still holds)."""
 
     wire_duplicates: int = 0
     live_gaps: int = 0
+    recorded_truncations: int = 0
+    refuted_truncations: int = 0
 
 
 declare_metrics("durability", DurabilityMetrics)

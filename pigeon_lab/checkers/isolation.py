@@ -1,10 +1,13 @@
-"""Invariant 6, isolation between tenants, channels and users.
+"""Invariant 6, isolation between tenants, channels and users; true senders.
 
-Four checks, each sound on what the client recorded:
+Five checks, each sound on what the client recorded:
 
 * cross-tenant: a row whose ``msg_workspace`` differs from the client's
-  workspace, or a message (recv/deliver/sync_ok) whose ``client_msg_id`` was
-  sent by a client of another workspace, reached the wrong tenant;
+  workspace, or a message (recv/deliver/sync_ok) that no client sent on the
+  receiver's channel (the channel id includes the workspace) but a client of
+  another workspace sent under that ``client_msg_id``, reached the wrong tenant.
+  An id sent in several workspaces is judged by the (channel, client_msg_id)
+  pair, so it is never skipped;
 * receipt without membership: a live ``recv`` on a channel when the client had
   no join outstanding or completed (its ``join`` sent, or, with a race-free
   leave ack, after its acknowledged ``leave``) was pushed to a room it was not
@@ -12,9 +15,12 @@ Four checks, each sound on what the client recorded:
   the room before it acks, so a push may overtake the ack) and ends at the
   ``leave`` ack (later pushes cannot have been queued before it);
 * every ``adversarial`` attempt was refused (``error`` not ``"accepted"``);
-* spoofed sender: a message's ``sender`` is not the user whose client sent its
-  ``client_msg_id`` (mapped from ``send_invoke`` rows; ids sent by several
-  users, or by no recorded client, are skipped).
+* spoofed sender: the ``sender`` of a received or stored message is not a user
+  who sent its (channel, client_msg_id);
+* foreign sender: a message that matches no send (a phantom, see ``order``)
+  names a sender who is no user of the message's workspace (``msg_workspace``
+  when recorded, else the channel's). Seqs before the run and histories cut
+  short are not judged by this rule (the sender may be a user the run never saw).
 """
 
 from __future__ import annotations
@@ -23,36 +29,42 @@ import numpy as np
 import pandas as pd
 
 from pigeon_lab.checkers._membership import membership
-from pigeon_lab.checkers._prep import Prepared, judge, map_into, prepare, vacuous_is_unknown
+from pigeon_lab.checkers._prep import I64, Prepared, judge, map_into, prepare, vacuous_is_unknown
+from pigeon_lab.checkers._sends import Sends, sends
 from pigeon_lab.checkers.base import CheckContext, Counterexample, Verdict, register
 
 NAME = "isolation"
-UNKNOWN, AMBIGUOUS = -1, -2
-
-
-def _owner(p: Prepared, codes: np.ndarray) -> np.ndarray:
-    """Per client_msg_id, the one value of ``codes`` on its send_invoke rows (or -1/-2)."""
-    inv = np.flatnonzero(p.is_kind("send_invoke") & (p.cmid >= 0) & (codes >= 0))
-    out = np.full(max(p.n_cmid, 1), UNKNOWN, np.int64)
-    out[p.cmid[inv]] = codes[inv]
-    amb = codes[inv] != out[p.cmid[inv]]
-    out[p.cmid[inv][amb]] = AMBIGUOUS
-    return out
+PROVES = (
+    "No client received another workspace's message or a push outside its membership, every "
+    "attack was refused, and every message names the user who sent it as sender."
+)
+BLIND_SPOTS = (
+    "a message leaked from a workspace no client of the run sent in, while the load leaves "
+    "msg_workspace empty (order reports it as a phantom)",
+    "pushes racing a join's ack (the join counts from when it was sent)",
+    "attacks the adversary does not try",
+    "events the clients did not record",
+)
 
 
 @register(NAME)
 def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
     """No other workspace's events, no recv outside membership, attacks refused, true senders."""
     p = prepare(history, ctx)
+    s = sends(p)
     k = ctx.max_counterexamples
-    msgs = p.is_kind("recv", "deliver", "sync_ok")
-    # 1. cross-tenant
-    mws, _ = map_into(p.col("msg_workspace"), p.wss)
+    # every received message: was it sent on this channel, and by its sender?
+    snd = p.content.sender
+    r_idx = np.flatnonzero(p.is_kind("recv", "deliver", "sync_ok") & (p.chan >= 0))
+    r_chan, r_cmid, r_snd = p.chan[r_idx], p.cmid[r_idx], snd[r_idx]
+    r_sent, r_by = s.sent_by(r_chan, r_cmid, r_snd)
+    # 1. cross-tenant: the message's own workspace, or who sent its client_msg_id
+    mws, _ = map_into(p.col("msg_workspace").reset_index(drop=True), p.wss)
     foreign = (mws >= 0) & (mws != p.ws)
-    ws_owner = _owner(p, p.ws)
-    has = msgs & (p.cmid >= 0)
-    ow = np.where(has, ws_owner[np.maximum(p.cmid, 0)], UNKNOWN)
-    foreign |= has & (ow >= 0) & (ow != p.ws)
+    stray = np.flatnonzero(~r_sent & (r_cmid >= 0))  # few: what no client sent here
+    elsewhere = s.sent_elsewhere(r_cmid[stray], p.ws[r_idx[stray]])
+    foreign[r_idx[stray[elsewhere]]] = True
+    foreign_idx = np.flatnonzero(foreign)
     # 2. recv outside membership
     m = membership(p)
     r = np.flatnonzero(p.is_kind("recv") & (p.chan >= 0))
@@ -61,13 +73,24 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
     adv = np.flatnonzero(p.is_kind("adversarial"))
     err = p.col("error").to_numpy()[adv] if len(adv) else np.empty(0, object)
     accepted = adv[np.asarray([e == "accepted" for e in err], bool)] if len(adv) else adv
-    # 4. spoofed senders
-    snd, _ = map_into(p.col("sender"), p.users)
-    u_owner = _owner(p, p.user)
-    uo = np.where(has, u_owner[np.maximum(p.cmid, 0)], UNKNOWN)
-    spoofed = has & (uo >= 0) & (snd >= 0) & (snd != uo)
-    foreign_idx = np.flatnonzero(foreign)
-    spoof_idx = np.flatnonzero(spoofed)
+    # 4. and 5. senders, of what clients received and of what the final log holds
+    has = r_snd >= 0
+    spoof_idx = r_idx[has & r_sent & ~r_by]
+    h_alien = _aliens(p, s, r_idx[has & ~r_sent], mws, ctx.complete)
+    alien_idx = r_idx[has & ~r_sent][h_alien]
+    h_checked = int((has & r_sent).sum()) + int((has & ~r_sent).sum() if ctx.complete else 0)
+    f_spoof = f_alien = np.empty(0, I64)
+    f_checked = 0
+    if p.final is not None:
+        f = p.final
+        fs = p.content.f_sender
+        f_idx = np.flatnonzero((fs >= 0) & (f.chan >= 0))
+        f_sent, f_by = s.sent_by(f.chan[f_idx], f.cmid[f_idx], fs[f_idx])
+        f_spoof = f_idx[f_sent & ~f_by]
+        rest = f_idx[~f_sent]
+        judged = ctx.complete & ~s.pre_run(f.chan[rest], f.seq[rest])
+        f_alien = rest[judged & ~s.member_user(p.chan_ws[f.chan[rest]], fs[rest])]
+        f_checked = int(f_sent.sum()) + int(judged.sum())
 
     examples: list[Counterexample] = []
 
@@ -75,29 +98,47 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
         for i in idx[: max(0, k - len(examples))]:
             rows = p.rows([int(i)])
             if with_send:
-                rows += p.rows(np.flatnonzero(p.is_kind("send_invoke") & (p.cmid == p.cmid[i]))[:1])
+                same = p.is_kind("send_invoke") & (p.cmid == p.cmid[i]) & (p.cmid[i] >= 0)
+                rows += p.rows(np.flatnonzero(same)[:1])
             examples.append(Counterexample(f"client {p.clients[p.client[i]]}: {what}", rows))
+
+    def add_final(idx: np.ndarray, what: str) -> None:
+        for j in idx[: max(0, k - len(examples))]:
+            examples.append(Counterexample(f"final log: {what}", p.final_rows([int(j)])))
 
     add(foreign_idx, "received an event of another workspace", True)
     add(outside, "received a message on a channel it had not joined or had left")
     add(accepted, "an adversarial attempt was accepted")
     add(spoof_idx, "message sender differs from the user who sent it", True)
+    add(alien_idx, "message sender is no user of the message's workspace")
+    add_final(f_spoof, "stored sender differs from the user who sent the message")
+    add_final(f_alien, "stored sender is no user of the channel's workspace")
     counts = {
         "cross_tenant": len(foreign_idx),
         "recv_without_join": len(outside),
         "adversarial": len(adv),
         "adversarial_accepted": len(accepted),
-        "spoofed_sender": len(spoof_idx),
-        "checked_senders": int((has & (uo >= 0) & (snd >= 0)).sum()),
+        "spoofed_sender": len(spoof_idx) + len(f_spoof),
+        "foreign_sender": len(alien_idx) + len(f_alien),
+        "checked_senders": h_checked + f_checked,
     }
-    nviol = len(foreign_idx) + len(outside) + len(accepted) + len(spoof_idx)
+    nviol = sum(
+        counts[c]
+        for c in (
+            "cross_tenant",
+            "recv_without_join",
+            "adversarial_accepted",
+            "spoofed_sender",
+            "foreign_sender",
+        )
+    )
     counts["violations"] = nviol
     outcome = judge(nviol, not ctx.complete)
     if nviol:
         summary = (
             f"{len(foreign_idx)} cross-tenant events, {len(outside)} receipts outside "
             f"membership, {len(accepted)} adversarial attempts accepted, "
-            f"{len(spoof_idx)} spoofed senders"
+            f"{counts['spoofed_sender'] + counts['foreign_sender']} false senders"
         )
     else:
         summary = (
@@ -109,3 +150,12 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
     verdict = Verdict(NAME, outcome, summary, counts=counts, counterexamples=examples)
     evidence = counts["checked_senders"] + counts["adversarial"]
     return vacuous_is_unknown(verdict, evidence, "received messages or adversarial attempts")
+
+
+def _aliens(p: Prepared, s: Sends, idx: np.ndarray, mws: np.ndarray, complete: bool) -> np.ndarray:
+    """Of received messages that match no send (rows ``idx``), those whose sender is no user
+    of the message's workspace (``msg_workspace`` if recorded, else the channel's)."""
+    ws = np.where(mws[idx] >= 0, mws[idx], p.chan_ws[p.chan[idx]])
+    judged = complete & (ws >= 0) & ~s.pre_run(p.chan[idx], p.seq[idx])
+    out: np.ndarray = judged & ~s.member_user(ws, p.content.sender[idx])
+    return out

@@ -105,3 +105,50 @@ def test_generated_lost_ack_fails(seed: int) -> None:
         r.get("client_msg_id") == a["client_msg_id"] for c in v.counterexamples for r in c.rows
     )
     assert isinstance(h, pd.DataFrame)
+
+
+# ----- definite failures: a refused send must not be stored -----
+def refused(stored: bool, attempts: int = 1) -> HistoryBuilder:
+    b = HistoryBuilder().connect("c1", "alice", "acme").join("c1", "general")
+    b.send("c1", "general", "m1", seq=1)
+    for a in range(1, attempts):  # earlier attempts whose outcome the client never learned
+        b.row("send_invoke", "c1", channel="general", client_msg_id="m2", attempt=a)
+    b.send("c1", "general", "m2", ok=False, attempt=attempts, error="too_large")
+    if stored:
+        b.commit("acme", "general", 2, "m2", "alice")
+    return b
+
+
+def test_a_definitely_refused_send_that_was_stored_fails() -> None:
+    v = assert_fails(N, *refused(stored=True).build())
+    assert v.counts["refused_but_stored"] == 1 and v.counts["definite_failures"] == 1
+    rows = v.counterexamples[0].rows
+    assert rows[0]["kind"] == "send_fail" and rows[1]["source"] == "final_log"
+
+
+def test_a_definitely_refused_send_that_was_not_stored_passes() -> None:
+    v = assert_passes(N, *refused(stored=False).build())
+    assert v.counts["definite_failures"] == 1 and v.counts["refused_but_stored"] == 0
+
+
+def test_a_refused_send_seen_by_a_client_fails_even_if_the_log_lost_it() -> None:
+    b = refused(stored=True).connect("c2", "bob", "acme").join("c2", "general", head_seq=1)
+    b.recv("c2", "general", 2).drop_from_final("acme", "general", 2)
+    v = assert_fails(N, *b.build())
+    assert v.counts["refused_but_stored"] == 1
+    assert any(r["kind"] == "recv" for r in v.counterexamples[0].rows)
+
+
+def test_a_refusal_after_a_retry_is_not_definite() -> None:
+    # attempt 1 timed out (maybe stored), attempt 2 was refused: the client records send_fail,
+    # but the first attempt may have been the one that was stored
+    v = assert_passes(N, *refused(stored=True, attempts=2).build())
+    assert v.counts["definite_failures"] == 0
+
+
+def test_a_backend_that_refused_every_send_proves_nothing() -> None:
+    b = HistoryBuilder().connect("c1", "alice", "acme").join("c1", "general")
+    b.send("c1", "general", "m1", ok=False)
+    assert verdict(N, *b.build()).outcome is Outcome.UNKNOWN
+    b.commit("acme", "general", 1, "m1", "alice")  # but a stored refusal is a violation
+    assert_fails(N, *b.build())

@@ -72,3 +72,25 @@ def test_generated_double_stored_retry_fails(seed: int) -> None:
     ctx = dataclasses.replace(ctx, final_log=pd.concat([fl, extra], ignore_index=True))
     v = assert_fails(N, h, ctx)
     assert v.counts["stored_twice"] == 1
+
+
+def test_one_client_msg_id_on_two_channels_is_two_messages() -> None:
+    b = HistoryBuilder().connect("c1", "alice", "acme").join("c1", "general").join("c1", "random")
+    b.send("c1", "general", "m1", seq=1).send("c1", "random", "m1", seq=1)
+    b.send("c1", "random", "m2", seq=2).send("c1", "general", "m2", seq=2)
+    assert_passes(N, *b.build())
+
+
+def test_one_client_msg_id_acked_at_two_seqs_of_one_channel_still_fails() -> None:
+    b = HistoryBuilder().connect("c1", "alice", "acme").join("c1", "general").join("c1", "random")
+    b.send("c1", "random", "m1", seq=1)
+    b.send("c1", "general", "m1", seq=1).send("c1", "general", "m1", seq=2, attempt=2)
+    v = assert_fails(N, *b.build())
+    assert v.counts["acked_at_two_seqs"] == 1
+
+
+def test_incomplete_readback_is_unknown_and_its_twin_passes() -> None:
+    assert_passes(N, *retried().build())
+    b = retried().readback("acme", "general", complete=False)
+    v = verdict(N, *b.build())
+    assert v.outcome is Outcome.UNKNOWN and v.counts["undecidable"] == 1

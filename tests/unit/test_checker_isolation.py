@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -8,6 +10,7 @@ from pigeon_lab.testing import HistoryBuilder
 from tests.unit.test_checker_helpers import (
     assert_fails,
     assert_passes,
+    final_log_of,
     generated,
     insert_after,
     verdict,
@@ -105,3 +108,62 @@ def test_generated_violation_fails(seed: int, what: str) -> None:
         key = "recv_without_join"
     v = assert_fails(N, h, ctx)
     assert v.counts[key] >= 1
+
+
+# ----- isolation by content: ids sent in several workspaces are judged by the pair -----
+def shared_id() -> HistoryBuilder:
+    """One client_msg_id sent in acme/general and in zeta/random (ids need not be unique)."""
+    b = HistoryBuilder().connect("a1", "alice", "acme").connect("z1", "zed", "zeta")
+    b.connect("z2", "zoe", "zeta")
+    b.join("a1", "general").join("z1", "random").join("z2", "general").join("z2", "random")
+    b.send("a1", "general", "dup", seq=1).send("z1", "random", "dup", seq=1)
+    return b
+
+
+def test_a_message_sent_in_one_tenant_only_under_a_shared_id_passes() -> None:
+    b = shared_id().recv("z2", "random", 1).deliver("z2", "random", 1)
+    assert_passes(N, *b.build())
+
+
+def test_an_ambiguous_id_received_on_a_channel_it_was_not_sent_on_is_cross_tenant() -> None:
+    # acme's message reaches zeta/general (its id was sent in zeta too, but on zeta/random)
+    b = shared_id().recv("z2", "general", 1, **leaked_from_acme(shared_id()))
+    v = assert_fails(N, *b.build())
+    assert v.counts["cross_tenant"] == 1
+
+
+def leaked_from_acme(b: HistoryBuilder) -> dict[str, object]:
+    m = b.messages[("acme", "general", 1)]
+    return {"msg_id": m.msg_id, "client_msg_id": m.cmid, "sender": m.sender, "msg_workspace": None}
+
+
+# ----- sender authenticity -----
+def test_a_phantom_whose_sender_is_no_user_of_the_workspace_fails() -> None:
+    b = two_tenants()
+    b.commit("acme", "general", 2, "ghost", "mallory")
+    b.recv("a2", "general", 2).deliver("a2", "general", 2)
+    v = assert_fails(N, *b.build())
+    assert v.counts["foreign_sender"] == 3  # recv, deliver and the final log
+
+
+def test_a_message_whose_sender_is_a_user_of_the_workspace_passes_isolation() -> None:
+    b = two_tenants()
+    b.commit("acme", "general", 2, "ghost", "ann")  # a phantom (order's), but no alien sender
+    b.recv("a2", "general", 2).deliver("a2", "general", 2)
+    assert_passes(N, *b.build())
+
+
+def test_a_stored_sender_that_is_not_the_user_who_sent_fails() -> None:
+    h, ctx = two_tenants().build()
+    fl = final_log_of(ctx).copy()
+    fl.loc[(fl["workspace"] == "acme") & (fl["seq"] == 1), "sender"] = "ann"
+    v = assert_fails(N, h, dataclasses.replace(ctx, final_log=fl))
+    assert v.counts["spoofed_sender"] == 1
+    assert v.counterexamples[0].rows[0]["source"] == "final_log"
+
+
+def test_a_sender_that_is_one_of_several_users_who_sent_the_pair_passes() -> None:
+    b = two_tenants()
+    b.send("a2", "general", "m1", seq=1)  # ann retried alice's id: deduped to alice's message
+    b.recv("a1", "general", 1).deliver("a1", "general", 1)
+    assert_passes(N, *b.build())

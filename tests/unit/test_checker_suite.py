@@ -81,3 +81,34 @@ def test_an_empty_history_passes_no_checker() -> None:
     assert [v.outcome for v in verdicts] == [Outcome.UNKNOWN] * len(CHECKER_ORDER), [
         (v.name, v.summary) for v in verdicts
     ]
+
+
+@pytest.mark.parametrize("name", [n for n in CHECKER_ORDER if n != "slo"])
+def test_every_invariant_checker_says_what_it_proves_and_cannot_see(name: str) -> None:
+    import importlib
+
+    mod = importlib.import_module(f"pigeon_lab.checkers.{name}")
+    assert isinstance(mod.PROVES, str) and mod.PROVES.endswith(".") and len(mod.PROVES) > 40
+    spots = mod.BLIND_SPOTS
+    assert isinstance(spots, tuple) and spots and all(isinstance(s, str) and s for s in spots)
+
+
+def test_a_forged_message_appended_to_the_log_and_pushed_to_every_member_is_caught() -> None:
+    """Issue 8's corruption: a message no client sent, at the next seq, from a sender who is
+    no user of the workspace, delivered to every member. It used to pass every checker."""
+    from pigeon_lab.testing import HistoryBuilder
+
+    b = HistoryBuilder().connect("c1", "alice", "acme").connect("c2", "bob", "acme")
+    b.join("c1", "general").join("c2", "general")
+    for s in (1, 2):
+        b.send("c1", "general", f"m{s}", seq=s)
+        for c in ("c1", "c2"):
+            b.recv(c, "general", s).deliver(c, "general", s)
+    b.commit("acme", "general", 3, "forged", "root")
+    for c in ("c1", "c2"):
+        b.recv(c, "general", 3).deliver(c, "general", 3)
+    b.tick(10_000).disconnect("c1", error="client disconnect")
+    b.disconnect("c2", error="client disconnect")
+    outcomes = {v.name: v.outcome for v in check_all(*b.build())}
+    assert outcomes["order"] is Outcome.FAIL and outcomes["isolation"] is Outcome.FAIL
+    assert {n for n, o in outcomes.items() if o is not Outcome.PASS} == {"order", "isolation"}

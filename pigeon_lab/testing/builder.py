@@ -1,4 +1,4 @@
-"""Test helpers (public API): build histories that read like what clients saw.
+"""HistoryBuilder: build histories that read like what clients saw, row by row.
 
     b = HistoryBuilder()
     b.connect("c1", "alice", "acme")
@@ -11,25 +11,23 @@
 Each event advances a fake clock by 1 ms (``tick`` moves it further). Messages
 are remembered by (workspace, channel, seq) so that ``recv``/``deliver``/``sync``
 fill in msg_id, client_msg_id, sender and body_hash unless overridden, which
-is how tests inject a wrong one. ``correct_history`` simulates a correct
-backend and the reference client algorithm (reconnects, lost, duplicated and
-reordered live pushes that the client repairs) for property tests.
+is how tests inject a wrong one.
 """
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
 from pigeon_lab.checkers.base import CheckContext, FaultWindow
-from pigeon_lab.history.schema import HISTORY_COLUMNS
+from pigeon_lab.history.schema import HISTORY_COLUMNS, HISTORY_SCHEMA
 
-__all__ = ["HistoryBuilder", "correct_history", "empty", "indefinite", "with_duplicates"]
+__all__ = ["HistoryBuilder"]
 
 _UNSET: Any = object()
+_STRING_COLUMNS = tuple(f.name for f in HISTORY_SCHEMA if f.type == "string")
 
 
 @dataclass
@@ -62,6 +60,11 @@ class HistoryBuilder:
     # clock and raw rows
     def tick(self, ms: float) -> HistoryBuilder:
         self.now += int(ms * 1e6)
+        return self
+
+    def at(self, t_ns: int) -> HistoryBuilder:
+        """Put the next row at ``t_ns`` (or one step after the last row, if that is later)."""
+        self.now = max(self.now, t_ns - self.step_ns)
         return self
 
     def row(self, kind: str, client: str, **fields: Any) -> HistoryBuilder:
@@ -102,11 +105,14 @@ class HistoryBuilder:
         head_seq: int = 0,
         after_seq: int | None = None,
         ok: bool = True,
+        truncated: bool = False,
     ) -> HistoryBuilder:
-        """A join (its ``seq`` = after_seq) and its ack (``join_ok`` seq = head_seq)."""
+        """A join (its ``seq`` = after_seq) and its ack (``join_ok`` seq = head_seq; ``detail``
+        "truncated" when the ack said some requested messages fell out of retention)."""
         self.row("join", client, channel=channel, seq=after_seq)
         if ok:
-            return self.row("join_ok", client, channel=channel, seq=head_seq)
+            detail = "truncated" if truncated else None
+            return self.row("join_ok", client, channel=channel, seq=head_seq, detail=detail)
         return self.row("join_fail", client, channel=channel, error="unavailable")
 
     def leave(self, client: str, channel: str) -> HistoryBuilder:
@@ -137,11 +143,13 @@ class HistoryBuilder:
         attempt: int = 1,
         latency_ms: float = 5.0,
         commit: bool = True,
+        error: str | None = None,
         **over: Any,
     ) -> HistoryBuilder:
         """``send_invoke`` and its outcome: ``ok=True`` send_ok, False send_fail, None send_info.
 
-        With ``seq`` and ``commit`` the message is stored at ``seq`` (also for info).
+        With ``seq`` and ``commit`` the message is stored at ``seq`` (also for info). ``error``
+        is the failure's code (default ``forbidden`` for a fail, ``timeout`` for an info).
         """
         user, ws = self.clients[client]
         self.row(
@@ -174,7 +182,7 @@ class HistoryBuilder:
                 channel=channel,
                 client_msg_id=cmid,
                 attempt=attempt,
-                error="forbidden",
+                error=error or "forbidden",
             )
         return self.row(
             "send_info",
@@ -182,7 +190,7 @@ class HistoryBuilder:
             channel=channel,
             client_msg_id=cmid,
             attempt=attempt,
-            error="timeout",
+            error=error or "timeout",
         )
 
     def _msg_row(
@@ -211,11 +219,17 @@ class HistoryBuilder:
         return self._msg_row("deliver", client, channel, seq, over)
 
     def sync(
-        self, client: str, channel: str, seqs: list[int] | range, deliver: bool = True
+        self,
+        client: str,
+        channel: str,
+        seqs: list[int] | range,
+        deliver: bool = True,
+        **over: Any,
     ) -> HistoryBuilder:
-        """Messages returned by a sync (``sync_ok`` rows), each then delivered if asked."""
+        """Messages returned by a sync (``sync_ok`` rows, fields overridden by ``over``), each
+        then delivered if asked."""
         for s in seqs:
-            self._msg_row("sync_ok", client, channel, s, {})
+            self._msg_row("sync_ok", client, channel, s, over)
             if deliver:
                 self.deliver(client, channel, s)
         return self
@@ -257,6 +271,9 @@ class HistoryBuilder:
         df["attempt"] = df["attempt"].astype("Int32")
         df["latency_ms"] = df["latency_ms"].astype("float64")
         df["kind"] = df["kind"].astype("category")
+        for c in _STRING_COLUMNS:  # a column with no value at all must still take strings
+            if not (pd.api.types.is_string_dtype(df[c]) or df[c].dtype == object):
+                df[c] = df[c].astype(object)
         return df
 
     def final(self) -> pd.DataFrame:
@@ -330,174 +347,3 @@ class HistoryBuilder:
         return self.history(), CheckContext(
             final_log=fl, readback=rb, faults=faults, complete=complete, **ctx
         )
-
-
-def correct_history(
-    seed: int,
-    clients: int = 4,
-    channels: int = 2,
-    messages: int = 30,
-    workspaces: int = 1,
-    p_drop: float = 0.1,
-    p_dup: float = 0.1,
-    p_reorder: float = 0.1,
-    p_disconnect: float = 0.03,
-    p_leave: float = 0.01,
-) -> HistoryBuilder:
-    """A history of a correct backend driven by the reference client algorithm.
-
-    Live pushes are lost, duplicated and delayed at random; clients repair gaps
-    by ``sync``, reconnect and resume with ``after_seq``, retry sends (same
-    client_msg_id, same seq), and some leave. Every client that is still joined
-    at the end syncs to the head after a quiet period, as the load phase does.
-    Returns the builder so tests can inject a violation before ``build``.
-    """
-    rnd = random.Random(seed)
-    b = HistoryBuilder()
-    names = [f"c{i}" for i in range(clients)]
-    wsof = {c: f"w{i % workspaces}" for i, c in enumerate(names)}
-    for c in names:
-        b.connect(c, f"u-{c}", wsof[c], node=f"node-{rnd.randint(1, 3)}")
-    chans = [f"ch{j}" for j in range(channels)]
-    head: dict[tuple[str, str], int] = {}
-    last: dict[tuple[str, str], int] = {}  # (client, channel) -> last delivered, when joined
-    buf: dict[tuple[str, str], set[int]] = {}
-    online = {c: True for c in names}
-    late: list[tuple[str, str, int]] = []  # delayed pushes: (client, channel, seq)
-
-    def deliver_from(c: str, ch: str, upto: int, via_sync: bool) -> None:
-        k = (c, ch)
-        if via_sync and upto > last[k]:
-            b.sync(c, ch, range(last[k] + 1, upto + 1))
-            last[k] = upto
-        while last[k] + 1 in buf[k]:
-            buf[k].discard(last[k] + 1)
-            b.deliver(c, ch, last[k] + 1)
-            last[k] += 1
-        buf[k] = {s for s in buf[k] if s > last[k]}
-
-    def join(c: str, ch: str, resume: bool) -> None:
-        k = (c, ch)
-        h = head.get((wsof[c], ch), 0)
-        if resume:
-            b.join(c, ch, head_seq=h, after_seq=last[k])
-            deliver_from(c, ch, h, via_sync=True)
-        else:
-            b.join(c, ch, head_seq=h)
-            last[k], buf[k] = h, set()
-
-    def push(c: str, ch: str, s: int) -> None:
-        k = (c, ch)
-        if k not in last or not online[c]:
-            return
-        b.recv(c, ch, s)
-        if s <= last[k]:
-            return
-        buf[k].add(s)
-        if s == last[k] + 1:
-            deliver_from(c, ch, s, via_sync=False)
-        elif rnd.random() < 0.5:  # gap not filled in time: sync from last_seq
-            b.tick(50)
-            deliver_from(c, ch, head[(wsof[c], ch)], via_sync=True)
-
-    for c in names:
-        for ch in chans:
-            if rnd.random() < 0.8:
-                join(c, ch, resume=False)
-    for i in range(messages):
-        b.tick(rnd.uniform(1, 20))
-        for c in names:  # reconnects
-            if online[c] and rnd.random() < p_disconnect:
-                b.disconnect(c)
-                online[c] = False
-            elif not online[c] and rnd.random() < 0.3:
-                b.connect(c, f"u-{c}", wsof[c], node=f"node-{rnd.randint(1, 3)}")
-                online[c] = True
-                for ch in chans:
-                    if (c, ch) in last:
-                        join(c, ch, resume=True)
-            if online[c] and rnd.random() < 0.02:
-                ch = rnd.choice(chans)
-                if (c, ch) not in last:
-                    join(c, ch, resume=False)
-                elif rnd.random() < p_leave / 0.02:
-                    b.leave(c, ch)
-                    del last[(c, ch)]
-        senders = [c for c in names if online[c] and any((c, ch) in last for ch in chans)]
-        if not senders:
-            continue
-        c = rnd.choice(senders)
-        ch = rnd.choice([ch for ch in chans if (c, ch) in last])
-        key = (wsof[c], ch)
-        s = head[key] = head.get(key, 0) + 1
-        cmid = f"m{i}-{seed}"
-        if rnd.random() < 0.1:  # a first attempt that timed out, then a retry
-            b.row(
-                "send_invoke", c, channel=ch, client_msg_id=cmid, attempt=1, body_hash=f"h-{cmid}"
-            )
-            b.send(c, ch, cmid, seq=s, attempt=2)
-        elif rnd.random() < 0.05:  # gave up: outcome unknown, but it was stored
-            b.send(c, ch, cmid, seq=s, ok=None)
-        else:
-            b.send(c, ch, cmid, seq=s)
-        for d in names:
-            if wsof[d] != wsof[c] or (d, ch) not in last:
-                continue
-            r = rnd.random()
-            if r < p_drop:
-                continue
-            if r < p_drop + p_reorder:
-                late.append((d, ch, s))
-                continue
-            push(d, ch, s)
-            if rnd.random() < p_dup:
-                push(d, ch, s)
-        if late and rnd.random() < 0.5:
-            for d, lch, ls in late:
-                if (d, lch) in last:
-                    push(d, lch, ls)
-            late.clear()
-        if rnd.random() < 0.05:
-            b.adversarial(
-                rnd.choice(names),
-                rnd.choice(["forged_token", "foreign_channel"]),
-                rnd.choice(["unauthorized", "forbidden", "bad_request"]),
-            )
-    b.tick(10_000)  # quiet period; then everyone catches up
-    for c in names:
-        if not online[c]:
-            b.connect(c, f"u-{c}", wsof[c])
-            online[c] = True
-            for ch in chans:
-                if (c, ch) in last:
-                    join(c, ch, resume=True)
-        else:
-            for ch in chans:
-                if (c, ch) in last:
-                    deliver_from(c, ch, head.get((wsof[c], ch), 0), via_sync=True)
-    return b
-
-
-def empty() -> tuple[pd.DataFrame, CheckContext]:
-    """No events at all, an empty final log."""
-    return HistoryBuilder().build()
-
-
-def with_duplicates() -> tuple[pd.DataFrame, CheckContext]:
-    """Two clients; the live push of seq 1 arrives twice at c2 (a wire duplicate, dropped)."""
-    b = HistoryBuilder()
-    b.connect("c1", "alice", "acme").connect("c2", "bob", "acme")
-    b.join("c1", "general").join("c2", "general")
-    b.send("c1", "general", "m1", seq=1)
-    for c in ("c1", "c2"):
-        b.recv(c, "general", 1).deliver(c, "general", 1)
-    b.recv("c2", "general", 1)
-    return b.build()
-
-
-def indefinite() -> tuple[pd.DataFrame, CheckContext]:
-    """A send whose outcome is unknown (``send_info``), and which never landed."""
-    b = HistoryBuilder()
-    b.connect("c1", "alice", "acme").join("c1", "general")
-    b.send("c1", "general", "m1", ok=None)
-    return b.build()
