@@ -10,7 +10,8 @@ duplicate delivery, a smaller seq a reorder, a larger one a skip, and a
 already delivered seq (``recv``) are wire-level duplicates, which the client
 must drop: counted as a metric, not a failure. A skip over seqs a resuming
 join reported as truncated (retention) is a recorded truncation, not a skip,
-unless the final log still holds a skipped seq (see ``_streams``).
+unless the final log still holds a skipped seq (see ``_streams``). A target without
+seqs is judged by set semantics instead (``delivery_set``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pigeon_lab.checkers._membership import membership
 from pigeon_lab.checkers._prep import judge, prepare, vacuous_is_unknown
 from pigeon_lab.checkers._streams import Deliveries, deliveries, wire
 from pigeon_lab.checkers.base import CheckContext, Counterexample, Verdict, register
+from pigeon_lab.checkers.delivery_set import check_set
 
 NAME = "delivery"
 PROVES = (
@@ -38,6 +40,8 @@ BLIND_SPOTS = (
 @register(NAME)
 def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
     """Per client and channel, deliver seqs go up by exactly one from the join's base."""
+    if "seqs" not in ctx.capabilities:  # nothing to order by: set semantics
+        return check_set(history, ctx)
     p = prepare(history, ctx)
     m, d, w = membership(p), deliveries(p), wire(p)
     bad = d.seq != d.before + 1

@@ -50,7 +50,7 @@ BLIND_SPOTS = (
 )
 
 
-@register(NAME)
+@register(NAME, needs=("acks", "seqs", "history"))
 def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
     """Every send_ok (c, s) is in c's final log at s, same msg_id, client_msg_id and body."""
     p = prepare(history, ctx)

@@ -197,7 +197,7 @@ def _missing(p: Prepared, req: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.maximum(req - m.seg_base - have, 0), top
 
 
-@register(NAME)
+@register(NAME, needs=("seqs",))
 def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
     """The final log has no holes; every joined client delivered every committed seq."""
     p = prepare(history, ctx)

@@ -32,7 +32,7 @@ BLIND_SPOTS = (
 )
 
 
-@register(NAME)
+@register(NAME, needs=("client_ids", "history"))
 def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
     """No (channel, client_msg_id) at two seqs of a final log; all its acks agree."""
     p = prepare(history, ctx)

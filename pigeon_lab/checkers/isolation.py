@@ -73,15 +73,16 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
     adv = np.flatnonzero(p.is_kind("adversarial"))
     err = p.col("error").to_numpy()[adv] if len(adv) else np.empty(0, object)
     accepted = adv[np.asarray([e == "accepted" for e in err], bool)] if len(adv) else adv
-    # 4. and 5. senders, of what clients received and of what the final log holds
-    has = r_snd >= 0
+    # 4. and 5. senders, of what clients received and of what the final log holds (only for
+    # a target that stamps senders itself: otherwise a sender is whatever the client said)
+    has = (r_snd >= 0) & ("server_sender" in ctx.capabilities)
     spoof_idx = r_idx[has & r_sent & ~r_by]
     h_alien = _aliens(p, s, r_idx[has & ~r_sent], mws, ctx.complete)
     alien_idx = r_idx[has & ~r_sent][h_alien]
     h_checked = int((has & r_sent).sum()) + int((has & ~r_sent).sum() if ctx.complete else 0)
     f_spoof = f_alien = np.empty(0, I64)
     f_checked = 0
-    if p.final is not None:
+    if p.final is not None and "server_sender" in ctx.capabilities:
         f = p.final
         fs = p.content.f_sender
         f_idx = np.flatnonzero((fs >= 0) & (f.chan >= 0))

@@ -111,7 +111,7 @@ def _values(v: np.ndarray) -> int:
     return len(np.unique(v[v >= 0]))
 
 
-@register(NAME)
+@register(NAME, needs=("seqs",))
 def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
     """Across recv, deliver, sync_ok, send_ok and the final log: one seq, one message."""
     p = prepare(history, ctx)

@@ -4,7 +4,8 @@
 conversion happens in ``to_table``. ``message`` is the positional fast path of the
 per-message rows (``recv``, ``deliver``, ``sync_ok``); ``recv_deliver`` stores a live
 message delivered at once (the common case) as one entry that becomes its ``recv`` and
-``deliver`` rows at conversion, each with its own time stamps. Rows come out in the order
+``deliver`` rows at conversion, each with its own time stamps (both carry the body's
+hash: it names a message on targets that echo no ids). Rows come out in the order
 of their ``t`` (``monotonic_ns``), which is the order they were recorded in.
 Not thread-safe by design: under gevent a process shares one recorder among its
 greenlets (cooperative, no locks needed).
@@ -274,7 +275,7 @@ class Recorder:
                         mid,
                         sender,
                         none,
-                        none,
+                        bh,
                         none,
                         lat,
                         none,

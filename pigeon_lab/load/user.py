@@ -369,17 +369,11 @@ class ChatUser(SocketIOUser):
         self._stat("send", a.latency, None if a.outcome == "ok" else a.error)
 
     def _deliver(self, channel: str, m: dict[str, Any]) -> None:
-        latency = self._delivered(m)
+        latency, body = self._delivered(m), m.get("body")
+        h = cached_body_hash(body) if isinstance(body, str) else None  # names it without an id
+        u = self.plan
         self.rec.message(
-            _DELIVER,
-            self.client_id,
-            self.plan.user,
-            self.plan.workspace,
-            self.node,
-            channel,
-            m,
-            None,
-            latency,
+            _DELIVER, self.client_id, u.user, u.workspace, self.node, channel, m, h, latency
         )
 
     def _delivered(self, m: dict[str, Any]) -> float | None:

@@ -8,6 +8,7 @@ name it (``faults[1].target``), not just the model that noticed.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import (
@@ -20,13 +21,18 @@ from pydantic import (
     model_validator,
 )
 
+from pigeon_lab.checkers import checker_names
+from pigeon_lab.checkers.base import CAPABILITIES, missing_capabilities
 from pigeon_lab.config_model import FieldProblem, Frozen, unknown
+from pigeon_lab.errors import ConfigError
 from pigeon_lab.faults import (
     FAULT_KINDS,
     PROCESS_TARGETS,
     FaultKind,
     PlannedFault,
 )
+from pigeon_lab.protocol.profile import Profile
+from pigeon_lab.protocol.profile_files import load_profile
 from pigeon_lab.scenario.checks import Checks
 from pigeon_lab.scenario.target import Target
 from pigeon_lab.scenario.topology import FLAWS, Backend, Redis, Topology
@@ -231,8 +237,34 @@ class Scenario(Frozen):
         """Faults whose kind cannot run yet (``FaultKind.available`` is False)."""
         return [(i, f) for i, f in enumerate(self.faults) if not f.fault_kind.available]
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_checkers(cls, data: Any, info: ValidationInfo) -> Any:
+        """Unless the file names its checkers, run every checker the target can feed (one
+        that needs a capability the target's profile lacks could only say unknown)."""
+        if not isinstance(data, dict):
+            return data
+        checks = data.get("checks")
+        checks = {} if checks is None else checks
+        if not isinstance(checks, dict) or "invariants" in checks:
+            return data
+        caps = _raw_capabilities(data.get("target"), info)
+        if caps is None:
+            return data
+        names = [n for n in checker_names() if not missing_capabilities(n, caps)]
+        return {**data, "checks": {**checks, "invariants": names}}
+
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
+        caps = capabilities_of(self.target.profile_model())
+        for i, name in enumerate(self.checks.invariants):
+            missing = missing_capabilities(name, caps)
+            if missing:
+                raise FieldProblem(
+                    ("checks", "invariants", i),
+                    f"checker {name!r} needs {', '.join(missing)}, which the target's profile "
+                    "says it has not (capabilities); drop it or fix the profile",
+                )
         if (
             self.target.kind == "bundled"
             and self.workload.max_body_bytes > self.topology.backend.max_body
@@ -295,6 +327,24 @@ class Scenario(Frozen):
                         ("faults", i),
                         f"overlaps faults[{j}] ({other.describe()}) on the same process",
                     )
+
+
+def capabilities_of(profile: Profile) -> frozenset[str]:
+    """The capability names a profile says its target has."""
+    return frozenset(c for c in CAPABILITIES if getattr(profile.capabilities, c))
+
+
+def _raw_capabilities(target: Any, info: ValidationInfo) -> frozenset[str] | None:
+    """The capabilities of a target not validated yet (None: all, or not known yet)."""
+    if not isinstance(target, dict) or target.get("kind") != "external":
+        return None
+    if target.get("profile") is None:
+        return None
+    base = (info.context or {}).get("base_dir") if info.context else None
+    try:
+        return capabilities_of(load_profile(target["profile"], Path(base) if base else None))
+    except (ConfigError, TypeError):
+        return None  # the target's own validation reports it
 
 
 def _overlap(a: FaultSpec, b: FaultSpec, end: float) -> bool:

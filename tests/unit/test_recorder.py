@@ -135,7 +135,7 @@ def test_recv_deliver_becomes_a_recv_and_a_deliver_row_in_time_order() -> None:
             row["node"],
         ) == ("c1", "general", 3, "m3", "x3", "u2", 99, "node-1")
     assert (recv["body_hash"], recv["latency_ms"]) == ("h3", None)
-    assert (deliver["body_hash"], deliver["latency_ms"]) == (None, 1.5)
+    assert (deliver["body_hash"], deliver["latency_ms"]) == ("h3", 1.5)  # names it without ids
     assert rows[3]["seq"] == 4 and rows[3]["body_hash"] == "h4"
     assert r.take_table().num_rows == 4 and len(r) == 0
 
