@@ -12,7 +12,9 @@
         "duration_s": float | null,           # finished - started
         "complete": bool,                     # false: the history was cut short
         "target": str | null,                 # URL or description of the system under test
-        "topology": {str: any}                # summary: nodes, redis, durability, ...
+        "topology": {str: any},               # summary: nodes, redis, durability, ...
+        "capabilities": [str],                # what the target can show (its profile's)
+        "rests_on": {str: [str]}              # per verdict: the capabilities it needs
       },
       "scenario": {str: any},                 # the resolved scenario as run
       "verdicts": [{
@@ -80,6 +82,10 @@ class RunInfo:
     complete: bool = True
     target: str | None = None
     topology: dict[str, Any] = field(default_factory=dict)
+    capabilities: list[str] = field(
+        default_factory=lambda: ["acks", "seqs", "history", "client_ids", "server_sender"]
+    )
+    rests_on: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from pigeon_lab import __version__
-from pigeon_lab.checkers.base import CAPABILITIES, CheckContext, FaultWindow, Verdict
+from pigeon_lab.checkers.base import CAPABILITIES, NEEDS, CheckContext, FaultWindow, Verdict
 from pigeon_lab.checkers.slo_metrics import SloMetrics
 from pigeon_lab.errors import ConfigError, ReportError
 from pigeon_lab.gate_policy import SLO, GatePolicy
@@ -147,6 +147,8 @@ def build_report(
         complete=bool(meta.get("complete", True)),
         target=None if target is None else str(target),
         topology=plain_dict(topology),
+        capabilities=sorted(target_capabilities(scenario)),
+        rests_on={v.name: list(NEEDS.get(v.name, ())) for v in verdicts},
     )
     return Report(
         run=run,
