@@ -18,9 +18,20 @@ What is replaced on `engineio.async_socket.AsyncSocket`, and why:
   ping_interval per connection (memory); the PING itself is sent as the library does.
 - `poll` (the long-polling wait): returns at once when packets are queued and otherwise
   waits under `asyncio.timeout`, which creates no Task (the library's `wait_for` did, on
-  every wake-up), and returns at most MAX_POLL_PACKETS. Semantics kept: a timeout or
-  cancellation raises QueueEmpty; a queued None means "closed" (returns [] and leaves the
-  None for the next poll when it follows packets).
+  every wake-up), and drains what is queued up to `OutputPolicy.poll_budget_bytes` (the
+  packet that crosses it is the last), so an honest polling client keeps up with a busy
+  channel. Semantics kept: a timeout or cancellation raises QueueEmpty; a queued None
+  means "closed" (returns [] and leaves the None for the next poll when it follows packets).
+- `handle_post_request`: the library's, except that a body that is not UTF-8 or not a valid
+  payload (too many packets, a broken packet) ends that session (400) instead of being
+  logged with a traceback and answered 200; at most MAX_POST_PACKETS packets per POST.
+
+Slow consumers: every connection's unsent output is capped at `OutputPolicy.max_output_bytes`,
+checked *before* a packet is queued (the FrameWriter's buffer plus the transport's for
+websockets, the queue for long-polling). A packet that would pass the cap cuts the
+connection instead: what is queued is dropped, a `closing` event (`slow_consumer`) and the
+close go out, and the client resyncs when it reconnects.
+Garbage that is not an Engine.IO packet is counted (`OutputPolicy.on_junk`), not logged.
 """
 
 from __future__ import annotations
@@ -29,10 +40,11 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import engineio
-from engineio import exceptions, packet
+from engineio import exceptions, packet, payload
 from engineio.async_socket import AsyncSocket
 
 from reference_backend import wswriter
@@ -47,12 +59,35 @@ EXPECTED_SIGNATURES: dict[str, str] = {
     "receive": "(self, pkt)",
     "close": "(self, wait=True, abort=False, reason=None)",
     "schedule_ping": "(self)",
+    "handle_post_request": "(self, environ)",
 }
-WRITER_ATTR = "_pigeon_writer"
-# python-engineio's client refuses a long-polling payload of more than 16 packets
-# (Payload.max_decode_packets) and drops the connection: answer a poll with at most that
-# many, the rest go in the next poll. (The library's poll returns everything queued.)
-MAX_POLL_PACKETS = 16  # the socket's FrameWriter once it writes directly
+WRITER_ATTR = "_pigeon_writer"  # the socket's FrameWriter once it writes directly
+QUEUED_ATTR = "_pigeon_queued"  # bytes in a long-polling socket's queue
+CUT_ATTR = "_pigeon_cut"  # the socket is being cut (slow consumer)
+# Packets per long-polling POST (python-engineio's default, 16, drops the batches of a
+# JavaScript client that emitted more between two POSTs); the body is also capped in bytes
+# (max_http_buffer_size).
+MAX_POST_PACKETS = 256
+SLOW_CONSUMER = "slow_consumer"
+CUT_GRACE_S = 5.0  # how long a cut connection may take to read its goodbye
+
+
+@dataclass
+class OutputPolicy:
+    """The limits these patches apply, and where they report what they cut or dropped.
+
+    `closing(code)` gives the encoded Socket.IO packet of the `closing` event; `on_cut(reason)`
+    and `on_junk(layer)` count (metrics).
+    """
+
+    max_output_bytes: int = 16 * 1024 * 1024
+    poll_budget_bytes: int = 1024 * 1024
+    closing: Callable[[str], str] = lambda code: ""
+    on_cut: Callable[[str], None] = lambda reason: None
+    on_junk: Callable[[str], None] = lambda layer: None
+
+
+policy = OutputPolicy()
 
 _originals: dict[str, Callable[..., Awaitable[Any]]] = {}
 
@@ -77,22 +112,43 @@ def check_signatures() -> None:
             )
 
 
-def install() -> None:
+def install(output: OutputPolicy | None = None) -> None:
     """Check the library, then replace the AsyncSocket methods (idempotent)."""
+    global policy
     check_signatures()
+    if output is not None:
+        policy = output
+        wswriter.configure(output.max_output_bytes, _ws_goodbye, output.on_cut)
     for name, fn in (
         ("poll", _poll),
         ("send", _send),
         ("_websocket_handler", _ws_handler),
         ("schedule_ping", _schedule_ping),
+        ("handle_post_request", _handle_post),
     ):
         if name not in _originals:
             _originals[name] = getattr(AsyncSocket, name)
         setattr(AsyncSocket, name, fn)
     setattr(AsyncSocket, WRITER_ATTR, None)
+    setattr(AsyncSocket, QUEUED_ATTR, 0)
+    setattr(AsyncSocket, CUT_ATTR, False)
+    payload.Payload.max_decode_packets = MAX_POST_PACKETS  # a node process decodes only POSTs
+
+
+def _ws_goodbye() -> bytes:
+    """The frames that end a slow websocket consumer: the `closing` event, then the close."""
+    text = policy.closing(SLOW_CONSUMER)
+    event = wswriter.frame(b"4" + text.encode()) if text else b""
+    return event + wswriter.close_frame(1008, SLOW_CONSUMER)
 
 
 # ---- replacements ---------------------------------------------------------------------
+def packet_size(pkt: packet.Packet | None) -> int:
+    """About the bytes a queued packet takes on the wire (O(1): no encoding)."""
+    data = None if pkt is None else pkt.data
+    return 1 + len(data) if isinstance(data, (str, bytes)) else 16
+
+
 async def _poll(self: Any) -> list[Any]:
     queue: asyncio.Queue[Any] = self.queue
     if queue.empty():
@@ -107,20 +163,88 @@ async def _poll(self: Any) -> list[Any]:
     if first is None:
         return []
     packets = [first]
-    while len(packets) < MAX_POLL_PACKETS and not queue.empty():
+    taken = packet_size(first)
+    budget = policy.poll_budget_bytes
+    while taken < budget and not queue.empty():
         pkt = queue.get_nowait()
         queue.task_done()
         if pkt is None:
             queue.put_nowait(None)
             break
         packets.append(pkt)
+        taken += packet_size(pkt)
+    self._pigeon_queued = max(0, self._pigeon_queued - taken)
+    if self._pigeon_cut and queue.empty():
+        self.closed = True  # the closing event and the close are in this response
     return packets
+
+
+def _admit(self: Any, pkt: packet.Packet) -> bool:
+    """Whether a long-polling socket may queue `pkt`; past the cap, cut it instead."""
+    if self._pigeon_cut:
+        return False
+    queued = self._pigeon_queued + packet_size(pkt)
+    if queued > policy.max_output_bytes:
+        self._pigeon_cut = True
+        asyncio.get_running_loop().create_task(_cut_polling(self))
+        return False
+    self._pigeon_queued = queued
+    return True
+
+
+async def _cut_polling(self: Any) -> None:
+    """Drop what is queued, queue the `closing` event and the close, and end the session.
+
+    The application sees the disconnect at once (rooms left: nothing more is queued); the
+    Engine.IO session stays until the client's next poll has taken the two packets (or
+    CUT_GRACE_S), so that the client learns why.
+    """
+    queue: asyncio.Queue[Any] = self.queue
+    while not queue.empty():
+        queue.get_nowait()
+        queue.task_done()
+    self._pigeon_queued = 0
+    text = policy.closing(SLOW_CONSUMER)
+    if text:
+        queue.put_nowait(packet.Packet(packet.MESSAGE, text))
+    queue.put_nowait(packet.Packet(packet.CLOSE))
+    policy.on_cut(SLOW_CONSUMER)
+    asyncio.get_running_loop().call_later(CUT_GRACE_S, _mark_closed, self)
+    if not self.closing and not self.closed:
+        self.closing = True
+        await self.server._trigger_event(
+            "disconnect", self.sid, self.server.reason.SERVER_DISCONNECT, run_async=False
+        )
+
+
+def _mark_closed(self: Any) -> None:
+    self.closed = True  # the server's service task (or the next request) forgets it
+
+
+async def _handle_post(self: Any, environ: dict[str, Any]) -> None:
+    """The library's POST handling; a body that does not decode ends the session."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or "0")
+    except ValueError:
+        length = -1
+    if length < 0 or length > self.server.max_http_buffer_size:
+        policy.on_junk("post")
+        raise exceptions.ContentTooLongError()
+    raw = await environ["wsgi.input"].read(length)
+    try:
+        decoded = payload.Payload(encoded_payload=raw.decode("utf-8"))
+    except (ValueError, IndexError, KeyError, TypeError):  # not UTF-8, too many packets, junk
+        policy.on_junk("post")
+        raise exceptions.ContentTooLongError() from None  # the library ends the session: 400
+    for pkt in decoded.packets:
+        await self.receive(pkt)
 
 
 async def _send(self: Any, pkt: packet.Packet) -> None:
     writer: wswriter.FrameWriter | None = getattr(self, WRITER_ATTR)
     if writer is None:
-        await _originals["send"](self, pkt)
+        if _admit(self, pkt):
+            await _originals["send"](self, pkt)
         return
     if self.closed:
         raise exceptions.SocketIsClosedError()
@@ -195,8 +319,8 @@ async def _ws_handler(self: Any, ws: Any) -> None:
         deadline.touch()
         try:
             await self.receive(packet.Packet(encoded_packet=p))
-        except exceptions.UnknownPacketError:
-            pass
+        except (exceptions.UnknownPacketError, ValueError, IndexError, TypeError, KeyError):
+            policy.on_junk("engineio")  # not an Engine.IO packet: counted, not logged
         except exceptions.SocketIsClosedError:
             server.logger.info("Receive error -- socket is closed")
             break
@@ -289,6 +413,7 @@ def _go_direct(self: Any, writer: wswriter.FrameWriter) -> None:
         queue.task_done()
         if pkt is not None:
             writer.write(wswriter.packet_frame(pkt.encode()))
+    self._pigeon_queued = 0
     self.queue = _DirectQueue(writer)
     setattr(self, WRITER_ATTR, writer)
 
