@@ -7,6 +7,11 @@ Teardown runs on leaving the `with` block for any reason, on SIGTERM (turned
 into SystemExit while the context is active, when the process had no handler
 of its own), and at interpreter exit; if the supervisor is SIGKILLed its
 children die by PR_SET_PDEATHSIG.
+
+Redis security (redis_acl.py): with `spec.redis_acl` the cluster generates one ACL user and
+password per role; the Redis and Sentinel configs that hold passwords live in a private
+directory outside the run folder (removed at teardown), nodes get theirs through their
+environment, and the supervisor's own probes and failover log in as the admin user.
 """
 
 from __future__ import annotations
@@ -14,13 +19,17 @@ from __future__ import annotations
 import atexit
 import os
 import secrets
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from pigeon_lab.cluster import health
 from pigeon_lab.cluster import redis as rds
@@ -29,6 +38,7 @@ from pigeon_lab.cluster.info import ClusterInfo, ProcessInfo
 from pigeon_lab.cluster.nodes import node_process
 from pigeon_lab.cluster.ports import HOST, free_ports
 from pigeon_lab.cluster.process import ManagedProcess, stop_all
+from pigeon_lab.cluster.redis_acl import Login, RedisCredentials
 from pigeon_lab.cluster.spec import ClusterSpec
 from pigeon_lab.cluster.status import ProcessStatus, statuses
 from pigeon_lab.errors import ClusterError, ProcessNotFound
@@ -41,6 +51,8 @@ class Cluster:
         self.spec = spec
         self.run_dir = spec.run_dir
         self.jwt_secret = spec.jwt_secret or secrets.token_urlsafe(32)
+        self.credentials = RedisCredentials.generate() if spec.redis_acl else None
+        self._private_dir: Path | None = None  # Redis configs with passwords (not run_dir)
         self.processes: dict[str, ManagedProcess] = {}
         self.primary_name = "redis-primary"
         self.stats_url: str | None = None
@@ -82,21 +94,26 @@ class Cluster:
             primary_port,
             self.run_dir / "redis" / "redis-primary",
             replica_of=None,
-            aof=spec.redis_aof,
+            **self._redis_options(),
         )
-        self._launch(
-            [rds.redis_process("redis-primary", "redis-primary", conf, primary_port, self.run_dir)],
-            deadline,
+        primary = rds.redis_process(
+            "redis-primary", "redis-primary", conf, primary_port, self.run_dir, **self._files()
         )
+        self._launch([primary], deadline)
 
         replicas = []
         for i in range(1, spec.replicas + 1):
             port, name = next(ports), f"redis-replica-{i}"
             conf = rds.server_config(
-                port, self.run_dir / "redis" / name, replica_of=primary_port, aof=spec.redis_aof
+                port,
+                self.run_dir / "redis" / name,
+                replica_of=primary_port,
+                **self._redis_options(),
             )
             replicas.append(
-                rds.redis_process(name, "redis-replica", conf, port, self.run_dir, replica=True)
+                rds.redis_process(
+                    name, "redis-replica", conf, port, self.run_dir, replica=True, **self._files()
+                )
             )
         self._launch(replicas, deadline)
 
@@ -112,9 +129,12 @@ class Cluster:
                 quorum=max(1, quorum),
                 down_after_ms=spec.down_after_ms,
                 failover_timeout_ms=spec.failover_timeout_ms,
+                acl=self.credentials,
             )
             sentinels.append(
-                rds.redis_process(name, "sentinel", conf, port, self.run_dir, sentinel=True)
+                rds.redis_process(
+                    name, "sentinel", conf, port, self.run_dir, sentinel=True, **self._files()
+                )
             )
             self._sentinel_ports.append(port)
         self._launch(sentinels, deadline)
@@ -149,6 +169,42 @@ class Cluster:
         order = sorted(self.processes.values(), key=lambda p: _STOP_ORDER.get(p.kind, 9))
         for problem in stop_all(order, grace_s=1.0):
             print(f"pigeon-lab: teardown: {problem}", file=sys.stderr)
+        if self._private_dir is not None:
+            shutil.rmtree(self._private_dir, ignore_errors=True)
+
+    # ----- Redis security (redis_acl.py): kept apart from the process wiring above -----
+    @property
+    def private_dir(self) -> Path | None:
+        """Where the configs with passwords are (outside the run folder; None without ACL)."""
+        return self._private_dir
+
+    @property
+    def admin_login(self) -> Login | None:
+        """How the supervisor (and tests) log in to Redis and the Sentinels."""
+        return self.credentials.admin if self.credentials else None
+
+    def _redis_options(self) -> dict[str, Any]:
+        """server_config's security and memory arguments for this cluster."""
+        return {
+            "aof": self.spec.redis_aof,
+            "acl": self.credentials,
+            "maxmemory_mb": self.spec.redis_maxmemory_mb,
+        }
+
+    def _files(self) -> dict[str, Any]:
+        """redis_process's arguments: configs with passwords go to the private directory."""
+        if self.credentials is None:
+            return {}
+        if self._private_dir is None:
+            self._private_dir = Path(tempfile.mkdtemp(prefix="pigeon-lab-redis-"))
+        return {
+            "conf_dir": self._private_dir,
+            "login": self.credentials.admin,
+            "redact": self.credentials,
+        }
+
+    def _node_env(self) -> dict[str, str]:
+        return self.credentials.node_env() if self.credentials else {}
 
     def _launch(self, procs: list[ManagedProcess], deadline: float) -> None:
         for proc in procs:
@@ -162,12 +218,17 @@ class Cluster:
 
     def _node_process(self, name: str, port: int) -> ManagedProcess:
         return node_process(
-            name, port, self.spec, redis_url=self.redis_url, jwt_secret=self.jwt_secret
+            name,
+            port,
+            self.spec,
+            redis_url=self.redis_url,
+            jwt_secret=self.jwt_secret,
+            secret_env=self._node_env(),
         )
 
     def _wait_sentinel_mesh(self, deadline: float) -> None:
         while not rds.sentinel_mesh_ready(
-            self._sentinel_ports, self.spec.master_name, self.spec.replicas
+            self._sentinel_ports, self.spec.master_name, self.spec.replicas, self.admin_login
         ):
             for name in self._names("sentinel"):
                 if self.processes[name].returncode is not None:
@@ -221,6 +282,7 @@ class Cluster:
             durability=self.spec.durability,
             haproxy_stats_url=self.stats_url,
             supervisor_pid=os.getpid(),
+            redis_credentials=self.credentials,
             processes=[
                 ProcessInfo(p.name, p.kind, p.pid, p.port, str(p.log_path))
                 for p in self.processes.values()
@@ -280,7 +342,9 @@ class Cluster:
 
     def failover(self, timeout_s: float = 30.0) -> str:
         """SENTINEL FAILOVER and wait for a new primary; returns its process name."""
-        new_addr = rds.failover(self._sentinel_ports, self.spec.master_name, timeout_s)
+        new_addr = rds.failover(
+            self._sentinel_ports, self.spec.master_name, timeout_s, self.admin_login
+        )
         for name in self._names("redis-primary", "redis-replica"):
             if f"{HOST}:{self.processes[name].port}" == new_addr:
                 self.primary_name = name
