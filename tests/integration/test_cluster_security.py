@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from pigeon_lab.cluster import Cluster, ClusterSpec
-from pigeon_lab.cluster.health import http_status, redis_client
+from pigeon_lab.cluster.health import command, http_status, redis_client
 from pigeon_lab.cluster.procfs import cmdline
 from pigeon_lab.cluster.redis_acl import ADAPTER_CHANNEL, Login, RedisCredentials
 from pigeon_lab.run import run_scenario
@@ -71,25 +71,25 @@ def test_a_nodes_credentials_reach_its_keys_and_channel_only(cluster: Cluster) -
         lambda: node.keys("*"),
         lambda: node.flushall(),
         lambda: node.config_get("*"),
-        lambda: node.execute_command("ACL", "LIST"),
+        lambda: command(node, "ACL", "LIST"),
         lambda: node.publish("not-the-adapter", "x"),
-        lambda: node.execute_command("SHUTDOWN", "NOSAVE"),
+        lambda: command(node, "SHUTDOWN", "NOSAVE"),
     ):
         _refused(call, "NOPERM", "permission")
-    sub = node.pubsub()
+    sub = node.pubsub()  # type: ignore[no-untyped-call]
     sub.subscribe(ADAPTER_CHANNEL)  # the adapter channel is the node's
     assert sub.get_message(timeout=2)["type"] == "subscribe"
     sub.close()
-    sub = node.pubsub()
+    sub = node.pubsub()  # type: ignore[no-untyped-call]
     _refused(lambda: sub.subscribe("__keyspace@0__:*") or sub.get_message(timeout=2), "permission")
     sub.close()
 
     sentinel = _client(_port(cluster, "sentinel-1"), creds.node)
-    addr = sentinel.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "pigeon")
+    addr = command(sentinel, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "pigeon")
     assert addr and addr[1] == primary
-    _refused(lambda: sentinel.execute_command("SENTINEL", "FAILOVER", "pigeon"), "permission")
-    _refused(lambda: sentinel.execute_command("SENTINEL", "REMOVE", "pigeon"), "permission")
-    _refused(lambda: sentinel.execute_command("SENTINEL", "SET", "pigeon", "quorum", "1"),
+    _refused(lambda: command(sentinel, "SENTINEL", "FAILOVER", "pigeon"), "permission")
+    _refused(lambda: command(sentinel, "SENTINEL", "REMOVE", "pigeon"), "permission")
+    _refused(lambda: command(sentinel, "SENTINEL", "SET", "pigeon", "quorum", "1"),
              "permission")  # fmt: skip
 
 
