@@ -86,7 +86,7 @@ def test_a_nodes_credentials_reach_its_keys_and_channel_only(cluster: Cluster) -
 
     sentinel = _client(_port(cluster, "sentinel-1"), creds.node)
     addr = command(sentinel, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "pigeon")
-    assert addr and addr[1] == primary
+    assert isinstance(addr, list) and addr[1] == primary
     _refused(lambda: command(sentinel, "SENTINEL", "FAILOVER", "pigeon"), "permission")
     _refused(lambda: command(sentinel, "SENTINEL", "REMOVE", "pigeon"), "permission")
     _refused(lambda: command(sentinel, "SENTINEL", "SET", "pigeon", "quorum", "1"),
