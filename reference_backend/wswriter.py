@@ -159,7 +159,10 @@ class FrameWriter:
         """The slow path of `write`: look at the transport again, else cut (False)."""
         if self.dead:
             return False
-        self.backlog = self.transport.get_write_buffer_size()
+        if self.buf:  # hand this iteration's frames to the kernel first: a reader takes them
+            self.flush()
+        else:
+            self.backlog = self.transport.get_write_buffer_size()
         if self.size + self.backlog + n <= MAX_OUTPUT_BYTES:
             return True
         self.cut()
