@@ -38,6 +38,7 @@ MAX_ROOMS_PER_CONN = 1000
 INTERNAL_ACK: Ack = {"ok": False, "error": {"code": "internal", "message": "internal error"}}
 OK_ACK: Ack = {"ok": True}
 _wall = time.time
+PRIME_TIMEOUT_S = 0.5
 
 
 # What a connection's WSGI-style environ keeps after the handshake (python-socketio holds
@@ -137,12 +138,22 @@ class Handlers:
             code = exc.error_args.get("data", {}).get("code", "unauthorized")
             self.metrics.connects.labels(result=code).inc()
             raise
+        await self._prime_limits(identity.workspace, f"{identity.workspace}/{identity.user}")
         self.sessions.open(sid, identity)
         if args and isinstance(args[0], dict):
             trim_environ(args[0])
         self.metrics.connects.labels(result="ok").inc()
         self.metrics.connections.set(len(self.conns))
         return True
+
+    async def _prime_limits(self, ws: str, user_key: str) -> None:
+        """Learn this user's and workspace's cluster-wide counts before the first event
+        (bounded: a slow Redis delays a connect by at most PRIME_TIMEOUT_S)."""
+        try:
+            async with asyncio.timeout(PRIME_TIMEOUT_S):
+                await self.limits.prime(self.store.redis, user_key, ws, _wall())
+        except Exception as exc:  # broad on purpose: the limits then learn at the next sync
+            log.debug("priming the rate limits of %s failed: %s", user_key, exc)
 
     async def on_disconnect(self, sid: str, *args: Any) -> Any:
         if self.sio.manager.is_connected(sid, "/"):  # an event named "disconnect", not one

@@ -8,9 +8,10 @@ Windows are aligned on the wall clock, so every node agrees on them.
 `take` (the hot path) is local: a few dict operations. A background task (`run`) adds this
 node's counts to Redis every SYNC_S (one HINCRBY per active key into one hash per scope
 and window, with a TTL) and takes back the cluster's totals. So a user or a workspace is
-held to its limit on every node within one sync, whichever node its connections land on:
-reconnecting elsewhere does not reset it. The overshoot is bounded by what the other
-nodes admit before they learn of each other's counts: about nodes x rate x SYNC_S.
+held to its limit on every node within one sync, whichever node its connections land on.
+A new connection also reads its user's and workspace's counts once (`prime`, at connect),
+so reconnecting to another node does not reset them. The overshoot is bounded by what
+the nodes admit before they learn of each other's counts: about nodes x rate x SYNC_S.
 While Redis is unreachable each node goes on with what it knows (its own counts and the
 last totals).
 """
@@ -30,6 +31,7 @@ from reference_backend.logs import Throttled
 log = logging.getLogger("reference_backend.limits")
 _detail = Throttled(log)
 SYNC_S = 0.2
+REFRESH_CHUNK = 1000  # keys per HMGET
 KEY_PREFIX = "pg:rl"  # inside the node's ACL key pattern (pg:*)
 
 
@@ -92,6 +94,13 @@ class WindowCounter:
         for key, total in totals.items():
             target[key] = max(target.get(key, 0.0), float(total + pending.get(key, 0)))
 
+    def current(self, now: float) -> int:
+        """The index of the window `now` falls in (rolling over to it)."""
+        idx = int(now / self.window_s)
+        if idx != self.idx:
+            self._roll(idx)
+        return idx
+
     def hash_key(self, idx: int) -> str:
         return f"{KEY_PREFIX}:{self.scope}:{int(self.window_s * 1000)}:{idx}"
 
@@ -130,23 +139,51 @@ class SharedLimits:
                 _detail(logging.WARNING, "sync", "rate-limit sync failed: %s: %s",
                         type(exc).__name__, exc)  # fmt: skip
 
+    async def prime(self, redis: Redis, user_key: str, workspace: str, now: float) -> None:
+        """Learn the cluster's counts of a user and a workspace (a new connection)."""
+        pipe: Any = redis.pipeline(transaction=False)
+        plan: list[tuple[WindowCounter, int, str]] = []
+        for counter, key in ((self.user, user_key), (self.workspace, workspace)):
+            idx = counter.current(now)
+            for i in (idx - 1, idx):
+                pipe.hget(counter.hash_key(i), key)
+                plan.append((counter, i, key))
+        replies = await pipe.execute()
+        for (counter, idx, key), value in zip(plan, replies, strict=True):
+            if value is not None:
+                counter.learn(idx, {key: int(value)})
+
     async def sync(self, redis: Redis) -> None:
-        """Add this node's counts to Redis and learn the cluster's totals (one round trip)."""
-        plan: list[tuple[WindowCounter, int, list[str]]] = []
+        """Add this node's counts to Redis and learn the cluster's totals (one round trip):
+        those of the keys it added to, and (HMGET) of every other key it saw this window,
+        so that a node learns of the others' events even while its own are few."""
+        plan: list[tuple[WindowCounter, int, list[str], bool]] = []
         pipe: Any = redis.pipeline(transaction=False)
         for counter in (self.user, self.workspace):
+            added: set[str] = set()
             for idx, counts in counter.batches():
                 key = counter.hash_key(idx)
-                keys = list(counts)
-                for field in keys:
+                fields = list(counts)
+                for field in fields:
                     pipe.hincrby(key, field, counts[field])
                 pipe.expire(key, counter.ttl_s)
-                plan.append((counter, idx, keys))
+                plan.append((counter, idx, fields, True))
+                if idx == counter.idx:
+                    added = set(fields)
+            others = [k for k in counter.cur if k not in added]
+            for i in range(0, len(others), REFRESH_CHUNK):
+                chunk = others[i : i + REFRESH_CHUNK]
+                pipe.hmget(counter.hash_key(counter.idx), chunk)
+                plan.append((counter, counter.idx, chunk, False))
         if not plan:
             return
         replies = await pipe.execute()
         i = 0
-        for counter, idx, keys in plan:
-            totals = {k: int(v) for k, v in zip(keys, replies[i : i + len(keys)], strict=True)}
-            i += len(keys) + 1
-            counter.learn(idx, totals)
+        for counter, idx, fields, added_to in plan:
+            if added_to:
+                values = replies[i : i + len(fields)]
+                i += len(fields) + 1  # and the EXPIRE
+            else:
+                values = replies[i]
+                i += 1
+            counter.learn(idx, {k: int(v) for k, v in zip(fields, values, strict=True) if v})

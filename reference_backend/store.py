@@ -317,10 +317,15 @@ class Store:
             raise store_error(exc, "head") from exc
 
     async def read(self, ws: str, channel: str, after_seq: int, limit: int) -> Page:
-        """Head and up to `limit` messages with seq > after_seq, in one MULTI."""
+        """Head and up to `limit` messages with seq > after_seq, in one round trip.
+
+        Not a MULTI: a full Redis (maxmemory) refuses every command queued in a MULTI, and
+        reads must go on when writes cannot. The head is read first, so a message committed
+        in between may come back too; head_seq is then raised to it (never below a seq
+        returned), and `truncated` only ever means that messages fell out of retention."""
         base = channel_key(ws, channel)
         try:
-            async with self.redis.pipeline(transaction=True) as pipe:
+            async with self.redis.pipeline(transaction=False) as pipe:
                 pipe.get(f"{base}:seq")
                 pipe.xrange(f"{base}:log", min=f"0-{after_seq + 1}", max="+", count=limit + 1)
                 head_raw, entries = await pipe.execute()
@@ -329,6 +334,8 @@ class Store:
         head = int(head_raw or 0)
         more = len(entries) > limit
         messages = [to_message(channel, eid, f) for eid, f in entries[:limit]]
+        if messages and messages[-1]["seq"] > head:
+            head = messages[-1]["seq"]
         truncated = head > after_seq and (not messages or messages[0]["seq"] > after_seq + 1)
         return Page(head, messages, more, truncated)
 
