@@ -53,6 +53,7 @@ class Node:
             speedups.OutputPolicy(
                 max_output_bytes=settings.max_output_bytes,
                 poll_budget_bytes=settings.poll_budget_bytes,
+                max_frames_per_s=settings.max_frames_per_s,
                 closing=closing_packet,
                 on_cut=lambda reason: self.metrics.cuts.labels(reason=reason).inc(),
                 on_junk=lambda layer: self.metrics.junk.labels(layer=layer).inc(),

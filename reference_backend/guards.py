@@ -9,7 +9,9 @@ Binary packets: the protocol has none, but a client library may send a payload w
 the count its header declares has arrived, and that count may be ten digits long: a
 client could make a node hold any amount of memory. So a binary packet may declare at
 most MAX_ATTACHMENTS attachments of MAX_ATTACHMENT_BYTES in all; a packet past either, or
-an attachment flood before the Socket.IO connect, ends that client's session.
+an attachment flood before the Socket.IO connect, ends that client's session. A text
+packet where an attachment was due drops the unfinished binary packet (it would otherwise
+swallow the next event as its attachment). Past MAX_JUNK malformed packets a session ends.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ EXPECTED_SIGNATURES = {
 }
 MAX_ATTACHMENTS = 8
 MAX_ATTACHMENT_BYTES = 1024 * 1024
+MAX_JUNK = 100
 _BINARY_TYPES = ("5", "6")  # BINARY_EVENT, BINARY_ACK
 
 
@@ -64,9 +67,14 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
             raise RuntimeError(f"reference_backend.guards: no _binary_packet ({WRITTEN_AGAINST})")
         self.on_junk = on_junk
         self._attached: dict[str, int] = {}  # eio sid -> attachment bytes of its open packet
+        self._junk: dict[str, int] = {}  # eio sid -> malformed packets so far
 
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
         if type(data) is str:
+            if eio_sid in self._binary_packet:  # text where an attachment was due
+                self._binary_packet.pop(eio_sid, None)
+                self._attached.pop(eio_sid, None)
+                self._count_junk(eio_sid)
             if data[:1] in _BINARY_TYPES and attachment_count(data) > MAX_ATTACHMENTS:
                 self._refuse(eio_sid, "too many attachments")
                 return
@@ -81,19 +89,34 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
             return
         try:
             await super()._handle_eio_message(eio_sid, data)
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError):
-            self.on_junk("socketio")  # not a Socket.IO packet: dropped, counted
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError):
+            self._count_junk(eio_sid)  # not a Socket.IO packet: dropped, counted
         if self._attached and eio_sid not in self._binary_packet:
             self._attached.pop(eio_sid, None)
+
+    def _count_junk(self, eio_sid: str) -> None:
+        self.on_junk("socketio")
+        n = self._junk[eio_sid] = self._junk.get(eio_sid, 0) + 1
+        if n > MAX_JUNK:
+            self._refuse(eio_sid, "too many malformed packets")
 
     def _refuse(self, eio_sid: str, why: str) -> None:
         """Drop the packet in progress and end the session (abuse, not a client bug)."""
         self.on_junk("socketio")
         self._binary_packet.pop(eio_sid, None)
         self._attached.pop(eio_sid, None)
-        asyncio.get_running_loop().create_task(self.eio.disconnect(eio_sid))
+        self._junk.pop(eio_sid, None)
+        asyncio.get_running_loop().create_task(self._end(eio_sid))
+
+    async def _end(self, eio_sid: str) -> None:
+        """Close without waiting for a poll to drain the queue (the library's disconnect
+        waits: a long-polling abuser that never polls would hold this task for good)."""
+        sock = self.eio.sockets.get(eio_sid)
+        if sock is not None:
+            await sock.close(wait=False, reason=self.eio.reason.SERVER_DISCONNECT)
 
     async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
         self._binary_packet.pop(eio_sid, None)
         self._attached.pop(eio_sid, None)
+        self._junk.pop(eio_sid, None)
         await super()._handle_eio_disconnect(eio_sid, reason)

@@ -39,3 +39,27 @@ class Throttled:
         if n:
             msg += f" ({n} more like it in the last {self.interval_s:g} s)"
         self.log.log(level, msg, *args)
+
+
+class QuietClientErrors(logging.Filter):
+    """For uvicorn's error logger: what a client sent wrong (invalid UTF-8 in a websocket
+    text frame, ...) as one throttled line without a traceback, not a traceback a frame."""
+
+    PREFIXES = ("Invalid UTF-8", "Invalid HTTP request")
+
+    def __init__(self, interval_s: float = INTERVAL_S) -> None:
+        super().__init__()
+        self.interval_s = interval_s
+        self.last: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if not message.startswith(self.PREFIXES):
+            return True
+        record.exc_info = None
+        record.exc_text = None
+        now = time.monotonic()
+        if now - self.last.get(message, -self.interval_s) < self.interval_s:
+            return False
+        self.last[message] = now
+        return True

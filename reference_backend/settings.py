@@ -48,6 +48,7 @@ class Settings(BaseModel):
     ws_burst: float = Field(10_000.0, ge=1)
     max_output_bytes: int = Field(16 * 1024 * 1024, ge=64 * 1024)
     poll_budget_bytes: int = Field(1024 * 1024, ge=1024)
+    max_frames_per_s: int = Field(2000, ge=10)
     max_reads_per_conn: int = Field(4, ge=1)
     max_reads_per_workspace: int = Field(8, ge=1)
     max_reads: int = Field(32, ge=1)
@@ -157,6 +158,12 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=1024 * 1024,
         help="what one long-polling response carries at most (the packet crossing it is last)",
+    )
+    add(
+        "--max-frames-per-s",
+        type=int,
+        default=2000,
+        help="websocket frames a connection may send in a second; past it: cut (flood)",
     )
     add("--max-reads-per-conn", type=int, default=4, help="reads in flight per connection")
     add("--max-reads-per-workspace", type=int, default=8, help="reads in flight per workspace")

@@ -31,7 +31,11 @@ checked *before* a packet is queued (the FrameWriter's buffer plus the transport
 websockets, the queue for long-polling). A packet that would pass the cap cuts the
 connection instead: what is queued is dropped, a `closing` event (`slow_consumer`) and the
 close go out, and the client resyncs when it reconnects.
-Garbage that is not an Engine.IO packet is counted (`OutputPolicy.on_junk`), not logged.
+Garbage that is not an Engine.IO packet is counted (`OutputPolicy.on_junk`), not logged;
+past MAX_JUNK such packets the session ends. A websocket reader yields to the event loop
+every FAIR_BURST frames, so a client that floods frames gets no more than its turn, and a
+connection that sends more than `OutputPolicy.max_frames_per_s` frames in a second is cut
+(`flood`) and read no further.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ import inspect
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import engineio
 from engineio import exceptions, packet, payload
@@ -70,6 +74,8 @@ CUT_ATTR = "_pigeon_cut"  # the socket is being cut (slow consumer)
 MAX_POST_PACKETS = 256
 SLOW_CONSUMER = "slow_consumer"
 CUT_GRACE_S = 5.0  # how long a cut connection may take to read its goodbye
+FAIR_BURST = 64  # frames of one connection handled before the loop serves the others
+MAX_JUNK = 100  # packets that are not Engine.IO packets before a websocket session ends
 
 
 @dataclass
@@ -82,6 +88,7 @@ class OutputPolicy:
 
     max_output_bytes: int = 16 * 1024 * 1024
     poll_budget_bytes: int = 1024 * 1024
+    max_frames_per_s: int = 2000
     closing: Callable[[str], str] = lambda code: ""
     on_cut: Callable[[str], None] = lambda reason: None
     on_junk: Callable[[str], None] = lambda layer: None
@@ -132,6 +139,7 @@ def install(output: OutputPolicy | None = None) -> None:
     setattr(AsyncSocket, WRITER_ATTR, None)
     setattr(AsyncSocket, QUEUED_ATTR, 0)
     setattr(AsyncSocket, CUT_ATTR, False)
+    setattr(AsyncSocket, "_pigeon_ping", None)  # noqa: B010 - the next PING's timer
     payload.Payload.max_decode_packets = MAX_POST_PACKETS  # a node process decodes only POSTs
 
 
@@ -221,6 +229,15 @@ def _mark_closed(self: Any) -> None:
     self.closed = True  # the server's service task (or the next request) forgets it
 
 
+async def _end_post_session(self: Any) -> NoReturn:
+    """End the session of a POST that cannot be read: closed without waiting for a poll to
+    drain its queue (the library's disconnect waits, and a client whose only request is
+    this POST would never get its answer), then 400."""
+    policy.on_junk("post")
+    await self.close(wait=False, reason=self.server.reason.TRANSPORT_ERROR)
+    raise exceptions.ContentTooLongError()
+
+
 async def _handle_post(self: Any, environ: dict[str, Any]) -> None:
     """The library's POST handling; a body that does not decode ends the session."""
     try:
@@ -228,14 +245,12 @@ async def _handle_post(self: Any, environ: dict[str, Any]) -> None:
     except ValueError:
         length = -1
     if length < 0 or length > self.server.max_http_buffer_size:
-        policy.on_junk("post")
-        raise exceptions.ContentTooLongError()
+        await _end_post_session(self)
     raw = await environ["wsgi.input"].read(length)
     try:
         decoded = payload.Payload(encoded_payload=raw.decode("utf-8"))
     except (ValueError, IndexError, KeyError, TypeError):  # not UTF-8, too many packets, junk
-        policy.on_junk("post")
-        raise exceptions.ContentTooLongError() from None  # the library ends the session: 400
+        await _end_post_session(self)
     for pkt in decoded.packets:
         await self.receive(pkt)
 
@@ -256,6 +271,8 @@ async def _send(self: Any, pkt: packet.Packet) -> None:
     ):
         return
     writer.write(wswriter.packet_frame(pkt.encode()))
+    if pkt.packet_type == packet.CLOSE:  # the server ends the session: close the websocket
+        writer.end()
 
 
 _PING_FRAME = wswriter.frame(b"2")
@@ -265,7 +282,9 @@ def _schedule_ping(self: Any) -> None:
     # as the library: only start a new wait when the previous PING was answered
     if self.last_ping:
         self.last_ping = None
-        asyncio.get_running_loop().call_later(self.server.ping_interval, _ping_due, self)
+        self._pigeon_ping = asyncio.get_running_loop().call_later(
+            self.server.ping_interval, _ping_due, self
+        )
 
 
 def _ping_due(self: Any) -> None:
@@ -303,7 +322,14 @@ async def _ws_handler(self: Any, ws: Any) -> None:
     server.logger.info("%s: Upgrade to websocket successful", self.sid)
 
     deadline = _IdleDeadline(server.ping_interval + server.ping_timeout)
+    burst = junk = frames = 0
+    window = deadline.last
+    abusive = False
     while True:
+        burst += 1
+        if burst >= FAIR_BURST:  # frames were queued: let the other connections have a turn
+            burst = 0
+            await asyncio.sleep(0)
         deadline.waiting = True
         try:
             p = await websocket_wait()
@@ -316,18 +342,37 @@ async def _ws_handler(self: Any, ws: Any) -> None:
             deadline.waiting = False
         if p is None:  # closed by the client
             break
-        deadline.touch()
+        now = deadline.touch()
+        if now - window >= 1.0:
+            window, frames = now, 0
+        frames += 1
+        if frames > policy.max_frames_per_s:  # a flood, not a client: cut it at once
+            policy.on_cut("flood")
+            abusive = True
+            break
         try:
             await self.receive(packet.Packet(encoded_packet=p))
         except (exceptions.UnknownPacketError, ValueError, IndexError, TypeError, KeyError):
             policy.on_junk("engineio")  # not an Engine.IO packet: counted, not logged
+            junk += 1
+            if junk > MAX_JUNK:  # a client this broken is not one: end the session
+                policy.on_cut("malformed")
+                abusive = True
+                break
         except exceptions.SocketIsClosedError:
             server.logger.info("Receive error -- socket is closed")
             break
         except Exception:  # as the library: log it, keep the connection
             server.logger.exception("Unknown receive error")
+        if self.closed:  # the application ended the session (e.g. an abusive packet)
+            break
 
+    if abusive:  # read nothing more from it: no close handshake with a flooder
+        writer.abort()
     deadline.cancel()
+    if self._pigeon_ping is not None:  # the timer would hold the socket (and its buffers)
+        self._pigeon_ping.cancel()
+        self._pigeon_ping = None
     writer.flush()  # what was sent before the end goes out before the close frame
     await ws.close()
     await self.close(wait=False, abort=True, reason=server.reason.TRANSPORT_CLOSE)
@@ -351,8 +396,9 @@ class _IdleDeadline:
         self.fired = False
         self.handle = self.loop.call_at(self.last + timeout, self._check)
 
-    def touch(self) -> None:
-        self.last = self.loop.time()
+    def touch(self) -> float:
+        self.last = now = self.loop.time()
+        return now
 
     def _check(self) -> None:
         due = self.last + self.timeout

@@ -168,6 +168,28 @@ class FrameWriter:
         self.cut()
         return False
 
+    def abort(self) -> None:
+        """Drop the connection now (an abusive client: nothing more is read or written)."""
+        self.dead = True
+        self.buf = []
+        self.size = 0
+        self.transport.abort()
+
+    def end(self) -> None:
+        """The session is over (the application closed it): what is buffered goes out, then
+        a normal close frame, and the connection closes (aborted after CUT_GRACE_S)."""
+        if self.dead:
+            return
+        self.flush()
+        self.dead = True
+        if not self.open:
+            return
+        transport = self.transport
+        transport.write(close_frame(1000, ""))
+        transport.close()
+        if transport.get_write_buffer_size():  # a timer holds the connection: only if needed
+            asyncio.get_running_loop().call_later(CUT_GRACE_S, transport.abort)
+
     def cut(self, reason: str = "slow_consumer") -> None:
         """Drop the buffer, write the goodbye frames, close; abort after CUT_GRACE_S."""
         if self.dead:

@@ -41,7 +41,9 @@ class RawWebSocket:
     closed: bool = False
     close_reason: bytes = b""
 
-    async def open(self, token: str) -> None:
+    async def open(self, token: str | None) -> None:
+        """The websocket and Engine.IO handshakes, then the Socket.IO connect (unless
+        `token` is None: the session then stays before its connect)."""
         parts = urlsplit(self.url)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.rcvbuf)
@@ -61,13 +63,19 @@ class RawWebSocket:
         assert b" 101 " in head.split(b"\r\n", 1)[0], head
         opened = await self.next_text()
         assert opened.startswith("0"), opened
+        if token is None:
+            return
         await self.send_text("40" + json.dumps({"token": token}))
         connected = await self.next_text()
         assert connected.startswith("40"), connected
 
     async def send_text(self, text: str) -> None:
+        await self.send_frame(text.encode())
+
+    async def send_frame(self, payload: bytes, opcode: int = OP_TEXT) -> None:
+        """One frame of any payload (invalid UTF-8 in a text frame, a binary attachment)."""
         assert self.writer is not None
-        self.writer.write(encode_frame(text.encode()))
+        self.writer.write(encode_frame(payload, opcode))
         await self.writer.drain()
 
     async def call(self, ack_id: int, event: str, data: Any, timeout: float = 10) -> Any:
@@ -148,10 +156,15 @@ class RawPolling:
         self.sid = json.loads(body[1:])["sid"]
         await self.post("40" + json.dumps({"token": token}))
         while not any(p.startswith("40") for p in await self.poll()):
-            pass
+            if self.closed:
+                raise ConnectionError("the session ended before its Socket.IO connect")
 
     async def post(self, *packets: str) -> int:
-        async with self.session.post(self._endpoint(), data=RS.join(packets).encode()) as r:
+        return await self.post_raw(RS.join(packets).encode())
+
+    async def post_raw(self, body: bytes) -> int:
+        """POST any body (junk, invalid UTF-8, oversized batches); the HTTP status."""
+        async with self.session.post(self._endpoint(), data=body) as r:
             await r.read()
             return r.status
 
