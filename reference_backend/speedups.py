@@ -16,21 +16,10 @@ What is replaced on `engineio.async_socket.AsyncSocket`, and why:
   Sockets without one (long-polling, upgrade in progress) use the library's queue path.
 - `schedule_ping`: the next heartbeat PING is a loop timer, not a Task sleeping
   ping_interval per connection (memory); the PING itself is sent as the library does.
-- `poll` (the long-polling wait): returns at once when packets are queued and otherwise
-  waits under `asyncio.timeout`, which creates no Task (the library's `wait_for` did, on
-  every wake-up), and drains what is queued up to `OutputPolicy.poll_budget_bytes` (the
-  packet that crosses it is the last), so an honest polling client keeps up with a busy
-  channel. Semantics kept: a timeout or cancellation raises QueueEmpty; a queued None
-  means "closed" (returns [] and leaves the None for the next poll when it follows packets).
-- `handle_post_request`: the library's, except that a body that is not UTF-8 or not a valid
-  payload (too many packets, a broken packet) ends that session (400) instead of being
-  logged with a traceback and answered 200; at most MAX_POST_PACKETS packets per POST.
+- `poll` and `handle_post_request`: longpoll.py (the poll's byte budget, the queue's cap,
+  POST bodies that cannot be read).
 
-Slow consumers: every connection's unsent output is capped at `OutputPolicy.max_output_bytes`,
-checked *before* a packet is queued (the FrameWriter's buffer plus the transport's for
-websockets, the queue for long-polling). A packet that would pass the cap cuts the
-connection instead: what is queued is dropped, a `closing` event (`slow_consumer`) and the
-close go out, and the client resyncs when it reconnects.
+The output cap and the cut of slow consumers: output.py.
 Garbage that is not an Engine.IO packet is counted (`OutputPolicy.on_junk`), not logged;
 past MAX_JUNK such packets the session ends. A websocket reader yields to the event loop
 every FAIR_BURST frames, so a client that floods frames gets no more than its turn, and a
@@ -44,14 +33,16 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any
 
 import engineio
 from engineio import exceptions, packet, payload
 from engineio.async_socket import AsyncSocket
 
-from reference_backend import wswriter
+from reference_backend import longpoll, output, wswriter
+from reference_backend.output import CUT_ATTR, QUEUED_ATTR, SLOW_CONSUMER, OutputPolicy
+
+__all__ = ["OutputPolicy", "install", "writer_of"]
 
 WRITTEN_AGAINST = "python-engineio 4.15.1"
 # The functions replaced (or called with these arguments) and their signatures then.
@@ -66,36 +57,8 @@ EXPECTED_SIGNATURES: dict[str, str] = {
     "handle_post_request": "(self, environ)",
 }
 WRITER_ATTR = "_pigeon_writer"  # the socket's FrameWriter once it writes directly
-QUEUED_ATTR = "_pigeon_queued"  # bytes in a long-polling socket's queue
-CUT_ATTR = "_pigeon_cut"  # the socket is being cut (slow consumer)
-# Packets per long-polling POST (python-engineio's default, 16, drops the batches of a
-# JavaScript client that emitted more between two POSTs); the body is also capped in bytes
-# (max_http_buffer_size).
-MAX_POST_PACKETS = 256
-SLOW_CONSUMER = "slow_consumer"
-CUT_GRACE_S = 5.0  # how long a cut connection may take to read its goodbye
 FAIR_BURST = 64  # frames of one connection handled before the loop serves the others
 MAX_JUNK = 100  # packets that are not Engine.IO packets before a websocket session ends
-
-
-@dataclass
-class OutputPolicy:
-    """The limits these patches apply, and where they report what they cut or dropped.
-
-    `closing(code)` gives the encoded Socket.IO packet of the `closing` event; `on_cut(reason)`
-    and `on_junk(layer)` count (metrics).
-    """
-
-    max_output_bytes: int = 16 * 1024 * 1024
-    poll_budget_bytes: int = 1024 * 1024
-    max_frames_per_s: int = 2000
-    closing: Callable[[str], str] = lambda code: ""
-    on_cut: Callable[[str], None] = lambda reason: None
-    on_junk: Callable[[str], None] = lambda layer: None
-
-
-policy = OutputPolicy()
-
 _originals: dict[str, Callable[..., Awaitable[Any]]] = {}
 
 
@@ -119,19 +82,18 @@ def check_signatures() -> None:
             )
 
 
-def install(output: OutputPolicy | None = None) -> None:
+def install(policy: OutputPolicy | None = None) -> None:
     """Check the library, then replace the AsyncSocket methods (idempotent)."""
-    global policy
     check_signatures()
-    if output is not None:
-        policy = output
-        wswriter.configure(output.max_output_bytes, _ws_goodbye, output.on_cut)
+    if policy is not None:
+        output.POLICY = policy
+        wswriter.configure(policy.max_output_bytes, _ws_goodbye, policy.on_cut)
     for name, fn in (
-        ("poll", _poll),
+        ("poll", longpoll.poll),
         ("send", _send),
         ("_websocket_handler", _ws_handler),
         ("schedule_ping", _schedule_ping),
-        ("handle_post_request", _handle_post),
+        ("handle_post_request", longpoll.handle_post),
     ):
         if name not in _originals:
             _originals[name] = getattr(AsyncSocket, name)
@@ -140,125 +102,23 @@ def install(output: OutputPolicy | None = None) -> None:
     setattr(AsyncSocket, QUEUED_ATTR, 0)
     setattr(AsyncSocket, CUT_ATTR, False)
     setattr(AsyncSocket, "_pigeon_ping", None)  # noqa: B010 - the next PING's timer
-    payload.Payload.max_decode_packets = MAX_POST_PACKETS  # a node process decodes only POSTs
+    payload.Payload.max_decode_packets = (
+        output.MAX_POST_PACKETS
+    )  # a node process decodes only POSTs
 
 
 def _ws_goodbye() -> bytes:
     """The frames that end a slow websocket consumer: the `closing` event, then the close."""
-    text = policy.closing(SLOW_CONSUMER)
+    text = output.POLICY.closing(SLOW_CONSUMER)
     event = wswriter.frame(b"4" + text.encode()) if text else b""
     return event + wswriter.close_frame(1008, SLOW_CONSUMER)
 
 
 # ---- replacements ---------------------------------------------------------------------
-def packet_size(pkt: packet.Packet | None) -> int:
-    """About the bytes a queued packet takes on the wire (O(1): no encoding)."""
-    data = None if pkt is None else pkt.data
-    return 1 + len(data) if isinstance(data, (str, bytes)) else 16
-
-
-async def _poll(self: Any) -> list[Any]:
-    queue: asyncio.Queue[Any] = self.queue
-    if queue.empty():
-        try:
-            async with asyncio.timeout(self.server.ping_interval + self.server.ping_timeout):
-                first = await queue.get()
-        except (TimeoutError, asyncio.CancelledError):
-            raise exceptions.QueueEmpty() from None
-    else:
-        first = queue.get_nowait()
-    queue.task_done()
-    if first is None:
-        return []
-    packets = [first]
-    taken = packet_size(first)
-    budget = policy.poll_budget_bytes
-    while taken < budget and not queue.empty():
-        pkt = queue.get_nowait()
-        queue.task_done()
-        if pkt is None:
-            queue.put_nowait(None)
-            break
-        packets.append(pkt)
-        taken += packet_size(pkt)
-    self._pigeon_queued = max(0, self._pigeon_queued - taken)
-    if self._pigeon_cut and queue.empty():
-        self.closed = True  # the closing event and the close are in this response
-    return packets
-
-
-def _admit(self: Any, pkt: packet.Packet) -> bool:
-    """Whether a long-polling socket may queue `pkt`; past the cap, cut it instead."""
-    if self._pigeon_cut:
-        return False
-    queued = self._pigeon_queued + packet_size(pkt)
-    if queued > policy.max_output_bytes:
-        self._pigeon_cut = True
-        asyncio.get_running_loop().create_task(_cut_polling(self))
-        return False
-    self._pigeon_queued = queued
-    return True
-
-
-async def _cut_polling(self: Any) -> None:
-    """Drop what is queued, queue the `closing` event and the close, and end the session.
-
-    The application sees the disconnect at once (rooms left: nothing more is queued); the
-    Engine.IO session stays until the client's next poll has taken the two packets (or
-    CUT_GRACE_S), so that the client learns why.
-    """
-    queue: asyncio.Queue[Any] = self.queue
-    while not queue.empty():
-        queue.get_nowait()
-        queue.task_done()
-    self._pigeon_queued = 0
-    text = policy.closing(SLOW_CONSUMER)
-    if text:
-        queue.put_nowait(packet.Packet(packet.MESSAGE, text))
-    queue.put_nowait(packet.Packet(packet.CLOSE))
-    policy.on_cut(SLOW_CONSUMER)
-    asyncio.get_running_loop().call_later(CUT_GRACE_S, _mark_closed, self)
-    if not self.closing and not self.closed:
-        self.closing = True
-        await self.server._trigger_event(
-            "disconnect", self.sid, self.server.reason.SERVER_DISCONNECT, run_async=False
-        )
-
-
-def _mark_closed(self: Any) -> None:
-    self.closed = True  # the server's service task (or the next request) forgets it
-
-
-async def _end_post_session(self: Any) -> NoReturn:
-    """End the session of a POST that cannot be read: closed without waiting for a poll to
-    drain its queue (the library's disconnect waits, and a client whose only request is
-    this POST would never get its answer), then 400."""
-    policy.on_junk("post")
-    await self.close(wait=False, reason=self.server.reason.TRANSPORT_ERROR)
-    raise exceptions.ContentTooLongError()
-
-
-async def _handle_post(self: Any, environ: dict[str, Any]) -> None:
-    """The library's POST handling; a body that does not decode ends the session."""
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or "0")
-    except ValueError:
-        length = -1
-    if length < 0 or length > self.server.max_http_buffer_size:
-        await _end_post_session(self)
-    raw = await environ["wsgi.input"].read(length)
-    try:
-        decoded = payload.Payload(encoded_payload=raw.decode("utf-8"))
-    except (ValueError, IndexError, KeyError, TypeError):  # not UTF-8, too many packets, junk
-        await _end_post_session(self)
-    for pkt in decoded.packets:
-        await self.receive(pkt)
-
-
 async def _send(self: Any, pkt: packet.Packet) -> None:
     writer: wswriter.FrameWriter | None = getattr(self, WRITER_ATTR)
     if writer is None:
-        if _admit(self, pkt):
+        if longpoll.admit(self, pkt):
             await _originals["send"](self, pkt)
         return
     if self.closed:
@@ -346,17 +206,17 @@ async def _ws_handler(self: Any, ws: Any) -> None:
         if now - window >= 1.0:
             window, frames = now, 0
         frames += 1
-        if frames > policy.max_frames_per_s:  # a flood, not a client: cut it at once
-            policy.on_cut("flood")
+        if frames > output.POLICY.max_frames_per_s:  # a flood, not a client: cut it at once
+            output.POLICY.on_cut("flood")
             abusive = True
             break
         try:
             await self.receive(packet.Packet(encoded_packet=p))
         except (exceptions.UnknownPacketError, ValueError, IndexError, TypeError, KeyError):
-            policy.on_junk("engineio")  # not an Engine.IO packet: counted, not logged
+            output.POLICY.on_junk("engineio")  # not an Engine.IO packet: counted, not logged
             junk += 1
             if junk > MAX_JUNK:  # a client this broken is not one: end the session
-                policy.on_cut("malformed")
+                output.POLICY.on_cut("malformed")
                 abusive = True
                 break
         except exceptions.SocketIsClosedError:

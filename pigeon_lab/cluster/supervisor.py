@@ -8,10 +8,9 @@ into SystemExit while the context is active, when the process had no handler
 of its own), and at interpreter exit; if the supervisor is SIGKILLed its
 children die by PR_SET_PDEATHSIG.
 
-Redis security (redis_acl.py): with `spec.redis_acl` the cluster generates one ACL user and
-password per role; the Redis and Sentinel configs that hold passwords live in a private
-directory outside the run folder (removed at teardown), nodes get theirs through their
-environment, and the supervisor's own probes and failover log in as the admin user.
+Redis security (redis_secrets.py, redis_acl.py): with `spec.redis_acl` one ACL user and
+password per role, configs with passwords outside the run folder, the nodes' password in
+their environment, the supervisor's probes and failover as the admin user.
 """
 
 from __future__ import annotations
@@ -19,17 +18,14 @@ from __future__ import annotations
 import atexit
 import os
 import secrets
-import shutil
 import signal
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 from pigeon_lab.cluster import health
 from pigeon_lab.cluster import redis as rds
@@ -39,6 +35,7 @@ from pigeon_lab.cluster.nodes import node_process
 from pigeon_lab.cluster.ports import HOST, free_ports
 from pigeon_lab.cluster.process import ManagedProcess, stop_all
 from pigeon_lab.cluster.redis_acl import Login, RedisCredentials
+from pigeon_lab.cluster.redis_secrets import RedisSecrets
 from pigeon_lab.cluster.spec import ClusterSpec
 from pigeon_lab.cluster.status import ProcessStatus, statuses
 from pigeon_lab.errors import ClusterError, ProcessNotFound
@@ -51,8 +48,7 @@ class Cluster:
         self.spec = spec
         self.run_dir = spec.run_dir
         self.jwt_secret = spec.jwt_secret or secrets.token_urlsafe(32)
-        self.credentials = RedisCredentials.generate() if spec.redis_acl else None
-        self._private_dir: Path | None = None  # Redis configs with passwords (not run_dir)
+        self.secrets = RedisSecrets.make(spec)
         self.processes: dict[str, ManagedProcess] = {}
         self.primary_name = "redis-primary"
         self.stats_url: str | None = None
@@ -90,31 +86,11 @@ class Cluster:
         ports = iter(free_ports(n_ports))
 
         primary_port = next(ports)
-        conf = rds.server_config(
-            primary_port,
-            self.run_dir / "redis" / "redis-primary",
-            replica_of=None,
-            **self._redis_options(),
-        )
-        primary = rds.redis_process(
-            "redis-primary", "redis-primary", conf, primary_port, self.run_dir, **self._files()
-        )
-        self._launch([primary], deadline)
-
-        replicas = []
-        for i in range(1, spec.replicas + 1):
-            port, name = next(ports), f"redis-replica-{i}"
-            conf = rds.server_config(
-                port,
-                self.run_dir / "redis" / name,
-                replica_of=primary_port,
-                **self._redis_options(),
-            )
-            replicas.append(
-                rds.redis_process(
-                    name, "redis-replica", conf, port, self.run_dir, replica=True, **self._files()
-                )
-            )
+        self._launch([self._redis_server("redis-primary", primary_port, None)], deadline)
+        replicas = [
+            self._redis_server(f"redis-replica-{i}", next(ports), primary_port)
+            for i in range(1, spec.replicas + 1)
+        ]
         self._launch(replicas, deadline)
 
         sentinels = []
@@ -131,9 +107,10 @@ class Cluster:
                 failover_timeout_ms=spec.failover_timeout_ms,
                 acl=self.credentials,
             )
+            files = self.secrets.process_files()
             sentinels.append(
                 rds.redis_process(
-                    name, "sentinel", conf, port, self.run_dir, sentinel=True, **self._files()
+                    name, "sentinel", conf, port, self.run_dir, sentinel=True, **files
                 )
             )
             self._sentinel_ports.append(port)
@@ -169,42 +146,22 @@ class Cluster:
         order = sorted(self.processes.values(), key=lambda p: _STOP_ORDER.get(p.kind, 9))
         for problem in stop_all(order, grace_s=1.0):
             print(f"pigeon-lab: teardown: {problem}", file=sys.stderr)
-        if self._private_dir is not None:
-            shutil.rmtree(self._private_dir, ignore_errors=True)
+        self.secrets.cleanup()
 
-    # ----- Redis security (redis_acl.py): kept apart from the process wiring above -----
+    # ----- Redis security (redis_secrets.py): kept apart from the process wiring above -----
+    @property
+    def credentials(self) -> RedisCredentials | None:
+        return self.secrets.credentials
+
     @property
     def private_dir(self) -> Path | None:
         """Where the configs with passwords are (outside the run folder; None without ACL)."""
-        return self._private_dir
+        return self.secrets.private_dir
 
     @property
     def admin_login(self) -> Login | None:
         """How the supervisor (and tests) log in to Redis and the Sentinels."""
-        return self.credentials.admin if self.credentials else None
-
-    def _redis_options(self) -> dict[str, Any]:
-        """server_config's security and memory arguments for this cluster."""
-        return {
-            "aof": self.spec.redis_aof,
-            "acl": self.credentials,
-            "maxmemory_mb": self.spec.redis_maxmemory_mb,
-        }
-
-    def _files(self) -> dict[str, Any]:
-        """redis_process's arguments: configs with passwords go to the private directory."""
-        if self.credentials is None:
-            return {}
-        if self._private_dir is None:
-            self._private_dir = Path(tempfile.mkdtemp(prefix="pigeon-lab-redis-"))
-        return {
-            "conf_dir": self._private_dir,
-            "login": self.credentials.admin,
-            "redact": self.credentials,
-        }
-
-    def _node_env(self) -> dict[str, str]:
-        return self.credentials.node_env() if self.credentials else {}
+        return self.secrets.admin_login
 
     def _launch(self, procs: list[ManagedProcess], deadline: float) -> None:
         for proc in procs:
@@ -216,6 +173,16 @@ class Cluster:
         self.processes[proc.name] = proc
         return proc
 
+    def _redis_server(self, name: str, port: int, replica_of: int | None) -> ManagedProcess:
+        """The primary (replica_of None) or a replica, with the cluster's Redis secrets."""
+        options = self.secrets.server_options(self.spec)
+        conf = rds.server_config(port, self.run_dir / "redis" / name, replica_of=replica_of,
+                                 **options)  # fmt: skip
+        kind = "redis-primary" if replica_of is None else "redis-replica"
+        files = self.secrets.process_files()
+        replica = replica_of is not None
+        return rds.redis_process(name, kind, conf, port, self.run_dir, replica=replica, **files)
+
     def _node_process(self, name: str, port: int) -> ManagedProcess:
         return node_process(
             name,
@@ -223,7 +190,7 @@ class Cluster:
             self.spec,
             redis_url=self.redis_url,
             jwt_secret=self.jwt_secret,
-            secret_env=self._node_env(),
+            secret_env=self.secrets.node_env(),
         )
 
     def _wait_sentinel_mesh(self, deadline: float) -> None:
