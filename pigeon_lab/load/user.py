@@ -37,6 +37,7 @@ from pigeon_lab.load.context import ContextSlot, LoadContext
 from pigeon_lab.load.latency import DELIVER_SAMPLE
 from pigeon_lab.load.lean_client import LeanSocketIOClient, use_lean_client
 from pigeon_lab.load.sio_client import PigeonSocketIOClient
+from pigeon_lab.load.token_refresh import LiveToken, RefreshTimer
 from pigeon_lab.load.workload import (
     UserPlan,
     body_sent_wall_ns,
@@ -54,8 +55,8 @@ _DELIVER_STAT = f"deliver (1/{DELIVER_SAMPLE} sample)"
 _IDLE_S = 5.0  # longest sleep of a user's loop
 
 
-class ChatUser(SocketIOUser):
-    """One chat client: connect, join its channels, send on schedule, deliver in order."""
+class ChatUser(SocketIOUser, LiveToken):
+    """One chat client: connect, join, send on schedule, deliver in order, renew its token."""
 
     abstract = True
     slot: ContextSlot  # set by ``user_classes``
@@ -93,6 +94,9 @@ class ChatUser(SocketIOUser):
         self.sio.on(self.codec.message_event, self._on_message, namespace=ns)
         self.sio.on("disconnect", self._on_disconnect, namespace=ns)
         self.sio.on("connect_error", self._on_connect_error, namespace=ns)
+        self.sio.on("closing", self._on_closing, namespace=ns)
+        self.refresh, self.ack_timeout_s = RefreshTimer(), policy.ack_timeout
+        self._closing: str | None = None  # why the server said it closes the connection
         self.node: str | None = None
         self.wake = Event()
         self.sleep_until = 0.0
@@ -138,8 +142,10 @@ class ChatUser(SocketIOUser):
                 if self.algo.connected:
                     self._send(now)
             self._perform(self.algo.tick(now))
+            self._tick_token(now, self.algo.connected, self.plan.workspace, self.plan.user)
             # every timer is in next_deadline and a stop sets ``wake``: the cap is a safety net
-            wake_at = min(self.algo.next_deadline() or now + _IDLE_S, now + _IDLE_S)
+            wake_at = min(self.algo.next_deadline() or now + _IDLE_S, now + _IDLE_S,
+                          self.refresh.next_deadline() or now + _IDLE_S)  # fmt: skip
             if not self.ctx.stopping:
                 wake_at = min(wake_at, next_send)
             self.sleep_until = wake_at
@@ -181,13 +187,13 @@ class ChatUser(SocketIOUser):
 
     # ----- connection -----
     def _connect(self) -> None:
-        self._connect_error = None
-        token = self.ctx.token(self.plan.workspace, self.plan.user)
+        self._connect_error = self._closing = None
+        issued = self.ctx.issued(self.plan.workspace, self.plan.user)
         t0 = _mono()
         try:
             self.sio.connect(
                 self.plan.url,
-                auth=self.codec.auth(token),
+                auth=self.codec.auth(issued.value),
                 transports=[self.work.transport],
                 wait_timeout=self.cfg.connect_timeout_s,
                 **self._connect_options,
@@ -204,6 +210,7 @@ class ChatUser(SocketIOUser):
         ms = (_mono() - t0) * 1000
         self._row(Kind.CONNECT, latency_ms=ms, attempt=self.algo.connect_attempt)
         self._stat("connect", ms)
+        self._token_connected(issued)
         self._perform(self.algo.on_connect(_mono()))
 
     def _disconnect(self) -> None:
@@ -215,7 +222,8 @@ class ChatUser(SocketIOUser):
         self._connect_error = refusal_code(data)
 
     def _on_disconnect(self, reason: Any = None) -> None:
-        self._row(Kind.DISCONNECT, error=str(reason) if reason else None)
+        self.refresh.clear()
+        self._row(Kind.DISCONNECT, error=self._closing or (str(reason) if reason else None))
         self.node = None
         self._perform(self.algo.on_disconnect(_mono()))
         self.wake.set()
