@@ -53,7 +53,7 @@ class Node:
             speedups.OutputPolicy(
                 max_output_bytes=settings.max_output_bytes,
                 poll_budget_bytes=settings.poll_budget_bytes,
-                max_frames_per_s=settings.max_frames_per_s,
+                max_frames_per_s=frame_limit(settings),
                 closing=closing_packet,
                 on_cut=lambda reason: self.metrics.cuts.labels(reason=reason).inc(),
                 on_junk=lambda layer: self.metrics.junk.labels(layer=layer).inc(),
@@ -241,6 +241,12 @@ class Node:
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def frame_limit(settings: Settings) -> int:
+    """Frames a connection may send per second: --max-frames-per-s, or twice what its event
+    rate limit lets through in a second (rate + burst), if higher."""
+    return max(settings.max_frames_per_s, int(2 * (settings.conn_rate + settings.conn_burst)))
 
 
 def tag_sids(sio: socketio.AsyncServer, node_name: str) -> None:

@@ -30,7 +30,8 @@ REDACTED = "<redacted>"
 
 _NODE_SERVER_COMMANDS = (
     "+ping +hello +auth +select +echo +quit +reset +client|setname "
-    "+client|getname +client|id +get +set +incr +decr +expire +xadd +xrange +hincrby "
+    "+client|getname +client|id +get +set +incr +incrby +decr +expire +xadd +xrange "
+    "+hincrby +hget +hmget "
     "+evalsha +eval +script|load +script|exists +multi +exec +discard +wait "
     "+publish +subscribe +unsubscribe"
 )

@@ -71,7 +71,7 @@ def test_every_flag_in_protocol_md_has_its_default_in_its_row() -> None:
         f"after {readgate.ReadGate(1, 1, 1).wait_s:g} s in line",
         f"| {DEFAULTS['max_output_bytes'] >> 20} MiB |",
         f"{DEFAULTS['poll_budget_bytes'] >> 20} MiB / {output.MAX_POST_PACKETS} packets",
-        f"| {DEFAULTS['max_frames_per_s']}/s |",
+        f"| {DEFAULTS['max_frames_per_s']}/s (",
         f"{DEFAULTS['retention']:,} messages and {DEFAULTS['log_ttl_s'] // 86400} days",
         f"| {DEFAULTS['dedupe_ttl_s'] // 3600} h |",
     ],
