@@ -6,6 +6,8 @@ run folder, a log or a command line."""
 from __future__ import annotations
 
 import re
+import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,8 @@ from pigeon_lab.cluster.health import command, http_status, redis_client
 from pigeon_lab.cluster.procfs import cmdline
 from pigeon_lab.cluster.redis_acl import ADAPTER_CHANNEL, Login, RedisCredentials
 from pigeon_lab.run import run_scenario
-from tests.conftest import require_cluster_binaries
+from pigeon_lab.tokens import mint_token
+from tests.conftest import ClientFactory, require_cluster_binaries
 from tests.integration.backend_harness import http_get
 
 pytestmark = pytest.mark.integration
@@ -91,6 +94,36 @@ def test_a_nodes_credentials_reach_its_keys_and_channel_only(cluster: Cluster) -
     _refused(lambda: command(sentinel, "SENTINEL", "REMOVE", "pigeon"), "permission")
     _refused(lambda: command(sentinel, "SENTINEL", "SET", "pigeon", "quorum", "1"),
              "permission")  # fmt: skip
+
+
+def test_the_nodes_never_hit_their_acl_while_serving(
+    cluster: Cluster, pigeon_client: ClientFactory
+) -> None:
+    """Every command a node sends (sends, reads, refresh, rate-limit syncs, publishes) is
+    in its ACL: Redis's ACL LOG of denials stays empty while clients use every event."""
+    creds = _creds(cluster)
+    admins = [
+        _client(_port(cluster, name), creds.admin)
+        for name in ("redis-primary", "redis-replica-1", "sentinel-1", "sentinel-2", "sentinel-3")
+    ]
+    for admin in admins:
+        command(admin, "ACL", "LOG", "RESET")
+    ch = f"acl-{uuid.uuid4().hex[:8]}"
+    secret = cluster.info.jwt_secret
+    for node in cluster.info.node_urls.values():
+        client = pigeon_client(node, secret, workspace="acl-ws", user=f"u-{uuid.uuid4().hex[:6]}")
+        assert client.call("join", {"channel": ch})["ok"]
+        assert client.call("join", {"channel": ch, "after_seq": 0})["ok"]
+        msg = {"channel": ch, "client_msg_id": uuid.uuid4().hex, "body": "hi"}
+        assert client.call("send", msg)["ok"] and client.call("send", msg)["duplicate"]
+        assert client.call("sync", {"channel": ch, "after_seq": 0})["ok"]
+        token = mint_token(secret, "acl-ws", "other")
+        assert client.call("refresh", {"token": token})["error"]["code"] == "forbidden"
+        assert client.call("leave", {"channel": ch})["ok"]
+    time.sleep(1.0)  # the rate-limit syncs run every 0.2 s
+    for admin in admins:
+        denied = command(admin, "ACL", "LOG")
+        assert denied == [], denied
 
 
 def test_every_role_connects_as_its_own_user(cluster: Cluster) -> None:
