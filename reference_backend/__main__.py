@@ -19,6 +19,7 @@ import uvloop
 
 from reference_backend.app import Node
 from reference_backend.flaws import warn_flaws
+from reference_backend.logs import QuietClientErrors
 from reference_backend.settings import Settings, parse_settings
 
 log = logging.getLogger("reference_backend")
@@ -95,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         format=f"%(asctime)s {settings.node_name} %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("uvicorn.error").addFilter(QuietClientErrors())
     warn_flaws(settings.flaws, log)
     log.info(
         "starting %s on %s:%d, redis %s, durability %s",

@@ -33,6 +33,7 @@ from socketio import AsyncRedisManager
 
 from reference_backend import fastjson, speedups, wswriter
 from reference_backend.batching import AutoPipeline
+from reference_backend.store import NO_AUTH, RedisAuth
 
 log = logging.getLogger("reference_backend.adapter")
 
@@ -46,9 +47,25 @@ class PigeonRedisManager(AsyncRedisManager):  # type: ignore[misc]
     """The Redis adapter, instrumented; see the module docstring for why each part."""
 
     def __init__(
-        self, url: str, *, on_publish_failure: Callable[[], None], publish_client: Redis, **kw: Any
+        self,
+        url: str,
+        *,
+        on_publish_failure: Callable[[], None],
+        publish_client: Redis,
+        auth: RedisAuth = NO_AUTH,
+        **kw: Any,
     ) -> None:
-        options = {"socket_connect_timeout": 1.0, "socket_keepalive": True}
+        options: dict[str, Any] = {
+            "socket_connect_timeout": 1.0,
+            "socket_keepalive": True,
+            **auth.server_kwargs(),
+        }
+        if url.startswith("redis+sentinel://"):
+            options["sentinel_kwargs"] = {
+                "socket_timeout": 1.0,
+                "socket_connect_timeout": 1.0,
+                **auth.sentinel_kwargs(),
+            }
         super().__init__(url, redis_options=options, **kw)
         self.on_publish_failure = on_publish_failure
         self.publish_client = publish_client

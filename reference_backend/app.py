@@ -3,12 +3,18 @@
 Readiness is computed in the background every READY_INTERVAL_S (never per request):
 Redis answers PING, the adapter's own probe came back through its pub/sub listener
 recently, and the node is not draining.
+
+Engine.IO session ids start with the node's name and a dot (`node-2.<random>`), so that a
+load balancer can route a long-polling request (or the websocket upgrade) to the node that
+holds its session by the `sid` query parameter alone, without cookies: clients such as
+socket.io-client in Node keep no cookies by default.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -17,10 +23,12 @@ import socketio
 
 from reference_backend import fastjson, speedups
 from reference_backend.adapter import PigeonRedisManager
+from reference_backend.guards import GuardedServer
 from reference_backend.handlers import Handlers
 from reference_backend.metrics import CONTENT_TYPE_LATEST, Metrics
+from reference_backend.sessions import closing_packet
 from reference_backend.settings import Settings
-from reference_backend.store import Store, connect
+from reference_backend.store import RedisAuth, Store, connect
 
 log = logging.getLogger("reference_backend.app")
 
@@ -28,6 +36,7 @@ READY_INTERVAL_S = 0.5
 PROBE_MAX_AGE_S = 2.0  # a probe older than this: the listener is not live
 RESUBSCRIBE_AFTER_S = 5.0  # subscribed but deaf for this long: force a re-subscribe
 MAX_PACKET_BYTES = 1_000_000
+SID_TAG_RE = re.compile(r"[A-Za-z0-9_-]{1,40}")
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -38,15 +47,32 @@ class Node:
     """Owns every long-lived object of a node and its start/drain/close lifecycle."""
 
     def __init__(self, settings: Settings) -> None:
-        speedups.install()
         self.settings = settings
         self.metrics = Metrics(settings.node_name)
+        speedups.install(
+            speedups.OutputPolicy(
+                max_output_bytes=settings.max_output_bytes,
+                poll_budget_bytes=settings.poll_budget_bytes,
+                max_frames_per_s=frame_limit(settings),
+                closing=closing_packet,
+                on_cut=lambda reason: self.metrics.cuts.labels(reason=reason).inc(),
+                on_junk=lambda layer: self.metrics.junk.labels(layer=layer).inc(),
+            )
+        )
+        auth = RedisAuth(
+            settings.redis_username or None,
+            settings.redis_password or None,
+            settings.sentinel_username or None,
+            settings.sentinel_password or None,
+        )
         self.manager = PigeonRedisManager(
             settings.redis_url,
             on_publish_failure=self.metrics.publish_failures.inc,
-            publish_client=connect(settings.redis_url, decode=False),
+            publish_client=connect(settings.redis_url, decode=False, auth=auth),
+            auth=auth,
         )
-        self.sio = socketio.AsyncServer(
+        self.sio = GuardedServer(
+            on_junk=lambda layer: self.metrics.junk.labels(layer=layer).inc(),
             async_mode="asgi",
             client_manager=self.manager,
             json=fastjson,
@@ -57,11 +83,18 @@ class Node:
             logger=False,
             engineio_logger=False,
         )
+        tag_sids(self.sio, settings.node_name)
         timeout = max(2.0, settings.wait_timeout_ms / 1000 + 1.5)
         self.store = Store(
-            connect(settings.redis_url, command_timeout_s=timeout),
+            connect(
+                settings.redis_url,
+                command_timeout_s=timeout,
+                auth=auth,
+                max_connections=settings.redis_max_connections,
+            ),
             retention=settings.retention,
             dedupe_ttl_s=settings.dedupe_ttl_s,
+            log_ttl_s=settings.log_ttl_s,
             durability=settings.durability,
             wait_replicas=settings.wait_replicas,
             wait_timeout_ms=settings.wait_timeout_ms,
@@ -84,6 +117,7 @@ class Node:
         if not self.sio.manager_initialized:
             self.sio.manager_initialized = True
             self.manager.initialize()
+        self.handlers.limits.start(self.store.redis)
         self._monitor = asyncio.get_running_loop().create_task(self._watch())
 
     async def _watch(self) -> None:
@@ -153,6 +187,7 @@ class Node:
             self._monitor.cancel()
         for task in list(self.handlers.pending):
             task.cancel()
+        await self.handlers.limits.close()
         await self.store.batcher.close()
         await self.manager.close_publisher()
         try:
@@ -206,6 +241,28 @@ class Node:
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def frame_limit(settings: Settings) -> int:
+    """Frames a connection may send per second: --max-frames-per-s, or twice what its event
+    rate limit lets through in a second (rate + burst), if higher."""
+    return max(settings.max_frames_per_s, int(2 * (settings.conn_rate + settings.conn_burst)))
+
+
+def tag_sids(sio: socketio.AsyncServer, node_name: str) -> None:
+    """Engine.IO session ids `<node name>.<random>` (see the module docstring); a name that
+    is not `[A-Za-z0-9_-]{1,40}` gets untagged ids (and only cookie stickiness)."""
+    if not SID_TAG_RE.fullmatch(node_name):
+        log.warning("node name %r cannot tag session ids: no sid routing", node_name)
+        return
+    eio = sio.eio
+    generate = eio.generate_id
+    prefix = node_name + "."
+
+    def generate_id() -> str:
+        return prefix + str(generate())
+
+    eio.generate_id = generate_id
 
 
 async def respond(

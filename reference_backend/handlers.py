@@ -1,9 +1,12 @@
-"""Socket.IO event handlers: connect/disconnect, join/leave/send/sync and a catch-all.
+"""Socket.IO event handlers: connect/disconnect, join/leave/send/sync/refresh and a catch-all.
 
-Every event goes through `_answer`, which applies the rate limits, turns a ProtoError into
-its ack, turns any other exception into `internal` (logged and counted, never raised into
-python-socketio), and records metrics. Handlers take `*args` so that a client sending the
-wrong number of arguments gets `bad_request`, not a TypeError inside the library.
+Every event goes through `_answer`, which refuses events after the token's expiry, applies
+the rate limits (per connection on this node; per user and per workspace cluster-wide,
+shared_limits), turns a ProtoError into its ack, turns any other exception into `internal`
+(logged and counted, never raised into python-socketio), and records metrics. Handlers
+take `*args` so that a client sending the wrong number of arguments gets `bad_request`,
+not a TypeError inside the library. Reads (`join` with or without `after_seq`, `sync`) pass
+the read gate (readgate). Connections, their expiry and `refresh` live in sessions.
 """
 
 from __future__ import annotations
@@ -13,18 +16,19 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import socketio
 
 from reference_backend import flaws, validation
-from reference_backend.auth import Identity, verify
+from reference_backend.auth import verify
 from reference_backend.errors import ProtoError, bad_request
 from reference_backend.ids import new_id
 from reference_backend.metrics import Metrics
-from reference_backend.ratelimit import TokenBucket, WorkspaceBuckets
+from reference_backend.readgate import ReadGate
+from reference_backend.sessions import Conn, Sessions
 from reference_backend.settings import Settings
+from reference_backend.shared_limits import SharedLimits
 from reference_backend.store import Store
 
 log = logging.getLogger("reference_backend.handlers")
@@ -33,15 +37,8 @@ Ack = dict[str, Any]
 MAX_ROOMS_PER_CONN = 1000
 INTERNAL_ACK: Ack = {"ok": False, "error": {"code": "internal", "message": "internal error"}}
 OK_ACK: Ack = {"ok": True}
-
-
-@dataclass(slots=True)
-class Conn:
-    """Per-connection state: who it is, its rate bucket, and the rooms it joined."""
-
-    identity: Identity
-    bucket: TokenBucket
-    rooms: set[str] = field(default_factory=set)
+_wall = time.time
+PRIME_TIMEOUT_S = 0.5
 
 
 # What a connection's WSGI-style environ keeps after the handshake (python-socketio holds
@@ -77,8 +74,17 @@ class Handlers:
         self.store = store
         self.s = settings
         self.metrics = metrics
-        self.conns: dict[str, Conn] = {}
-        self.ws_buckets = WorkspaceBuckets(settings.ws_rate, settings.ws_burst)
+        self.sessions = Sessions(sio, settings, metrics)
+        self.conns: dict[str, Conn] = self.sessions.conns
+        self.limits = SharedLimits(
+            user_rate=settings.user_rate,
+            user_burst=settings.user_burst,
+            ws_rate=settings.ws_rate,
+            ws_burst=settings.ws_burst,
+        )
+        self.reads = ReadGate(
+            settings.max_reads_per_conn, settings.max_reads_per_workspace, settings.max_reads
+        )
         self.draining = False
         f = settings.flaws
         self.flaw_ack_early = flaws.ACK_BEFORE_PERSIST in f
@@ -97,6 +103,7 @@ class Handlers:
         on("leave", self.on_leave)
         on("send", self.on_send)
         on("sync", self.on_sync)
+        on("refresh", self.on_refresh)
         on("*", self.on_unknown)
 
     # python-socketio awaits only real coroutine functions: one small method per event.
@@ -111,6 +118,9 @@ class Handlers:
 
     async def on_sync(self, sid: str, *args: Any) -> Ack:
         return await self._answer("sync", sid, args, self.sync)
+
+    async def on_refresh(self, sid: str, *args: Any) -> Ack:
+        return await self._answer("refresh", sid, args, self.refresh)
 
     # ---- connection lifecycle ---------------------------------------------------------
     async def on_connect(self, sid: str, *args: Any) -> Any:
@@ -128,17 +138,27 @@ class Handlers:
             code = exc.error_args.get("data", {}).get("code", "unauthorized")
             self.metrics.connects.labels(result=code).inc()
             raise
-        self.conns[sid] = Conn(identity, TokenBucket(self.s.conn_rate, self.s.conn_burst))
+        await self._prime_limits(identity.workspace, f"{identity.workspace}/{identity.user}")
+        self.sessions.open(sid, identity)
         if args and isinstance(args[0], dict):
             trim_environ(args[0])
         self.metrics.connects.labels(result="ok").inc()
         self.metrics.connections.set(len(self.conns))
         return True
 
+    async def _prime_limits(self, ws: str, user_key: str) -> None:
+        """Learn this user's and workspace's cluster-wide counts before the first event
+        (bounded: a slow Redis delays a connect by at most PRIME_TIMEOUT_S)."""
+        try:
+            async with asyncio.timeout(PRIME_TIMEOUT_S):
+                await self.limits.prime(self.store.redis, user_key, ws, _wall())
+        except Exception as exc:  # broad on purpose: the limits then learn at the next sync
+            log.debug("priming the rate limits of %s failed: %s", user_key, exc)
+
     async def on_disconnect(self, sid: str, *args: Any) -> Any:
         if self.sio.manager.is_connected(sid, "/"):  # an event named "disconnect", not one
             return bad_request("unknown event 'disconnect'").ack()
-        self.conns.pop(sid, None)
+        self.sessions.close(sid)
         self.metrics.connections.set(len(self.conns))
         return None
 
@@ -162,9 +182,14 @@ class Handlers:
             conn = self.conns.get(sid)
             if conn is None:
                 raise ProtoError("unauthorized", "not connected")
+            if t0 >= conn.expires_at:
+                raise ProtoError("expired", "the token expired; reconnect with a fresh one")
             if not conn.bucket.take(t0):
                 raise ProtoError("rate_limited", "too many events on this connection")
-            if not self.ws_buckets.take(conn.identity.workspace, t0):
+            now = _wall()
+            if not self.limits.user.take(conn.user_key, now):
+                raise ProtoError("rate_limited", "too many events of this user")
+            if not self.limits.workspace.take(conn.identity.workspace, now):
                 raise ProtoError("rate_limited", "too many events in this workspace")
             reply = await fn(conn, sid, args)
         except ProtoError as exc:
@@ -195,7 +220,8 @@ class Handlers:
             await self.sio.enter_room(sid, room)
             conn.rooms.add(room)
         if req.after_seq is None:
-            head = await self.store.head(ws, req.channel)
+            async with self.reads.slot(conn):
+                head = await self.store.head(ws, req.channel)
             return {
                 "ok": True,
                 "channel": req.channel,
@@ -205,7 +231,8 @@ class Handlers:
                 "truncated": False,
                 "node": self.s.node_name,
             }
-        page = await self.store.read(ws, req.channel, req.after_seq, req.limit)
+        async with self.reads.slot(conn):
+            page = await self.store.read(ws, req.channel, req.after_seq, req.limit)
         return {
             "ok": True,
             "channel": req.channel,
@@ -225,7 +252,10 @@ class Handlers:
 
     async def sync(self, conn: Conn, sid: str, args: tuple[Any, ...]) -> Ack:
         req = validation.parse_sync(args)
-        page = await self.store.read(conn.identity.workspace, req.channel, req.after_seq, req.limit)
+        async with self.reads.slot(conn):
+            page = await self.store.read(
+                conn.identity.workspace, req.channel, req.after_seq, req.limit
+            )
         return {
             "ok": True,
             "head_seq": page.head_seq,
@@ -233,6 +263,9 @@ class Handlers:
             "more": page.more,
             "truncated": page.truncated,
         }
+
+    async def refresh(self, conn: Conn, sid: str, args: tuple[Any, ...]) -> Ack:
+        return self.sessions.refresh(conn, args)
 
     async def send(self, conn: Conn, sid: str, args: tuple[Any, ...]) -> Ack:
         req = validation.parse_send(args, self.s.max_body)
@@ -259,12 +292,16 @@ class Handlers:
         seq = c.seq
         if self.flaw_local_seq and not c.duplicate:
             seq = self._local_seq(ws, req.channel)
-        # A duplicate was pushed by its first attempt; under `replicated` that attempt may
-        # have ended not_durable (and was then not pushed), so the durable retry pushes it.
-        if not c.duplicate or self.store.replicated:
+        if not c.duplicate:
             await self._broadcast(
                 room, req.channel, seq, c.id, req.client_msg_id, sender, req.body, c.ts
             )
+        elif c.stored is not None:
+            # A duplicate was pushed by its first attempt; under `replicated` that attempt
+            # may have ended not_durable (and was then not pushed), so the durable retry
+            # pushes it: the stored message, never the retry's own fields.
+            await self.sio.emit("message", c.stored, room=room)
+            self.metrics.broadcast()
         return {"ok": True, "seq": seq, "id": c.id, "ts": c.ts, "duplicate": c.duplicate}
 
     async def _broadcast(
@@ -339,9 +376,6 @@ class Handlers:
             log.debug("ack-before-persist lost seq %d: %s", seq, exc.message)
 
     async def disconnect_all(self) -> None:
-        """Drop this node's clients (drain deadline); they reconnect elsewhere."""
+        """Drop this node's clients (drain deadline), saying why; they reconnect elsewhere."""
         for sid in list(self.conns):
-            try:
-                await self.sio.disconnect(sid, ignore_queue=True)
-            except Exception:  # broad on purpose: a half-closed socket must not stop the drain
-                log.warning("disconnecting %s failed", sid, exc_info=True)
+            await self.sessions.end(sid, "draining")

@@ -38,7 +38,7 @@ LATENCY_BUCKETS_S = (
     2.5,
     5.0,
 )
-KNOWN_EVENTS = ("join", "leave", "send", "sync", "unknown")
+KNOWN_EVENTS = ("join", "leave", "send", "sync", "refresh", "unknown")
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
 
@@ -128,6 +128,24 @@ class Metrics:
         self.ready = Gauge("pigeon_ready", "1 when /readyz answers 200", registry=r)
         self.flaw_drops = Counter(
             "pigeon_flaw_dropped_writes_total", "Writes dropped by ack-before-persist", registry=r
+        )
+        self.cuts = Counter(
+            "pigeon_server_disconnects_total",
+            "Connections the node ended, by reason (expired, slow_consumer, draining, abuse)",
+            ["reason"],
+            registry=r,
+        )
+        self.junk = Counter(
+            "pigeon_malformed_packets_total",
+            "Packets dropped as malformed, by layer (engineio, socketio, post)",
+            ["layer"],
+            registry=r,
+        )
+        self.refused_reads = Counter(
+            "pigeon_read_refusals_total",
+            "Reads refused by the read gate (per_connection, queue_timeout)",
+            ["why"],
+            registry=r,
         )
 
     def observe(self, event: str, seconds: float, code: str | None) -> None:

@@ -1,4 +1,4 @@
-"""Token buckets: one per connection and one per workspace on this node.
+"""The per-connection token bucket (per user and per workspace: shared_limits).
 
 Lazy refill on take (no timers): a take costs a clock read and a few float ops.
 """
@@ -30,21 +30,3 @@ class TokenBucket:
             return False
         self.tokens = tokens - 1.0
         return True
-
-
-class WorkspaceBuckets:
-    """Per-workspace buckets, created on first use and kept (workspaces are few)."""
-
-    def __init__(self, rate: float, burst: float, max_workspaces: int = 100_000) -> None:
-        self.rate = rate
-        self.burst = burst
-        self.max_workspaces = max_workspaces
-        self.buckets: dict[str, TokenBucket] = {}
-
-    def take(self, ws: str, now: float) -> bool:
-        bucket = self.buckets.get(ws)
-        if bucket is None:
-            if len(self.buckets) >= self.max_workspaces:
-                self.buckets.clear()  # bounded memory beats exact limits for a flood of tenants
-            bucket = self.buckets[ws] = TokenBucket(self.rate, self.burst)
-        return bucket.take(now)

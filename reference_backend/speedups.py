@@ -16,11 +16,15 @@ What is replaced on `engineio.async_socket.AsyncSocket`, and why:
   Sockets without one (long-polling, upgrade in progress) use the library's queue path.
 - `schedule_ping`: the next heartbeat PING is a loop timer, not a Task sleeping
   ping_interval per connection (memory); the PING itself is sent as the library does.
-- `poll` (the long-polling wait): returns at once when packets are queued and otherwise
-  waits under `asyncio.timeout`, which creates no Task (the library's `wait_for` did, on
-  every wake-up), and returns at most MAX_POLL_PACKETS. Semantics kept: a timeout or
-  cancellation raises QueueEmpty; a queued None means "closed" (returns [] and leaves the
-  None for the next poll when it follows packets).
+- `poll` and `handle_post_request`: longpoll.py (the poll's byte budget, the queue's cap,
+  POST bodies that cannot be read).
+
+The output cap and the cut of slow consumers: output.py.
+Garbage that is not an Engine.IO packet is counted (`OutputPolicy.on_junk`), not logged;
+past MAX_JUNK such packets the session ends. A websocket reader yields to the event loop
+every FAIR_BURST frames, so a client that floods frames gets no more than its turn, and a
+connection that sends more than `OutputPolicy.max_frames_per_s` frames in a second is cut
+(`flood`) and read no further.
 """
 
 from __future__ import annotations
@@ -32,10 +36,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import engineio
-from engineio import exceptions, packet
+from engineio import exceptions, packet, payload
 from engineio.async_socket import AsyncSocket
 
-from reference_backend import wswriter
+from reference_backend import longpoll, output, wswriter
+from reference_backend.output import CUT_ATTR, QUEUED_ATTR, SLOW_CONSUMER, OutputPolicy
+
+__all__ = ["OutputPolicy", "install", "writer_of"]
 
 WRITTEN_AGAINST = "python-engineio 4.15.1"
 # The functions replaced (or called with these arguments) and their signatures then.
@@ -47,13 +54,11 @@ EXPECTED_SIGNATURES: dict[str, str] = {
     "receive": "(self, pkt)",
     "close": "(self, wait=True, abort=False, reason=None)",
     "schedule_ping": "(self)",
+    "handle_post_request": "(self, environ)",
 }
-WRITER_ATTR = "_pigeon_writer"
-# python-engineio's client refuses a long-polling payload of more than 16 packets
-# (Payload.max_decode_packets) and drops the connection: answer a poll with at most that
-# many, the rest go in the next poll. (The library's poll returns everything queued.)
-MAX_POLL_PACKETS = 16  # the socket's FrameWriter once it writes directly
-
+WRITER_ATTR = "_pigeon_writer"  # the socket's FrameWriter once it writes directly
+FAIR_BURST = 64  # frames of one connection handled before the loop serves the others
+MAX_JUNK = 100  # packets that are not Engine.IO packets before a websocket session ends
 _originals: dict[str, Callable[..., Awaitable[Any]]] = {}
 
 
@@ -77,50 +82,44 @@ def check_signatures() -> None:
             )
 
 
-def install() -> None:
+def install(policy: OutputPolicy | None = None) -> None:
     """Check the library, then replace the AsyncSocket methods (idempotent)."""
     check_signatures()
+    if policy is not None:
+        output.POLICY = policy
+        wswriter.configure(policy.max_output_bytes, _ws_goodbye, policy.on_cut)
     for name, fn in (
-        ("poll", _poll),
+        ("poll", longpoll.poll),
         ("send", _send),
         ("_websocket_handler", _ws_handler),
         ("schedule_ping", _schedule_ping),
+        ("handle_post_request", longpoll.handle_post),
     ):
         if name not in _originals:
             _originals[name] = getattr(AsyncSocket, name)
         setattr(AsyncSocket, name, fn)
     setattr(AsyncSocket, WRITER_ATTR, None)
+    setattr(AsyncSocket, QUEUED_ATTR, 0)
+    setattr(AsyncSocket, CUT_ATTR, False)
+    setattr(AsyncSocket, "_pigeon_ping", None)  # noqa: B010 - the next PING's timer
+    payload.Payload.max_decode_packets = (
+        output.MAX_POST_PACKETS
+    )  # a node process decodes only POSTs
+
+
+def _ws_goodbye() -> bytes:
+    """The frames that end a slow websocket consumer: the `closing` event, then the close."""
+    text = output.POLICY.closing(SLOW_CONSUMER)
+    event = wswriter.frame(b"4" + text.encode()) if text else b""
+    return event + wswriter.close_frame(1008, SLOW_CONSUMER)
 
 
 # ---- replacements ---------------------------------------------------------------------
-async def _poll(self: Any) -> list[Any]:
-    queue: asyncio.Queue[Any] = self.queue
-    if queue.empty():
-        try:
-            async with asyncio.timeout(self.server.ping_interval + self.server.ping_timeout):
-                first = await queue.get()
-        except (TimeoutError, asyncio.CancelledError):
-            raise exceptions.QueueEmpty() from None
-    else:
-        first = queue.get_nowait()
-    queue.task_done()
-    if first is None:
-        return []
-    packets = [first]
-    while len(packets) < MAX_POLL_PACKETS and not queue.empty():
-        pkt = queue.get_nowait()
-        queue.task_done()
-        if pkt is None:
-            queue.put_nowait(None)
-            break
-        packets.append(pkt)
-    return packets
-
-
 async def _send(self: Any, pkt: packet.Packet) -> None:
     writer: wswriter.FrameWriter | None = getattr(self, WRITER_ATTR)
     if writer is None:
-        await _originals["send"](self, pkt)
+        if longpoll.admit(self, pkt):
+            await _originals["send"](self, pkt)
         return
     if self.closed:
         raise exceptions.SocketIsClosedError()
@@ -132,6 +131,8 @@ async def _send(self: Any, pkt: packet.Packet) -> None:
     ):
         return
     writer.write(wswriter.packet_frame(pkt.encode()))
+    if pkt.packet_type == packet.CLOSE:  # the server ends the session: close the websocket
+        writer.end()
 
 
 _PING_FRAME = wswriter.frame(b"2")
@@ -141,7 +142,9 @@ def _schedule_ping(self: Any) -> None:
     # as the library: only start a new wait when the previous PING was answered
     if self.last_ping:
         self.last_ping = None
-        asyncio.get_running_loop().call_later(self.server.ping_interval, _ping_due, self)
+        self._pigeon_ping = asyncio.get_running_loop().call_later(
+            self.server.ping_interval, _ping_due, self
+        )
 
 
 def _ping_due(self: Any) -> None:
@@ -179,7 +182,14 @@ async def _ws_handler(self: Any, ws: Any) -> None:
     server.logger.info("%s: Upgrade to websocket successful", self.sid)
 
     deadline = _IdleDeadline(server.ping_interval + server.ping_timeout)
+    burst = junk = frames = 0
+    window = deadline.last
+    abusive = False
     while True:
+        burst += 1
+        if burst >= FAIR_BURST:  # frames were queued: let the other connections have a turn
+            burst = 0
+            await asyncio.sleep(0)
         deadline.waiting = True
         try:
             p = await websocket_wait()
@@ -192,18 +202,37 @@ async def _ws_handler(self: Any, ws: Any) -> None:
             deadline.waiting = False
         if p is None:  # closed by the client
             break
-        deadline.touch()
+        now = deadline.touch()
+        if now - window >= 1.0:
+            window, frames = now, 0
+        frames += 1
+        if frames > output.POLICY.max_frames_per_s:  # a flood, not a client: cut it at once
+            output.POLICY.on_cut("flood")
+            abusive = True
+            break
         try:
             await self.receive(packet.Packet(encoded_packet=p))
-        except exceptions.UnknownPacketError:
-            pass
+        except (exceptions.UnknownPacketError, ValueError, IndexError, TypeError, KeyError):
+            output.POLICY.on_junk("engineio")  # not an Engine.IO packet: counted, not logged
+            junk += 1
+            if junk > MAX_JUNK:  # a client this broken is not one: end the session
+                output.POLICY.on_cut("malformed")
+                abusive = True
+                break
         except exceptions.SocketIsClosedError:
             server.logger.info("Receive error -- socket is closed")
             break
         except Exception:  # as the library: log it, keep the connection
             server.logger.exception("Unknown receive error")
+        if self.closed:  # the application ended the session (e.g. an abusive packet)
+            break
 
+    if abusive:  # read nothing more from it: no close handshake with a flooder
+        writer.abort()
     deadline.cancel()
+    if self._pigeon_ping is not None:  # the timer would hold the socket (and its buffers)
+        self._pigeon_ping.cancel()
+        self._pigeon_ping = None
     writer.flush()  # what was sent before the end goes out before the close frame
     await ws.close()
     await self.close(wait=False, abort=True, reason=server.reason.TRANSPORT_CLOSE)
@@ -227,8 +256,9 @@ class _IdleDeadline:
         self.fired = False
         self.handle = self.loop.call_at(self.last + timeout, self._check)
 
-    def touch(self) -> None:
-        self.last = self.loop.time()
+    def touch(self) -> float:
+        self.last = now = self.loop.time()
+        return now
 
     def _check(self) -> None:
         due = self.last + self.timeout
@@ -289,6 +319,7 @@ def _go_direct(self: Any, writer: wswriter.FrameWriter) -> None:
         queue.task_done()
         if pkt is not None:
             writer.write(wswriter.packet_frame(pkt.encode()))
+    self._pigeon_queued = 0
     self.queue = _DirectQueue(writer)
     setattr(self, WRITER_ATTR, writer)
 

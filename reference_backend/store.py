@@ -1,19 +1,25 @@
 """The per-channel message log in Redis: the single source of seq order and durability.
 
 Keys of one channel share the hash tag `pg:{<ws>/<channel>}` (one cluster slot):
-`:seq` the counter, `:log` a stream whose entry ids are `0-<seq>` (so a seq range is a plain
-XRANGE), `:dd:<client_msg_id>` the dedupe record "<seq> <id> <ts>" with a TTL.
+`:seq` the counter (kept for good: a seq is never reused), `:log` a stream whose entry ids
+are `0-<seq>` (so a seq range is a plain XRANGE), trimmed to `retention` entries and expired
+`log_ttl_s` after its last message, and `:dd:<sender>:<client_msg_id>` the dedupe record
+"<seq> <id> <ts>" with a TTL. The record is the sender's: another sender reusing the id
+sends a message of its own.
 
 A send is one EVALSHA of send.lua, auto-pipelined with the sends running concurrently (one
 round trip per batch, one batch in flight so that commits are answered in order); with
 `replicated` durability one WAIT ends each batch, on the same connection as its writes,
 which is what WAIT's semantics need.
-Redis errors are mapped here, at the boundary, to `unavailable` / `internal`.
+Redis errors are mapped here, at the boundary, to `unavailable` / `internal` with a fixed
+message; the library's text goes to the node's log (throttled), never to a client. A full
+Redis (maxmemory, noeviction) refuses writes with OOM: that is `unavailable` too.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -28,11 +34,15 @@ from socketio.redis_manager import parse_redis_sentinel_url
 
 from reference_backend.batching import AutoPipeline
 from reference_backend.errors import ProtoError
+from reference_backend.logs import Throttled
 
 SEND_LUA = resources.files("reference_backend").joinpath("send.lua").read_text()
 SEND_SHA = hashlib.sha1(SEND_LUA.encode()).hexdigest()
 CONNECT_TIMEOUT_S = 1.0
 COMMAND_TIMEOUT_S = 2.0
+
+log = logging.getLogger("reference_backend.store")
+_detail = Throttled(log)
 
 Message = dict[str, Any]
 
@@ -46,6 +56,7 @@ class Committed:
     ts: int
     duplicate: bool
     replicas: int | None = None  # replicas that acked (replicated durability only)
+    stored: Message | None = None  # a duplicate's stored fields (replicated only), for its push
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +73,52 @@ def channel_key(ws: str, channel: str) -> str:
     return f"pg:{{{ws}/{channel}}}"
 
 
+@dataclass(frozen=True, slots=True)
+class RedisAuth:
+    """The node's Redis credentials (its ACL user), for the servers and for the Sentinels."""
+
+    username: str | None = None
+    password: str | None = None
+    sentinel_username: str | None = None
+    sentinel_password: str | None = None
+
+    def server_kwargs(self) -> dict[str, Any]:
+        return _login(self.username, self.password)
+
+    def sentinel_kwargs(self) -> dict[str, Any]:
+        return _login(self.sentinel_username, self.sentinel_password)
+
+    def __repr__(self) -> str:  # never print a password
+        return (
+            f"RedisAuth(username={self.username!r}, sentinel_username={self.sentinel_username!r})"
+        )
+
+
+def _login(username: str | None, password: str | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if username:
+        out["username"] = username
+    if password:
+        out["password"] = password
+    return out
+
+
+NO_AUTH = RedisAuth()
+
+
 def connect(
-    url: str, *, command_timeout_s: float = COMMAND_TIMEOUT_S, decode: bool = True
+    url: str,
+    *,
+    command_timeout_s: float = COMMAND_TIMEOUT_S,
+    decode: bool = True,
+    auth: RedisAuth = NO_AUTH,
+    max_connections: int | None = None,
 ) -> Redis:
-    """A client for the primary; through Sentinel it follows the current primary."""
+    """A client for the primary; through Sentinel it follows the current primary.
+
+    `max_connections` bounds its pool (a caller past it gets ConnectionError, mapped to
+    `unavailable`); the read gate keeps the node's reads below it.
+    """
     common: dict[str, Any] = {
         "socket_timeout": command_timeout_s,
         "socket_connect_timeout": CONNECT_TIMEOUT_S,
@@ -73,14 +126,21 @@ def connect(
         "decode_responses": decode,
         "retry": Retry(ExponentialBackoff(cap=0.2, base=0.02), 2),
         "health_check_interval": 5,
+        **auth.server_kwargs(),
     }
+    if max_connections is not None:
+        common["max_connections"] = max_connections
     if url.startswith("redis+sentinel://"):
         sentinels, service, extra = parse_redis_sentinel_url(url)
         # redis-py's asyncio Sentinel is unannotated: typed here, at the boundary.
         make_sentinel = cast("Callable[..., Sentinel]", Sentinel)
         sentinel = make_sentinel(
             sentinels,
-            sentinel_kwargs={"socket_timeout": 1.0, "socket_connect_timeout": CONNECT_TIMEOUT_S},
+            sentinel_kwargs={
+                "socket_timeout": 1.0,
+                "socket_connect_timeout": CONNECT_TIMEOUT_S,
+                **auth.sentinel_kwargs(),
+            },
         )
         return cast(Redis, sentinel.master_for(service or "pigeon", **common, **extra))
     return Redis.from_url(url, **common)
@@ -99,8 +159,37 @@ def to_message(channel: str, entry_id: str, f: dict[str, str]) -> Message:
     }
 
 
-def unavailable(exc: BaseException) -> ProtoError:
-    return ProtoError("unavailable", f"store unavailable: {type(exc).__name__}: {exc}"[:200])
+# What a client is told; the library's text goes to the log (see the module docstring).
+UNAVAILABLE_MESSAGE = "the message store is unavailable; retry"
+FULL_MESSAGE = "the message store is full; retry later"
+INTERNAL_MESSAGE = "the message store failed"
+_UNAVAILABLE = (
+    rx.ConnectionError,
+    rx.TimeoutError,
+    rx.BusyLoadingError,
+    rx.ReadOnlyError,
+    OSError,
+)
+
+
+def unavailable(exc: BaseException, what: str = "store") -> ProtoError:
+    """`unavailable` (OOM: "full") with a fixed message; the detail goes to the log."""
+    if isinstance(exc, rx.OutOfMemoryError):
+        _detail(logging.WARNING, "oom", "Redis is full (maxmemory): %s refused", what)
+        return ProtoError("unavailable", FULL_MESSAGE)
+    _detail(logging.WARNING, f"unavailable:{type(exc).__name__}", "%s: %s: %s", what,
+            type(exc).__name__, exc)  # fmt: skip
+    return ProtoError("unavailable", UNAVAILABLE_MESSAGE)
+
+
+def store_error(exc: BaseException, what: str) -> ProtoError:
+    """Any Redis failure as the client's error: `unavailable` when a retry may help (lost
+    connection, timeout, failover, a full Redis), else `internal`; never the library's text."""
+    if isinstance(exc, (*_UNAVAILABLE, rx.OutOfMemoryError)):
+        return unavailable(exc, what)
+    _detail(logging.ERROR, f"internal:{type(exc).__name__}", "%s failed: %s: %s", what,
+            type(exc).__name__, exc)  # fmt: skip
+    return ProtoError("internal", INTERNAL_MESSAGE)
 
 
 class Store:
@@ -112,6 +201,7 @@ class Store:
         *,
         retention: int,
         dedupe_ttl_s: int,
+        log_ttl_s: int = 30 * 86400,
         durability: str = "fast",
         wait_replicas: int = 1,
         wait_timeout_ms: int = 500,
@@ -119,6 +209,7 @@ class Store:
         self.redis = redis
         self.retention = str(retention)
         self.dedupe_ttl = str(dedupe_ttl_s)
+        self.log_ttl = str(log_ttl_s)
         self.replicated = durability == "replicated"
         self.wait_replicas = wait_replicas
         self.wait_timeout_ms = wait_timeout_ms
@@ -156,9 +247,11 @@ class Store:
         forced_seq: int = 0,
         dedupe: bool = True,
     ) -> Committed:
-        """Commit one message (or find its earlier commit); WAIT for replicas if configured."""
+        """Commit one message (or find the sender's earlier commit of `client_msg_id`); WAIT
+        for replicas if configured. The dedupe record is keyed by sender (ids match
+        `[A-Za-z0-9_-]`, so `:` separates them): another sender's id is another message."""
         base = channel_key(ws, channel)
-        keys = (f"{base}:seq", f"{base}:log", f"{base}:dd:{client_msg_id}")
+        keys = (f"{base}:seq", f"{base}:log", f"{base}:dd:{sender}:{client_msg_id}")
         argv = (
             msg_id,
             client_msg_id,
@@ -170,24 +263,20 @@ class Store:
             str(forced_seq),
             "1" if dedupe else "0",
             "1" if self.replicated else "0",
+            self.log_ttl,
         )
         try:
             reply, replicas = await self._run_send(keys, argv)
         except ProtoError:
             raise
-        except (
-            rx.ConnectionError,
-            rx.TimeoutError,
-            rx.BusyLoadingError,
-            rx.ReadOnlyError,
-            OSError,
-        ) as exc:
-            raise unavailable(exc) from exc
-        except rx.RedisError as exc:
-            raise ProtoError("internal", f"store error: {exc}") from exc
-        dup, value = reply
+        except (rx.RedisError, OSError) as exc:
+            raise store_error(exc, "send") from exc
+        dup, value = reply[0], reply[1]
         seq_s, id_s, ts_s = value.split(" ")
-        committed = Committed(int(seq_s), id_s, int(ts_s), dup == 1, replicas)
+        stored = None
+        if dup == 1 and len(reply) > 2 and reply[2]:
+            stored = to_message(channel, f"0-{seq_s}", _pairs(reply[2]))
+        committed = Committed(int(seq_s), id_s, int(ts_s), dup == 1, replicas, stored)
         if replicas is not None and replicas < self.wait_replicas:
             raise ProtoError(
                 "not_durable",
@@ -219,26 +308,38 @@ class Store:
         try:
             return int(await self.redis.incr(f"{channel_key(ws, channel)}:seq"))
         except (rx.RedisError, OSError) as exc:
-            raise unavailable(exc) from exc
+            raise store_error(exc, "incr") from exc
 
     async def head(self, ws: str, channel: str) -> int:
         try:
             return int(await self.redis.get(f"{channel_key(ws, channel)}:seq") or 0)
         except (rx.RedisError, OSError) as exc:
-            raise unavailable(exc) from exc
+            raise store_error(exc, "head") from exc
 
     async def read(self, ws: str, channel: str, after_seq: int, limit: int) -> Page:
-        """Head and up to `limit` messages with seq > after_seq, in one MULTI."""
+        """Head and up to `limit` messages with seq > after_seq, in one round trip.
+
+        Not a MULTI: a full Redis (maxmemory) refuses every command queued in a MULTI, and
+        reads must go on when writes cannot. The head is read first, so a message committed
+        in between may come back too; head_seq is then raised to it (never below a seq
+        returned), and `truncated` only ever means that messages fell out of retention."""
         base = channel_key(ws, channel)
         try:
-            async with self.redis.pipeline(transaction=True) as pipe:
+            async with self.redis.pipeline(transaction=False) as pipe:
                 pipe.get(f"{base}:seq")
                 pipe.xrange(f"{base}:log", min=f"0-{after_seq + 1}", max="+", count=limit + 1)
                 head_raw, entries = await pipe.execute()
         except (rx.RedisError, OSError) as exc:
-            raise unavailable(exc) from exc
+            raise store_error(exc, "read") from exc
         head = int(head_raw or 0)
         more = len(entries) > limit
         messages = [to_message(channel, eid, f) for eid, f in entries[:limit]]
+        if messages and messages[-1]["seq"] > head:
+            head = messages[-1]["seq"]
         truncated = head > after_seq and (not messages or messages[0]["seq"] > after_seq + 1)
         return Page(head, messages, more, truncated)
+
+
+def _pairs(flat: list[Any]) -> dict[str, str]:
+    """A stream entry's flat [field, value, ...] reply as a dict."""
+    return {str(flat[i]): str(flat[i + 1]) for i in range(0, len(flat) - 1, 2)}

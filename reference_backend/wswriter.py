@@ -9,6 +9,13 @@ buffer; all buffers touched during one event-loop iteration are flushed by one c
 its end, one `transport.write` per connection. Every packet of a connection goes through the
 same buffer, so a connection's packets keep their order.
 
+Slow consumers: a connection's unsent output (this buffer plus the transport's, as of the
+last flush) is capped at `MAX_OUTPUT_BYTES`, checked before a frame is queued. A frame that
+would pass it cuts the connection instead: the buffer is dropped, the goodbye frames (the
+`closing` event and a close frame, from `configure`) are written after what the transport
+still holds, the transport is closed, and aborted CUT_GRACE_S later if the client still
+has not read its way to the close. The client reconnects and resyncs.
+
 Relies on uvicorn's `WebSocketsSansIOProtocol` (written against uvicorn 0.54.0): its
 `transport`, `close_sent` and `disconnected` attributes, and that it reads `request` and
 `response` only during the handshake (dropped once attached, to save memory). `attach`
@@ -21,15 +28,41 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
+from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger("reference_backend.wswriter")
 
 OP_TEXT = 0x1
 OP_BINARY = 0x2
-# A client whose unread output exceeds this is not keeping up: drop it (it reconnects and
-# resyncs; live pushes are best effort) instead of buffering without bound.
-MAX_BUFFERED_BYTES = 16 * 1024 * 1024
+OP_CLOSE = 0x8
+# A client whose unread output would exceed this is not keeping up: cut it (it reconnects
+# and resyncs; live pushes are best effort) instead of buffering without bound.
+MAX_OUTPUT_BYTES = 16 * 1024 * 1024
+CUT_GRACE_S = 5.0
+
+
+def _no_goodbye() -> bytes:
+    return b""
+
+
+def _no_count(reason: str) -> None:
+    return None
+
+
+_goodbye: Callable[[], bytes] = _no_goodbye
+_on_cut: Callable[[str], None] = _no_count
+
+
+def configure(
+    max_output_bytes: int, goodbye: Callable[[], bytes], on_cut: Callable[[str], None]
+) -> None:
+    """The cap, the frames a cut connection gets last, and what counts a cut."""
+    global MAX_OUTPUT_BYTES, _goodbye, _on_cut
+    MAX_OUTPUT_BYTES = max_output_bytes
+    _goodbye = goodbye
+    _on_cut = on_cut
+
 
 _SansIO: type | None
 try:  # only the protocol class is needed; other ws implementations take the library path
@@ -53,6 +86,11 @@ def frame(payload: bytes, opcode: int = OP_TEXT) -> bytes:
     else:
         head = struct.pack("!BBQ", 0x80 | opcode, 127, n)
     return head + payload
+
+
+def close_frame(code: int, reason: str) -> bytes:
+    """A close frame with a status code and a (short, ASCII) reason."""
+    return frame(struct.pack("!H", code) + reason.encode()[:120], OP_CLOSE)
 
 
 def packet_frame(encoded: str | bytes) -> bytes:
@@ -90,13 +128,15 @@ _flusher = _Flusher()
 class FrameWriter:
     """The outgoing frames of one WebSocket connection (see the module docstring)."""
 
-    __slots__ = ("buf", "proto", "size", "transport")
+    __slots__ = ("backlog", "buf", "dead", "proto", "size", "transport")
 
     def __init__(self, proto: Any) -> None:
         self.proto = proto
         self.transport: asyncio.Transport = proto.transport
         self.buf: list[bytes] = []
         self.size = 0
+        self.backlog = 0  # the transport's unsent bytes as of the last flush
+        self.dead = False  # cut: nothing more is written
 
     @property
     def open(self) -> bool:
@@ -104,11 +144,71 @@ class FrameWriter:
         return not (p.close_sent or p.disconnected or self.transport.is_closing())
 
     def write(self, data: bytes) -> None:
-        """Queue one ready-made frame; it goes out at the end of this loop iteration."""
+        """Queue one ready-made frame; it goes out at the end of this loop iteration.
+
+        Past the output cap the connection is cut instead (see the module docstring)."""
+        n = len(data)
+        if self.size + self.backlog + n > MAX_OUTPUT_BYTES and not self._room_for(n):
+            return
         if not self.buf:
             _flusher.mark(self)
         self.buf.append(data)
-        self.size += len(data)
+        self.size += n
+
+    def _room_for(self, n: int) -> bool:
+        """The slow path of `write`: look at the transport again, else cut (False)."""
+        if self.dead:
+            return False
+        if self.buf:  # hand this iteration's frames to the kernel first: a reader takes them
+            self.flush()
+        else:
+            self.backlog = self.transport.get_write_buffer_size()
+        if self.size + self.backlog + n <= MAX_OUTPUT_BYTES:
+            return True
+        self.cut()
+        return False
+
+    def abort(self) -> None:
+        """Drop the connection now (an abusive client: nothing more is read or written)."""
+        self.dead = True
+        self.buf = []
+        self.size = 0
+        self.transport.abort()
+
+    def end(self) -> None:
+        """The session is over (the application closed it): what is buffered goes out, then
+        a normal close frame, and the connection closes (aborted after CUT_GRACE_S)."""
+        if self.dead:
+            return
+        self.flush()
+        self.dead = True
+        if not self.open:
+            return
+        transport = self.transport
+        transport.write(close_frame(1000, ""))
+        transport.close()
+        if transport.get_write_buffer_size():  # a timer holds the connection: only if needed
+            asyncio.get_running_loop().call_later(CUT_GRACE_S, transport.abort)
+
+    def cut(self, reason: str = "slow_consumer") -> None:
+        """Drop the buffer, write the goodbye frames, close; abort after CUT_GRACE_S."""
+        if self.dead:
+            return
+        self.dead = True
+        self.buf = []
+        self.size = 0
+        log.warning(
+            "cutting a client that does not read (%s, %d bytes unsent)", reason, self.backlog
+        )
+        _on_cut(reason)
+        if not self.open:
+            return
+        transport = self.transport
+        goodbye = _goodbye()
+        if goodbye:
+            transport.write(goodbye)
+        transport.close()
+        asyncio.get_running_loop().call_later(CUT_GRACE_S, transport.abort)
 
     def flush(self) -> None:
         """Hand the buffered frames to the transport in one write (dropped if closed)."""
@@ -121,12 +221,7 @@ class FrameWriter:
             return
         transport = self.transport
         transport.write(buf[0] if len(buf) == 1 else b"".join(buf))
-        if transport.get_write_buffer_size() > MAX_BUFFERED_BYTES:
-            log.warning(
-                "dropping a client that does not read (%d bytes unsent)",
-                transport.get_write_buffer_size(),
-            )
-            transport.abort()
+        self.backlog = transport.get_write_buffer_size()
 
 
 def attach(ws: Any) -> FrameWriter | None:

@@ -5,9 +5,16 @@
   quiet websockets are not cut; Engine.IO pings keep them busy anyway).
 - Health checks `GET /readyz` every 500 ms, down after 2 failures, up after
   1 success: a killed or paused node leaves rotation within ~1.5 s.
-- `cookie SERVERID insert indirect nocache`: long-polling requests of one
-  Engine.IO session stick to one node; `option redispatch` ignores the
-  cookie when that node is down so the client's reconnect lands elsewhere.
+- Long-polling requests of one Engine.IO session (and its websocket upgrade) go to
+  the node that holds the session: by the `sid` query parameter, which the reference
+  backend prefixes with the node's name (`node-2.<random>`: `use-server` rules), so a
+  client without cookies (socket.io-client in Node, by default) is served too; and by
+  `cookie SERVERID insert indirect nocache` for the rest. `option redispatch` ignores
+  both when that node is down, so the client's reconnect lands elsewhere.
+- The public frontend serves the Socket.IO path only (`/socket.io/`), plus the load
+  balancer's own `/healthz` (alive) and `/readyz` (at least one node UP), answered by
+  HAProxy itself: the nodes' `/metrics` and `/readyz` stay on their own ports. Any other
+  path is 404.
 - A stats page (`/stats`, `;csv`) on its own port: the supervisor reads
   server states from it.
 """
@@ -24,6 +31,7 @@ from pigeon_lab.cluster.process import ManagedProcess
 from pigeon_lab.errors import EnvironmentProblem
 
 HOST = health.HOST
+SOCKETIO_PATH = "/socket.io"  # the only path the public frontend forwards
 
 
 def haproxy_binary() -> str:
@@ -47,6 +55,9 @@ def haproxy_config(
     servers = "\n".join(
         f"    server {name} {HOST}:{nport} check cookie {name}" for name, nport in nodes.items()
     )
+    by_sid = "\n".join(  # the backend's sids start with "<node name>." (reference_backend/app.py)
+        f"    use-server {name} if {{ url_param(sid) -m beg {name}. }}" for name in nodes
+    )
     return f"""\
 global
     maxconn {maxconn}
@@ -66,6 +77,15 @@ defaults
 
 frontend pigeon
     bind {HOST}:{port}
+    acl socketio path_beg {SOCKETIO_PATH}/
+    acl socketio path {SOCKETIO_PATH}
+    acl some_node_up nbsrv(nodes) gt 0
+    acl lb_health path /healthz
+    acl lb_ready path /readyz
+    http-request return status 200 content-type text/plain string "ok" if lb_health
+    http-request return status 200 content-type text/plain string "ready" if lb_ready some_node_up
+    http-request return status 503 content-type text/plain string "no node" if lb_ready
+    http-request deny deny_status 404 unless socketio
     default_backend nodes
 
 backend nodes
@@ -74,6 +94,7 @@ backend nodes
     http-check expect status 200
     cookie SERVERID insert indirect nocache
     default-server inter 500ms fastinter 250ms downinter 500ms rise 1 fall 2
+{by_sid}
 {servers}
 
 listen stats

@@ -2,6 +2,8 @@
 
 Timeouts are short because a paused (SIGSTOPped) process accepts TCP
 connections but never answers; that must read as 'unready', not hang.
+Redis and Sentinel probes log in with `login` (the cluster's admin user) when the
+cluster has ACL users; anonymous clients are refused there.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import urllib.error
 import urllib.request
 
 import redis
+
+from pigeon_lab.cluster.redis_acl import Login
 
 HOST = "127.0.0.1"
 
@@ -31,21 +35,23 @@ def http_ready(base_url: str, timeout_s: float = 0.5) -> bool:
     return http_status(base_url.rstrip("/") + "/readyz", timeout_s) == 200
 
 
-def redis_client(port: int, timeout_s: float = 0.5) -> redis.Redis:
+def redis_client(port: int, timeout_s: float = 0.5, login: Login | None = None) -> redis.Redis:
     return redis.Redis(
         host=HOST,
         port=port,
         socket_timeout=timeout_s,
         socket_connect_timeout=timeout_s,
         decode_responses=True,
+        username=login.username if login else None,
+        password=login.password if login else None,
     )
 
 
 def redis_info(
-    port: int, section: str = "replication", timeout_s: float = 0.5
+    port: int, section: str = "replication", timeout_s: float = 0.5, login: Login | None = None
 ) -> dict[str, str] | None:
     """INFO <section> as a dict, or None when Redis does not answer."""
-    client = redis_client(port, timeout_s)
+    client = redis_client(port, timeout_s, login)
     try:
         return {str(k): str(v) for k, v in client.info(section).items()}
     except (redis.RedisError, OSError):
@@ -54,8 +60,8 @@ def redis_info(
         client.close()
 
 
-def redis_ping(port: int, timeout_s: float = 0.5) -> bool:
-    client = redis_client(port, timeout_s)
+def redis_ping(port: int, timeout_s: float = 0.5, login: Login | None = None) -> bool:
+    client = redis_client(port, timeout_s, login)
     try:
         return bool(client.ping())
     except (redis.RedisError, OSError):
@@ -64,9 +70,9 @@ def redis_ping(port: int, timeout_s: float = 0.5) -> bool:
         client.close()
 
 
-def redis_health(port: int, timeout_s: float = 0.5) -> str:
+def redis_health(port: int, timeout_s: float = 0.5, login: Login | None = None) -> str:
     """'master', 'replica (link up|down)' or 'unreachable'."""
-    info = redis_info(port, timeout_s=timeout_s)
+    info = redis_info(port, timeout_s=timeout_s, login=login)
     if info is None:
         return "unreachable"
     if info.get("role") == "master":
@@ -76,9 +82,9 @@ def redis_health(port: int, timeout_s: float = 0.5) -> str:
     )
 
 
-def replica_synced(port: int) -> bool:
+def replica_synced(port: int, login: Login | None = None) -> bool:
     """Ready as a replica: its link is up (or Sentinel promoted it and it is a primary now)."""
-    info = redis_info(port)
+    info = redis_info(port, login=login)
     return info is not None and (
         info.get("role") == "master" or info.get("master_link_status") == "up"
     )
@@ -90,9 +96,11 @@ def command(client: redis.Redis, *args: str | int) -> object:
     return reply
 
 
-def sentinel_primary(port: int, master_name: str, timeout_s: float = 0.5) -> str | None:
+def sentinel_primary(
+    port: int, master_name: str, timeout_s: float = 0.5, login: Login | None = None
+) -> str | None:
     """The primary 'host:port' that a Sentinel reports, or None."""
-    client = redis_client(port, timeout_s)
+    client = redis_client(port, timeout_s, login)
     try:
         addr = command(client, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", master_name)
     except (redis.RedisError, OSError):
@@ -105,8 +113,10 @@ def sentinel_primary(port: int, master_name: str, timeout_s: float = 0.5) -> str
     return f"{host}:{mport}" if host else None
 
 
-def sentinel_health(port: int, master_name: str, timeout_s: float = 0.5) -> str:
-    primary = sentinel_primary(port, master_name, timeout_s)
+def sentinel_health(
+    port: int, master_name: str, timeout_s: float = 0.5, login: Login | None = None
+) -> str:
+    primary = sentinel_primary(port, master_name, timeout_s, login)
     return f"primary {primary}" if primary else "unreachable"
 
 

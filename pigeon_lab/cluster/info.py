@@ -6,6 +6,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from pigeon_lab.cluster.redis_acl import Login, RedisCredentials
+
 
 @dataclass
 class ProcessInfo:
@@ -20,11 +22,12 @@ class ProcessInfo:
 
 @dataclass
 class ClusterInfo:
-    """Addresses, secret and processes of a running cluster.
+    """Addresses, secrets and processes of a running cluster.
 
     `redis_primary`/`redis_replicas` name the roles as of the last
     start/failover (process names keep their launch role). `lb_url` is the
-    HAProxy URL, or node-1's URL without a load balancer.
+    HAProxy URL, or node-1's URL without a load balancer. `redis_credentials`:
+    the Redis ACL users (None without ACL); a secret, like `jwt_secret`.
     """
 
     lb_url: str
@@ -40,11 +43,13 @@ class ClusterInfo:
     haproxy_stats_url: str | None = None
     supervisor_pid: int | None = None
     processes: list[ProcessInfo] = field(default_factory=list)
+    redis_credentials: RedisCredentials | None = None
 
     def to_dict(self, *, include_secret: bool = True) -> dict[str, Any]:
         data = asdict(self)
         if not include_secret:
             data["jwt_secret"] = None
+            data["redis_credentials"] = None
         return data
 
     def to_json(self, *, include_secret: bool = True, indent: int | None = 2) -> str:
@@ -54,11 +59,18 @@ class ClusterInfo:
     def from_dict(cls, data: dict[str, Any]) -> ClusterInfo:
         values = dict(data)
         values["processes"] = [ProcessInfo(**p) for p in values.get("processes", [])]
+        creds = values.get("redis_credentials")
+        values["redis_credentials"] = RedisCredentials.from_dict(creds) if creds else None
         return cls(**values)
 
     @classmethod
     def from_json(cls, text: str) -> ClusterInfo:
         return cls.from_dict(json.loads(text))
+
+    @property
+    def admin_login(self) -> Login | None:
+        """The Redis admin login (health probes, failover), or None without ACL."""
+        return self.redis_credentials.admin if self.redis_credentials else None
 
     def process(self, name: str) -> ProcessInfo | None:
         return next((p for p in self.processes if p.name == name), None)

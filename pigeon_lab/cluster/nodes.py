@@ -1,7 +1,8 @@
 """Backend nodes: the command line and environment of `python -m reference_backend`.
 
-The JWT secret goes through the environment (`PIGEON_BACKEND_JWT_SECRET`), not
-argv, so `ps` does not show it. PYTHONPATH is set so the package imports the
+The JWT secret and the Redis credentials go through the environment
+(`PIGEON_BACKEND_JWT_SECRET`, `PIGEON_BACKEND_REDIS_PASSWORD`, ...), not argv, so `ps`
+and the log's start line do not show them. PYTHONPATH is set so the package imports the
 same way from any working directory.
 """
 
@@ -39,9 +40,17 @@ def backend_pythonpath() -> str:
 
 
 def node_process(
-    name: str, port: int, spec: ClusterSpec, *, redis_url: str, jwt_secret: str
+    name: str,
+    port: int,
+    spec: ClusterSpec,
+    *,
+    redis_url: str,
+    jwt_secret: str,
+    secret_env: Mapping[str, str] | None = None,
 ) -> ManagedProcess:
-    """An (unstarted) backend node of the cluster; ready when `GET /readyz` answers 200."""
+    """An (unstarted) backend node of the cluster; ready when `GET /readyz` answers 200.
+
+    `secret_env`: more secrets for its environment (the Redis credentials)."""
     args = ["--durability", spec.durability, *spec.backend.to_args(), *spec.backend_args]
     for flaw in spec.flaws:
         args += ["--flaw", flaw]
@@ -52,7 +61,7 @@ def node_process(
         redis_url=redis_url,
         jwt_secret=jwt_secret,
         args=args,
-        extra_env=spec.extra_env,
+        extra_env={**spec.extra_env, **(secret_env or {})},
     )
 
 

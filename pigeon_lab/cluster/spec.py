@@ -50,6 +50,8 @@ class ClusterSpec:
     `flaws` become one `--flaw` each.
     `redis_aof`: Redis keeps an append-only file (fsync every second), so a
     restarted primary comes back with its data instead of empty.
+    `redis_acl`: ACL users per role with passwords generated per cluster (redis_acl.py);
+    `redis_maxmemory_mb`: Redis's memory bound, `noeviction` (None: unbounded).
     """
 
     run_dir: Path
@@ -65,6 +67,8 @@ class ClusterSpec:
     ready_timeout_s: float = 30.0
     master_name: str = "pigeon"
     redis_aof: bool = True
+    redis_acl: bool = True
+    redis_maxmemory_mb: int | None = 512
     down_after_ms: int = 2000
     failover_timeout_ms: int = 6000
     extra_env: dict[str, str] = field(default_factory=dict)

@@ -37,9 +37,9 @@ def probe_health(proc: ProcessInfo, info: ClusterInfo, state: str) -> str:
         )
         return "ready" if ready else "unready"
     if proc.kind in ("redis-primary", "redis-replica"):
-        return health.redis_health(proc.port)
+        return health.redis_health(proc.port, login=info.admin_login)
     if proc.kind == "sentinel":
-        return health.sentinel_health(proc.port, info.master_name)
+        return health.sentinel_health(proc.port, info.master_name, login=info.admin_login)
     if proc.kind == "haproxy" and info.haproxy_stats_url:
         states = health.haproxy_server_states(info.haproxy_stats_url)
         if not states:

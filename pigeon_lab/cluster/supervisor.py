@@ -7,6 +7,10 @@ Teardown runs on leaving the `with` block for any reason, on SIGTERM (turned
 into SystemExit while the context is active, when the process had no handler
 of its own), and at interpreter exit; if the supervisor is SIGKILLed its
 children die by PR_SET_PDEATHSIG.
+
+Redis security (redis_secrets.py, redis_acl.py): with `spec.redis_acl` one ACL user and
+password per role, configs with passwords outside the run folder, the nodes' password in
+their environment, the supervisor's probes and failover as the admin user.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 
 from pigeon_lab.cluster import health
@@ -29,6 +34,8 @@ from pigeon_lab.cluster.info import ClusterInfo, ProcessInfo
 from pigeon_lab.cluster.nodes import node_process
 from pigeon_lab.cluster.ports import HOST, free_ports
 from pigeon_lab.cluster.process import ManagedProcess, stop_all
+from pigeon_lab.cluster.redis_acl import Login, RedisCredentials
+from pigeon_lab.cluster.redis_secrets import RedisSecrets
 from pigeon_lab.cluster.spec import ClusterSpec
 from pigeon_lab.cluster.status import ProcessStatus, statuses
 from pigeon_lab.errors import ClusterError, ProcessNotFound
@@ -41,6 +48,7 @@ class Cluster:
         self.spec = spec
         self.run_dir = spec.run_dir
         self.jwt_secret = spec.jwt_secret or secrets.token_urlsafe(32)
+        self.secrets = RedisSecrets.make(spec)
         self.processes: dict[str, ManagedProcess] = {}
         self.primary_name = "redis-primary"
         self.stats_url: str | None = None
@@ -78,26 +86,11 @@ class Cluster:
         ports = iter(free_ports(n_ports))
 
         primary_port = next(ports)
-        conf = rds.server_config(
-            primary_port,
-            self.run_dir / "redis" / "redis-primary",
-            replica_of=None,
-            aof=spec.redis_aof,
-        )
-        self._launch(
-            [rds.redis_process("redis-primary", "redis-primary", conf, primary_port, self.run_dir)],
-            deadline,
-        )
-
-        replicas = []
-        for i in range(1, spec.replicas + 1):
-            port, name = next(ports), f"redis-replica-{i}"
-            conf = rds.server_config(
-                port, self.run_dir / "redis" / name, replica_of=primary_port, aof=spec.redis_aof
-            )
-            replicas.append(
-                rds.redis_process(name, "redis-replica", conf, port, self.run_dir, replica=True)
-            )
+        self._launch([self._redis_server("redis-primary", primary_port, None)], deadline)
+        replicas = [
+            self._redis_server(f"redis-replica-{i}", next(ports), primary_port)
+            for i in range(1, spec.replicas + 1)
+        ]
         self._launch(replicas, deadline)
 
         sentinels = []
@@ -112,9 +105,13 @@ class Cluster:
                 quorum=max(1, quorum),
                 down_after_ms=spec.down_after_ms,
                 failover_timeout_ms=spec.failover_timeout_ms,
+                acl=self.credentials,
             )
+            files = self.secrets.process_files()
             sentinels.append(
-                rds.redis_process(name, "sentinel", conf, port, self.run_dir, sentinel=True)
+                rds.redis_process(
+                    name, "sentinel", conf, port, self.run_dir, sentinel=True, **files
+                )
             )
             self._sentinel_ports.append(port)
         self._launch(sentinels, deadline)
@@ -149,6 +146,22 @@ class Cluster:
         order = sorted(self.processes.values(), key=lambda p: _STOP_ORDER.get(p.kind, 9))
         for problem in stop_all(order, grace_s=1.0):
             print(f"pigeon-lab: teardown: {problem}", file=sys.stderr)
+        self.secrets.cleanup()
+
+    # ----- Redis security (redis_secrets.py): kept apart from the process wiring above -----
+    @property
+    def credentials(self) -> RedisCredentials | None:
+        return self.secrets.credentials
+
+    @property
+    def private_dir(self) -> Path | None:
+        """Where the configs with passwords are (outside the run folder; None without ACL)."""
+        return self.secrets.private_dir
+
+    @property
+    def admin_login(self) -> Login | None:
+        """How the supervisor (and tests) log in to Redis and the Sentinels."""
+        return self.secrets.admin_login
 
     def _launch(self, procs: list[ManagedProcess], deadline: float) -> None:
         for proc in procs:
@@ -160,14 +173,29 @@ class Cluster:
         self.processes[proc.name] = proc
         return proc
 
+    def _redis_server(self, name: str, port: int, replica_of: int | None) -> ManagedProcess:
+        """The primary (replica_of None) or a replica, with the cluster's Redis secrets."""
+        options = self.secrets.server_options(self.spec)
+        conf = rds.server_config(port, self.run_dir / "redis" / name, replica_of=replica_of,
+                                 **options)  # fmt: skip
+        kind = "redis-primary" if replica_of is None else "redis-replica"
+        files = self.secrets.process_files()
+        replica = replica_of is not None
+        return rds.redis_process(name, kind, conf, port, self.run_dir, replica=replica, **files)
+
     def _node_process(self, name: str, port: int) -> ManagedProcess:
         return node_process(
-            name, port, self.spec, redis_url=self.redis_url, jwt_secret=self.jwt_secret
+            name,
+            port,
+            self.spec,
+            redis_url=self.redis_url,
+            jwt_secret=self.jwt_secret,
+            secret_env=self.secrets.node_env(),
         )
 
     def _wait_sentinel_mesh(self, deadline: float) -> None:
         while not rds.sentinel_mesh_ready(
-            self._sentinel_ports, self.spec.master_name, self.spec.replicas
+            self._sentinel_ports, self.spec.master_name, self.spec.replicas, self.admin_login
         ):
             for name in self._names("sentinel"):
                 if self.processes[name].returncode is not None:
@@ -221,6 +249,7 @@ class Cluster:
             durability=self.spec.durability,
             haproxy_stats_url=self.stats_url,
             supervisor_pid=os.getpid(),
+            redis_credentials=self.credentials,
             processes=[
                 ProcessInfo(p.name, p.kind, p.pid, p.port, str(p.log_path))
                 for p in self.processes.values()
@@ -280,7 +309,9 @@ class Cluster:
 
     def failover(self, timeout_s: float = 30.0) -> str:
         """SENTINEL FAILOVER and wait for a new primary; returns its process name."""
-        new_addr = rds.failover(self._sentinel_ports, self.spec.master_name, timeout_s)
+        new_addr = rds.failover(
+            self._sentinel_ports, self.spec.master_name, timeout_s, self.admin_login
+        )
         for name in self._names("redis-primary", "redis-replica"):
             if f"{HOST}:{self.processes[name].port}" == new_addr:
                 self.primary_name = name

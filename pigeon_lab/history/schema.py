@@ -35,6 +35,7 @@ class Kind(StrEnum):
     SYNC_OK = "sync_ok"
     DELIVER = "deliver"
     ADVERSARIAL = "adversarial"  # an attack attempt; `error` holds the refusal code or "accepted"
+    TOKEN_REFRESH = "token_refresh"  # a live connection's token renewed; `detail`: how
 
 
 KINDS: tuple[str, ...] = tuple(k.value for k in Kind)

@@ -79,6 +79,16 @@ class LoadContext:
     def issued(self, workspace: str, user: str) -> IssuedToken:
         return self.issuer.issue(workspace, user)
 
+    def renewed(self, workspace: str, user: str) -> IssuedToken:
+        """A new token for a live connection (its own is about to expire)."""
+        return self.issuer.renew(workspace, user)
+
+    @property
+    def token_refresh(self) -> bool:
+        """Whether the target extends a live connection with `refresh` (else: reconnect)."""
+        profile = self.config.profile
+        return profile is None or profile.capabilities.token_refresh
+
     def mint(self, workspace: str, user: str, *, ttl_s: float, secret: str | None = None) -> str:
         """A token signed like the run's, with another lifetime or secret (for attacks);
         '' when the issuer cannot mint (a command or a file)."""

@@ -1,5 +1,10 @@
 """python-socketio's side of the load users: Locust's contrib client with JSON by orjson.
-(``refusal_code`` moved to ``pigeon_lab.protocol.codec``; re-exported here.)"""
+(``refusal_code`` moved to ``pigeon_lab.protocol.codec``; re-exported here.)
+
+python-engineio's client drops a connection whose long-polling response holds more than 16
+packets (``Payload.max_decode_packets``); a server that drains its queue per poll (the
+reference backend does, up to a byte budget, as the JavaScript client expects) sends more
+on a busy channel. The load process raises that limit (``POLL_DECODE_PACKETS``)."""
 
 from __future__ import annotations
 
@@ -7,9 +12,13 @@ from typing import Any
 
 import orjson
 import socketio
+from engineio import payload
 from locust.contrib.socketio import SocketIOClient
 
 from pigeon_lab.protocol.codec import refusal_code
+
+POLL_DECODE_PACKETS = 100_000
+payload.Payload.max_decode_packets = max(payload.Payload.max_decode_packets, POLL_DECODE_PACKETS)
 
 
 class _OrjsonJson:

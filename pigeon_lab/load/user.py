@@ -6,14 +6,10 @@ also fire Locust's ``request`` event with real timings. Deliveries go to the pro
 latency histogram, and Locust gets a 1-in-``DELIVER_SAMPLE`` sample of them (per-event
 stats cost more than the rest of the receive path).
 
-The client is chosen by transport (``LoadConfig.client``, default ``auto``): the lean
-websocket client of ``lean_client.py`` for ``websocket`` over ``http://``/``ws://`` URLs,
-python-socketio's sync client (JSON by orjson) for ``polling`` and TLS URLs. Both have
-the same surface, so ``ChatUser`` stays a ``SocketIOUser`` whose ``sio`` is one or the other.
-
-Users speak through the load context's codec (``pigeon_lab.protocol.codec``): event
-names, payloads, acks and pushes are the codec's business, not this module's. They find
-the context through their class's ``slot`` (see ``chat_users.user_classes``).
+The client is chosen by transport (``LoadConfig.client``): the lean websocket client
+(``lean_client.py``) for ``websocket`` over ``http://``, python-socketio's otherwise; both
+have the same surface. Users speak through the load context's codec (event names,
+payloads, acks, pushes) and find the context through their class's ``slot``.
 """
 
 from __future__ import annotations
@@ -38,6 +34,7 @@ from pigeon_lab.load.context import ContextSlot, LoadContext
 from pigeon_lab.load.latency import DELIVER_SAMPLE
 from pigeon_lab.load.lean_client import LeanSocketIOClient, use_lean_client
 from pigeon_lab.load.sio_client import PigeonSocketIOClient
+from pigeon_lab.load.token_refresh import LiveToken, RefreshTimer
 from pigeon_lab.load.workload import (
     UserPlan,
     body_sent_wall_ns,
@@ -56,8 +53,8 @@ _DELIVER_STAT = f"deliver (1/{DELIVER_SAMPLE} sample)"
 _IDLE_S = 5.0  # longest sleep of a user's loop
 
 
-class ChatUser(SocketIOUser):
-    """One chat client: connect, join its channels, send on schedule, deliver in order."""
+class ChatUser(SocketIOUser, LiveToken):
+    """One chat client: connect, join, send on schedule, deliver in order, renew its token."""
 
     abstract = True
     slot: ContextSlot  # set by ``user_classes``
@@ -101,6 +98,9 @@ class ChatUser(SocketIOUser):
         self.sio.on(self.codec.message_event, self._on_message, namespace=ns)
         self.sio.on("disconnect", self._on_disconnect, namespace=ns)
         self.sio.on("connect_error", self._on_connect_error, namespace=ns)
+        self.sio.on("closing", self._on_closing, namespace=ns)
+        self.refresh, self.ack_timeout_s = RefreshTimer(), policy.ack_timeout
+        self._closing: str | None = None  # why the server said it closes the connection
         self.node: str | None = None
         self.wake = Event()
         self.sleep_until = 0.0
@@ -146,8 +146,10 @@ class ChatUser(SocketIOUser):
                 if self.algo.connected:
                     self._send(now)
             self._perform(self.algo.tick(now))
+            self._tick_token(now, self.algo.connected, self.plan.workspace, self.plan.user)
             # every timer is in next_deadline and a stop sets ``wake``: the cap is a safety net
-            wake_at = min(self.algo.next_deadline() or now + _IDLE_S, now + _IDLE_S)
+            wake_at = min(self.algo.next_deadline() or now + _IDLE_S, now + _IDLE_S,
+                          self.refresh.next_deadline() or now + _IDLE_S)  # fmt: skip
             if not self.ctx.stopping:
                 wake_at = min(wake_at, next_send)
             self.sleep_until = wake_at
@@ -189,13 +191,13 @@ class ChatUser(SocketIOUser):
 
     # ----- connection -----
     def _connect(self) -> None:
-        self._connect_error = None
-        token = self.ctx.token(self.plan.workspace, self.plan.user)
+        self._connect_error = self._closing = None
+        issued = self.ctx.issued(self.plan.workspace, self.plan.user)
         t0 = _mono()
         try:
             self.sio.connect(
                 self.plan.url,
-                auth=self.codec.auth(token),
+                auth=self.codec.auth(issued.value),
                 transports=[self.work.transport],
                 wait_timeout=self.cfg.connect_timeout_s,
                 **self._connect_options,
@@ -212,6 +214,7 @@ class ChatUser(SocketIOUser):
         ms = (_mono() - t0) * 1000
         self._row(Kind.CONNECT, latency_ms=ms, attempt=self.algo.connect_attempt)
         self._stat("connect", ms)
+        self._token_connected(issued)
         self._perform(self.algo.on_connect(_mono()))
 
     def _disconnect(self) -> None:
@@ -223,7 +226,8 @@ class ChatUser(SocketIOUser):
         self._connect_error = refusal_code(data)
 
     def _on_disconnect(self, reason: Any = None) -> None:
-        self._row(Kind.DISCONNECT, error=str(reason) if reason else None)
+        self.refresh.clear()
+        self._row(Kind.DISCONNECT, error=self._closing or (str(reason) if reason else None))
         self.node = None
         self._perform(self.algo.on_disconnect(_mono()))
         self.wake.set()

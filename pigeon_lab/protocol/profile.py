@@ -55,8 +55,10 @@ DEFAULT_ACK: dict[str, str] = {
     "duplicate": "duplicate",
 }
 
-Capability = Literal["acks", "seqs", "history", "client_ids", "server_sender"]
-CAPABILITIES: tuple[Capability, ...] = ("acks", "seqs", "history", "client_ids", "server_sender")
+Capability = Literal["acks", "seqs", "history", "client_ids", "server_sender", "token_refresh"]
+CAPABILITIES: tuple[Capability, ...] = (
+    "acks", "seqs", "history", "client_ids", "server_sender", "token_refresh"
+)  # fmt: skip
 
 
 class Capabilities(Frozen):
@@ -70,6 +72,11 @@ class Capabilities(Frozen):
     )
     server_sender: bool = Field(
         default=True, description="the server stamps each message's sender from the token"
+    )
+    token_refresh: bool = Field(
+        default=False,
+        description="`refresh {token}` extends a live connection (protocol.md's extension of "
+        "the reference backend); without it a client reconnects with a fresh token",
     )
 
     def missing(self, needed: tuple[str, ...]) -> list[str]:

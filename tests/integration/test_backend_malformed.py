@@ -3,12 +3,17 @@ crashes, nobody is disconnected, and a bystander on the same node is served thro
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
+import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
+from pigeon_lab.load.wsframe import OP_BINARY, OP_TEXT
 from tests.integration.backend_harness import (
     Lab,
     Proc,
@@ -18,6 +23,7 @@ from tests.integration.backend_harness import (
     run,
     token,
 )
+from tests.integration.eio_raw import RawPolling, RawWebSocket
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
@@ -173,3 +179,175 @@ def test_malformed_payloads_are_refused_and_nothing_breaks(node: Proc) -> None:
     _, metrics = http_get(node.url + "/metrics")
     assert 'pigeon_errors_total{code="bad_request"}' in metrics
     assert "pigeon_internal_errors_total 0.0" in metrics
+
+
+# ---- Engine.IO-level garbage --------------------------------------------------------------
+def _metric(url: str, name: str) -> float:
+    """The sum of a counter's samples on a node's /metrics."""
+    total = 0.0
+    for line in http_get(url + "/metrics")[1].splitlines():
+        if line.startswith(name) and not line.startswith("#"):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def _rss_kib(proc: Proc) -> int:
+    text = Path(f"/proc/{proc.popen.pid}/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+) kB", text).group(1))  # type: ignore[union-attr]
+
+
+async def _ends(ws: RawWebSocket, timeout: float = 5.0) -> bool:
+    """Whether the node ends this websocket within `timeout`."""
+    try:
+        await ws.read_all(timeout)
+    except (ConnectionError, OSError):
+        return True
+    return ws.closed
+
+
+def test_engineio_garbage_is_dropped_and_each_abuse_ends_only_its_session(node: Proc) -> None:
+    junk0 = _metric(node.url, "pigeon_malformed_packets_total")
+
+    async def scenario() -> None:
+        bystander = await peer(node.url, "w1", "eio-bystander")
+        assert (await bystander.call("join", {"channel": "eio"}))["ok"] is True
+
+        # unknown Engine.IO packet types and undecodable frames: dropped, the session goes on
+        ws = RawWebSocket(node.url)
+        await ws.open(token("w1", "eio-junk"))
+        for text in ("7", "8x", "x", "é", "", "9" * 1000, "4", "6\x00"):
+            await ws.send_text(text)
+        assert (await ws.call(5, "join", {"channel": "eio"}))["ok"] is True
+        # a binary event whose attachment never comes: the next event is not swallowed
+        await ws.send_text('451-["send",{"channel":"eio","client_msg_id":"b","body":' +
+                           '{"_placeholder":true,"num":0}}]')  # fmt: skip
+        assert (await ws.call(6, "join", {"channel": "eio"}))["ok"] is True
+        ws.close()
+
+        # invalid UTF-8 in a text frame: the websocket layer ends that connection (1007)
+        bad_utf8 = RawWebSocket(node.url)
+        await bad_utf8.open(token("w1", "eio-utf8"))
+        await bad_utf8.send_frame(b'42["join",{"channel":"\xff\xfe"}]')
+        assert await _ends(bad_utf8)
+
+        # broken attachment sequences end the session: a count of ten digits, an attachment
+        # nobody announced, attachments past 1 MiB
+        for steps in (
+            [(OP_TEXT, b'45999999999-["send",{"_placeholder":true,"num":0}]')],
+            [(OP_BINARY, b"\x00" * 100)],
+            [(OP_TEXT, b'452-["send",[{"_placeholder":true,"num":0},'
+                       b'{"_placeholder":true,"num":1}]]'),
+             (OP_BINARY, b"\x01" * 700_000), (OP_BINARY, b"\x02" * 700_000)],
+        ):  # fmt: skip
+            abuser = RawWebSocket(node.url)
+            await abuser.open(token("w1", "eio-attach"))
+            for opcode, payload in steps:
+                await abuser.send_frame(payload, opcode)
+            assert await _ends(abuser), steps[0][1][:20]
+
+        # long-polling: invalid UTF-8, a broken packet, too many packets, too many bytes
+        async with aiohttp.ClientSession() as session:
+            for body in (
+                b"42\xff\xfe",
+                b"x",
+                ("\x1e".join(["3"] * 300)).encode(),
+                b"4" + b"0" * 1_100_000,
+            ):
+                poller = RawPolling(node.url, session)
+                await poller.open(token("w1", "eio-post"))
+                assert await poller.post_raw(body) == 400, body[:10]
+                assert await poller.post("3") == 400  # the session is over
+        assert (await bystander.call("sync", {"channel": "eio", "after_seq": 0}))["ok"] is True
+        assert bystander.sio.connected
+        await bystander.close()
+
+    run(scenario(), timeout=60)
+    assert http_get(node.url + "/readyz")[0] == 200
+    assert _metric(node.url, "pigeon_malformed_packets_total") >= junk0 + 12
+    assert "pigeon_internal_errors_total 0.0" in http_get(node.url + "/metrics")[1]
+    assert "Traceback" not in node.log.read_text()  # counted, not logged
+
+
+def test_a_flood_of_garbage_leaves_the_node_ready_bounded_and_serving(node: Proc) -> None:
+    """Attachments before connect, unknown packets and junk POSTs for a few seconds: the
+    node stays ready, its RSS bounded, and two honest clients' deliveries within the
+    smoke scenario's thresholds (delivery p99 < 3000 ms)."""
+    stop = 0.0
+    rss0 = _rss_kib(node)
+
+    async def attach_before_connect() -> None:
+        while time.monotonic() < stop:
+            ws = RawWebSocket(node.url)
+            try:
+                await ws.open(None)  # no Socket.IO connect
+                for _ in range(20):
+                    await ws.send_frame(b"\x07" * 65536, OP_BINARY)
+            except (ConnectionError, OSError):
+                pass
+            ws.close()
+
+    async def junk_frames() -> None:  # cut after MAX_JUNK or at the frame rate: reconnect
+        while time.monotonic() < stop:
+            ws = RawWebSocket(node.url)
+            try:
+                await ws.open(token("w1", "flood-junk"))
+                while time.monotonic() < stop:
+                    for text in ("7", "x", "49", '42["send"', "6"):
+                        await ws.send_text(text)
+                    await asyncio.sleep(0)
+            except (ConnectionError, OSError):
+                pass
+            ws.close()
+
+    async def junk_posts() -> None:
+        async with aiohttp.ClientSession() as session:
+            while time.monotonic() < stop:
+                poller = RawPolling(node.url, session)
+                try:
+                    await poller.open(token("w1", "flood-post"))
+                    await poller.post_raw(b"\xff" * 50_000)
+                except (ConnectionError, aiohttp.ClientError):
+                    pass
+
+    async def scenario() -> None:
+        nonlocal stop
+        sender = await peer(node.url, "w1", "flood-sender")
+        receiver = await peer(node.url, "w1", "flood-receiver")
+        arrived: dict[int, float] = {}
+
+        async def on_message(m: dict[str, Any]) -> None:
+            receiver.messages.append(m)
+            arrived[m["seq"]] = time.monotonic()
+
+        receiver.sio.on("message", on_message)
+        for p in (sender, receiver):
+            assert (await p.call("join", {"channel": "flood"}))["ok"] is True
+        stop = time.monotonic() + 5.0
+        flooders = (attach_before_connect, attach_before_connect, junk_frames, junk_posts)
+        floods = [asyncio.create_task(f()) for f in flooders]
+        sent: dict[int, float] = {}
+        ready, peak, i = [], 0, 0
+        while time.monotonic() < stop:
+            t0 = time.monotonic()
+            ack = await sender.call(
+                "send", {"channel": "flood", "client_msg_id": f"fl{i}", "body": "x"}
+            )
+            assert ack["ok"] is True, ack
+            sent[ack["seq"]] = t0
+            ready.append(http_get(node.url + "/readyz")[0])
+            peak = max(peak, _rss_kib(node))
+            i += 1
+            await asyncio.sleep(0.05)
+        await asyncio.gather(*floods)
+        await receiver.wait_messages(len(sent))
+        delays = sorted(arrived[seq] - t0 for seq, t0 in sent.items() if seq in arrived)
+        assert len(delays) == len(sent) > 20
+        p99 = delays[int(len(delays) * 0.99) - 1]
+        assert p99 < 3.0, delays[-5:]
+        assert set(ready) == {200}
+        assert (peak - rss0) / 1024 < 64, f"RSS grew {(peak - rss0) / 1024:.0f} MiB"
+        for p in (sender, receiver):
+            await p.close()
+
+    run(scenario(), timeout=60)
+    assert http_get(node.url + "/readyz")[0] == 200

@@ -287,9 +287,10 @@ def test_long_polling_transport_works(stack: Endpoints) -> None:
 
 
 def test_health_ready_and_metrics_endpoints(stack: Endpoints) -> None:
-    assert http_get(stack.a.url + "/healthz") == (200, "ok\n")
-    assert http_get(stack.a.url + "/readyz") == (200, "ready\n")
-    status, text = http_get(stack.a.url + "/metrics")
+    """On a node's own port (`b`; HAProxy does not forward them, test_cluster_security)."""
+    assert http_get(stack.b.url + "/healthz") == (200, "ok\n")
+    assert http_get(stack.b.url + "/readyz") == (200, "ready\n")
+    status, text = http_get(stack.b.url + "/metrics")
     assert status == 200
     for needle in (
         "pigeon_connections ",
@@ -298,5 +299,5 @@ def test_health_ready_and_metrics_endpoints(stack: Endpoints) -> None:
         'pigeon_ack_latency_seconds_bucket{event="send",le="0.005"}',
     ):
         assert needle in text, needle
-    assert any(f'pigeon_node_info{{node="{name}"}} 1.0' in text for name in stack.a.names)
+    assert any(f'pigeon_node_info{{node="{name}"}} 1.0' in text for name in stack.b.names)
     assert http_get(stack.a.url + "/nope")[0] == 404
