@@ -41,10 +41,12 @@ class Node:
         speedups.install()
         self.settings = settings
         self.metrics = Metrics(settings.node_name)
+        amap = settings.address_map
         self.manager = PigeonRedisManager(
             settings.redis_url,
             on_publish_failure=self.metrics.publish_failures.inc,
-            publish_client=connect(settings.redis_url, decode=False),
+            publish_client=connect(settings.redis_url, decode=False, address_map=amap),
+            address_map=amap,
         )
         self.sio = socketio.AsyncServer(
             async_mode="asgi",
@@ -59,7 +61,7 @@ class Node:
         )
         timeout = max(2.0, settings.wait_timeout_ms / 1000 + 1.5)
         self.store = Store(
-            connect(settings.redis_url, command_timeout_s=timeout),
+            connect(settings.redis_url, command_timeout_s=timeout, address_map=amap),
             retention=settings.retention,
             dedupe_ttl_s=settings.dedupe_ttl_s,
             durability=settings.durability,

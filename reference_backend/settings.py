@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from reference_backend.addrmap import AddressMap
 from reference_backend.flaws import FLAW_NAMES
 
 ENV_PREFIX = "PIGEON_BACKEND_"
@@ -27,6 +28,7 @@ class Settings(BaseModel):
     port: int = Field(8000, ge=0, le=65535)
     node_name: str = ""
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_address_map: str = ""
     jwt_secret: str = Field(min_length=1)
     durability: Literal["fast", "replicated"] = "fast"
     wait_replicas: int = Field(1, ge=1, le=16)
@@ -50,6 +52,17 @@ class Settings(BaseModel):
         if not value.startswith(("redis://", "rediss://", "redis+sentinel://", "unix://")):
             raise ValueError("must start with redis://, rediss://, unix:// or redis+sentinel://")
         return value
+
+    @field_validator("redis_address_map")
+    @classmethod
+    def _address_map(cls, value: str) -> str:
+        AddressMap.parse(value)  # ValueError names the bad pair
+        return value
+
+    @property
+    def address_map(self) -> AddressMap:
+        """Where to dial instead of each Redis/Sentinel address (``--redis-address-map``)."""
+        return AddressMap.parse(self.redis_address_map)
 
     @field_validator("flaws")
     @classmethod
@@ -81,6 +94,13 @@ def _parser() -> argparse.ArgumentParser:
         "--redis-url",
         default="redis://127.0.0.1:6379/0",
         help="redis://h:p/db or redis+sentinel://h1:p1,h2:p2/db/<master> (adapter and store)",
+    )
+    add(
+        "--redis-address-map",
+        default="",
+        metavar="FROM=TO,...",
+        help="dial TO instead of FROM (HOST:PORT each) for every Redis and Sentinel address, "
+        "also those Sentinel reports (a fault proxy per node and link)",
     )
     add("--jwt-secret", default=None, help="HS256 secret of the tokens (required)")
     add(

@@ -26,6 +26,7 @@ from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialBackoff
 from socketio.redis_manager import parse_redis_sentinel_url
 
+from reference_backend.addrmap import AddressMap, MappedSentinel
 from reference_backend.batching import AutoPipeline
 from reference_backend.errors import ProtoError
 
@@ -63,9 +64,15 @@ def channel_key(ws: str, channel: str) -> str:
 
 
 def connect(
-    url: str, *, command_timeout_s: float = COMMAND_TIMEOUT_S, decode: bool = True
+    url: str,
+    *,
+    command_timeout_s: float = COMMAND_TIMEOUT_S,
+    decode: bool = True,
+    address_map: AddressMap | None = None,
 ) -> Redis:
-    """A client for the primary; through Sentinel it follows the current primary."""
+    """A client for the primary; through Sentinel it follows the current primary.
+    Every address it dials goes through `address_map` (``--redis-address-map``)."""
+    amap = address_map or AddressMap()
     common: dict[str, Any] = {
         "socket_timeout": command_timeout_s,
         "socket_connect_timeout": CONNECT_TIMEOUT_S,
@@ -77,13 +84,14 @@ def connect(
     if url.startswith("redis+sentinel://"):
         sentinels, service, extra = parse_redis_sentinel_url(url)
         # redis-py's asyncio Sentinel is unannotated: typed here, at the boundary.
-        make_sentinel = cast("Callable[..., Sentinel]", Sentinel)
+        make_sentinel = cast("Callable[..., Sentinel]", MappedSentinel)
         sentinel = make_sentinel(
+            amap,
             sentinels,
             sentinel_kwargs={"socket_timeout": 1.0, "socket_connect_timeout": CONNECT_TIMEOUT_S},
         )
         return cast(Redis, sentinel.master_for(service or "pigeon", **common, **extra))
-    return Redis.from_url(url, **common)
+    return Redis.from_url(amap.url(url), **common)
 
 
 def to_message(channel: str, entry_id: str, f: dict[str, str]) -> Message:
