@@ -40,7 +40,7 @@ sys.path.insert(0, str(REPO))
 from pigeon_lab.cluster.ports import free_port  # noqa: E402
 from pigeon_lab.cluster.process import ManagedProcess  # noqa: E402
 from pigeon_lab.proxy.client import ProxyClient  # noqa: E402
-from pigeon_lab.proxy.process import proxy_process, proxy_url  # noqa: E402
+from pigeon_lab.cluster.fault_proxy import proxy_process, proxy_url  # noqa: E402
 
 HOST = "127.0.0.1"
 MIB = 1 << 20

@@ -20,12 +20,15 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from types import FrameType
 
 from pigeon_lab.cluster import health
 from pigeon_lab.cluster import redis as rds
 from pigeon_lab.cluster.haproxy import haproxy_process
 from pigeon_lab.cluster.info import ClusterInfo, ProcessInfo
+from pigeon_lab.cluster.link_faults import LinkFaults
+from pigeon_lab.cluster.links import LinkWiring
 from pigeon_lab.cluster.nodes import node_process
 from pigeon_lab.cluster.ports import HOST, free_ports
 from pigeon_lab.cluster.process import ManagedProcess, stop_all
@@ -45,6 +48,9 @@ class Cluster:
         self.primary_name = "redis-primary"
         self.stats_url: str | None = None
         self._sentinel_ports: list[int] = []
+        self.net = LinkWiring(spec)  # the fault proxy's links (inactive: nothing proxied)
+        self.links: LinkFaults | None = None  # what link faults drive, once wired
+        self.client_urls: dict[str, list[str]] = {}
         self._stopped = False
         self._lock = threading.RLock()
 
@@ -76,6 +82,10 @@ class Cluster:
         deadline = time.monotonic() + spec.ready_timeout_s
         n_ports = 1 + spec.replicas + spec.sentinels + spec.nodes + (2 if spec.load_balancer else 0)
         ports = iter(free_ports(n_ports))
+        if self.net.active:  # the fault proxy first: every proxy exists before its client
+            proxy = self.net.process(self.run_dir)
+            self._launch([proxy] if proxy else [], deadline)
+            self.net.connect()
 
         primary_port = next(ports)
         conf = rds.server_config(
@@ -83,7 +93,7 @@ class Cluster:
             self.run_dir / "redis" / "redis-primary",
             replica_of=None,
             aof=spec.redis_aof,
-        )
+        ) + _lines(self.net.server("redis-primary", primary_port))
         self._launch(
             [rds.redis_process("redis-primary", "redis-primary", conf, primary_port, self.run_dir)],
             deadline,
@@ -93,8 +103,11 @@ class Cluster:
         for i in range(1, spec.replicas + 1):
             port, name = next(ports), f"redis-replica-{i}"
             conf = rds.server_config(
-                port, self.run_dir / "redis" / name, replica_of=primary_port, aof=spec.redis_aof
-            )
+                port,
+                self.run_dir / "redis" / name,
+                replica_of=self.net.advertised("redis-primary"),
+                aof=spec.redis_aof,
+            ) + _lines(self.net.server(name, port))
             replicas.append(
                 rds.redis_process(name, "redis-replica", conf, port, self.run_dir, replica=True)
             )
@@ -108,11 +121,11 @@ class Cluster:
                 port,
                 self.run_dir / "redis" / name,
                 master_name=spec.master_name,
-                primary_port=primary_port,
+                primary_port=self.net.advertised("redis-primary"),
                 quorum=max(1, quorum),
                 down_after_ms=spec.down_after_ms,
                 failover_timeout_ms=spec.failover_timeout_ms,
-            )
+            ) + _lines(self.net.server(name, port))
             sentinels.append(
                 rds.redis_process(name, "sentinel", conf, port, self.run_dir, sentinel=True)
             )
@@ -134,10 +147,16 @@ class Cluster:
                 self.run_dir,
                 lb_port,
                 stats_port,
-                {p.name: p.port or 0 for p in nodes},
+                {p.name: self.net.lb_port(p.name, p.port or 0) for p in nodes},
                 self._live_nodes,
             )
             self._launch([lb], deadline)
+        entries = (
+            {"haproxy": lb_port} if spec.load_balancer else {p.name: p.port or 0 for p in nodes}
+        )
+        self.client_urls = self.net.client_urls(entries)
+        if self.net.active:
+            self.links = self.net.faults()
 
     def down(self) -> None:
         """Stop every process (idempotent). Safe to call from atexit and after failures."""
@@ -161,9 +180,10 @@ class Cluster:
         return proc
 
     def _node_process(self, name: str, port: int) -> ManagedProcess:
-        return node_process(
-            name, port, self.spec, redis_url=self.redis_url, jwt_secret=self.jwt_secret
-        )
+        spec = self.spec
+        if self.net.active:  # the node dials its own proxies (--redis-address-map)
+            spec = replace(spec, backend_args=(*spec.backend_args, *self.net.node_args(name)))
+        return node_process(name, port, spec, redis_url=self.redis_url, jwt_secret=self.jwt_secret)
 
     def _wait_sentinel_mesh(self, deadline: float) -> None:
         while not rds.sentinel_mesh_ready(
@@ -184,9 +204,9 @@ class Cluster:
     def redis_url(self) -> str:
         """What the nodes use: Sentinel when there are Sentinels, else the primary directly."""
         if self._sentinel_ports:
-            hosts = ",".join(f"{HOST}:{p}" for p in self._sentinel_ports)
+            hosts = ",".join(f"{HOST}:{self.net.advertised(n)}" for n in self._names("sentinel"))
             return f"redis+sentinel://{hosts}/0/{self.spec.master_name}"
-        return f"redis://{HOST}:{self.processes['redis-primary'].port}/0"
+        return f"redis://{HOST}:{self.net.advertised('redis-primary')}/0"
 
     def node_url(self, name: str) -> str:
         proc = self._get(name)
@@ -225,6 +245,9 @@ class Cluster:
                 ProcessInfo(p.name, p.kind, p.pid, p.port, str(p.log_path))
                 for p in self.processes.values()
             ],
+            client_urls=self.client_urls,
+            fault_proxy_url=self.net.url if self.net.active else None,
+            links=dict(self.links.link_proxy) if self.links else {},
         )
 
     # ----- process control -----
@@ -282,7 +305,7 @@ class Cluster:
         """SENTINEL FAILOVER and wait for a new primary; returns its process name."""
         new_addr = rds.failover(self._sentinel_ports, self.spec.master_name, timeout_s)
         for name in self._names("redis-primary", "redis-replica"):
-            if f"{HOST}:{self.processes[name].port}" == new_addr:
+            if f"{HOST}:{self.net.advertised(name)}" == new_addr:
                 self.primary_name = name
                 return name
         raise ClusterError(f"sentinels promoted {new_addr}, which is not a process of this cluster")
@@ -323,7 +346,19 @@ class Cluster:
         return [n for n in self._names("node") if self.processes[n].state() == "alive"]
 
 
-_STOP_ORDER = {"haproxy": 0, "node": 1, "sentinel": 2, "redis-replica": 3, "redis-primary": 4}
+_STOP_ORDER = {
+    "haproxy": 0,
+    "node": 1,
+    "sentinel": 2,
+    "redis-replica": 3,
+    "redis-primary": 4,
+    "fault-proxy": 5,
+}
+
+
+def _lines(lines: list[str]) -> str:
+    """Extra config lines (the fault proxy's addressing) to append to a generated config."""
+    return "".join(f"{line}\n" for line in lines)
 
 
 @contextmanager
