@@ -102,7 +102,8 @@ def test_without_per_source_proxies_a_fault_that_would_spill_over(tmp_path: Path
 def test_bad_client_groups(tmp_path: Path) -> None:
     err = error_of(tmp_path, "topology: {client_groups: [{name: slow, share: 0.2}]}\n")
     assert err.field == "topology.client_groups[0].name"
-    text = "topology: {client_groups: [{name: clients-a, share: 0.6}, {name: clients-b, share: 0.5}]}\n"
+    groups = "[{name: clients-a, share: 0.6}, {name: clients-b, share: 0.5}]"
+    text = f"topology: {{client_groups: {groups}}}\n"
     assert "the shares add up to 1 or more" in str(error_of(tmp_path, text))
 
 
