@@ -138,13 +138,16 @@ def run_scenario(
             with events.phase(Phase.PREFLIGHT, target.url):
                 _preflight(scenario, target)
             config = _load_config(scenario, target, run_dir, distributed)
-            env = FaultEnv(cluster=target.cluster) if target.cluster is not None else None
+            env = _fault_env(scenario, target)
             plan = [f.planned() for f in scenario.faults]
             faults = FaultScheduler(env, plan, events, faults_path=run_dir / "faults.json")
-            with faults, events.phase(Phase.LOAD, f"{config.total_users} users"):
-                events.fire(LoadStarted(config.total_users))
-                summary = run_load(config, lambda p: events.fire(LoadProgress.from_line(p)))
-                events.fire(LoadFinished(summary.model_dump(mode="json")))
+            try:
+                with faults, events.phase(Phase.LOAD, f"{config.total_users} users"):
+                    events.fire(LoadStarted(config.total_users))
+                    summary = run_load(config, lambda p: events.fire(LoadProgress.from_line(p)))
+                    events.fire(LoadFinished(summary.model_dump(mode="json")))
+            finally:
+                _heal_links(env, events)
             with events.phase(Phase.QUIESCE):
                 time.sleep(scenario.workload.quiesce_s)
             with events.phase(Phase.READBACK):
@@ -170,6 +173,26 @@ def _preflight(scenario: Scenario, target: Target) -> None:
     check_operations(
         target.url, target.codec, token, can, timeout_s=scenario.workload.ack_timeout_ms / 1000
     )
+
+
+def _fault_env(scenario: Scenario, target: Target) -> FaultEnv | None:
+    """What the faults act on: the cluster and, when it has them, its proxied links."""
+    cluster = target.cluster
+    if cluster is None:
+        return None
+    return FaultEnv(cluster=cluster, links=cluster.links, graph=scenario.topology.graph())
+
+
+def _heal_links(env: FaultEnv | None, events: RunEvents) -> None:
+    """Whatever happened to the windows, no toxic and no disabled proxy outlives the load
+    (the read-back must see the cluster whole); the scheduler healed each already."""
+    links = env.links if env is not None else None
+    if links is None:
+        return
+    try:
+        links.heal_all()
+    except Exception as exc:  # broad on purpose: reported, and the teardown still follows
+        events.note(f"could not reset the fault proxy after the load: {exc}")
 
 
 def refuse_unrunnable_faults(scenario: Scenario) -> None:
@@ -220,6 +243,7 @@ def _load_config(
         profile=target.profile,
         master_bind=distributed.bind if distributed else None,
         expect_workers=distributed.workers if distributed else 0,
+        group_urls=target.group_urls,
     )
 
 

@@ -3,6 +3,11 @@
 Readiness is computed in the background every READY_INTERVAL_S (never per request):
 Redis answers PING, the adapter's own probe came back through its pub/sub listener
 recently, and the node is not draining.
+
+A node cut off from Redis (no PING, or a deaf adapter) for `--cutoff-disconnect-s`
+cannot serve its clients (no sends, no syncs, no pushes from other nodes): it
+disconnects them and refuses new ones (`unavailable`) until Redis is back, so that they
+reconnect through the load balancer to a node that can (0: never).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import socketio
 
 from reference_backend import fastjson, speedups
 from reference_backend.adapter import PigeonRedisManager
+from reference_backend.flaws import READY_WHEN_CUT_OFF as FLAW_READY_WHEN_CUT_OFF
 from reference_backend.handlers import Handlers
 from reference_backend.metrics import CONTENT_TYPE_LATEST, Metrics
 from reference_backend.settings import Settings
@@ -75,6 +81,7 @@ class Node:
         )
         self.redis_ok = False
         self.ready = False
+        self.cut_since: float | None = None  # since when Redis (store or adapter) is lost
         self._monitor: asyncio.Task[None] | None = None
 
     @property
@@ -125,7 +132,10 @@ class Node:
             log.warning("adapter subscribed but deaf for %.0fs: re-subscribing", now - deaf_since)
             await self.manager.force_resubscribe()
             deaf_since = None
+        await self._cut_off(self.redis_ok and live, now)
         ready = self.redis_ok and live and not self.draining
+        if FLAW_READY_WHEN_CUT_OFF in self.settings.flaws:
+            ready = not self.draining  # the flaw: readiness does not look at Redis
         if ready != self.ready:
             log.info(
                 "readiness -> %s (redis %s, adapter %s, draining %s)",
@@ -137,6 +147,26 @@ class Node:
         self.ready = ready
         self.metrics.ready.set(1 if ready else 0)
         return deaf_since
+
+    async def _cut_off(self, reaches_redis: bool, now: float) -> None:
+        """Shed this node's clients once it has been cut off from Redis for the grace."""
+        grace = self.settings.cutoff_disconnect_s
+        if reaches_redis or grace <= 0 or FLAW_READY_WHEN_CUT_OFF in self.settings.flaws:
+            if self.handlers.cut_off:
+                log.warning("Redis reachable again: taking clients")
+            self.cut_since, self.handlers.cut_off = None, False
+            return
+        if self.cut_since is None:
+            self.cut_since = now
+        if not self.handlers.cut_off and now - self.cut_since >= grace:
+            self.handlers.cut_off = True
+            log.warning(
+                "cut off from Redis for %.1fs: disconnecting %d clients (they reconnect "
+                "elsewhere) and refusing new ones",
+                now - self.cut_since,
+                len(self.handlers.conns),
+            )
+            await self.handlers.disconnect_all()
 
     async def _load_script(self) -> None:
         try:

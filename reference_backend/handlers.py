@@ -80,6 +80,7 @@ class Handlers:
         self.conns: dict[str, Conn] = {}
         self.ws_buckets = WorkspaceBuckets(settings.ws_rate, settings.ws_burst)
         self.draining = False
+        self.cut_off = False  # cut off from Redis past the grace (app.Node sets it)
         f = settings.flaws
         self.flaw_ack_early = flaws.ACK_BEFORE_PERSIST in f
         self.flaw_local_seq = flaws.LOCAL_SEQ in f
@@ -121,6 +122,12 @@ class Handlers:
             self.metrics.connects.labels(result="draining").inc()
             raise socketio.exceptions.ConnectionRefusedError(
                 "node is draining", {"code": "unavailable", "message": "node is draining"}
+            )
+        if self.cut_off:
+            self.metrics.connects.labels(result="cut_off").inc()
+            raise socketio.exceptions.ConnectionRefusedError(
+                "node is cut off from Redis",
+                {"code": "unavailable", "message": "node is cut off from Redis"},
             )
         try:
             identity = verify(auth, self.s.jwt_secret)

@@ -43,6 +43,7 @@ class Settings(BaseModel):
     ping_interval: float = Field(25.0, gt=0)
     ping_timeout: float = Field(20.0, gt=0)
     drain_s: float = Field(5.0, ge=0)
+    cutoff_disconnect_s: float = Field(5.0, ge=0)
     flaws: frozenset[str] = frozenset()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -125,6 +126,13 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=5.0,
         help="on SIGTERM: readiness 503 and listener closed at once, clients dropped after this",
+    )
+    add(
+        "--cutoff-disconnect-s",
+        type=float,
+        default=5.0,
+        help="cut off from Redis this long: disconnect the clients (they reconnect elsewhere) "
+        "and refuse new ones until it is back; 0: never",
     )
     add(
         "--flaw",

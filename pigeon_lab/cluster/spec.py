@@ -25,6 +25,7 @@ class BackendOptions:
     max_body: int | None = None
     ping_interval_s: float | None = None
     ping_timeout_s: float | None = None
+    cutoff_disconnect_s: float | None = None
 
     def to_args(self) -> tuple[str, ...]:
         flags = (
@@ -33,6 +34,7 @@ class BackendOptions:
             ("--max-body", self.max_body),
             ("--ping-interval", self.ping_interval_s),
             ("--ping-timeout", self.ping_timeout_s),
+            ("--cutoff-disconnect-s", self.cutoff_disconnect_s),
         )
         out: list[str] = []
         for flag, value in flags:

@@ -63,6 +63,7 @@ class LinkControl(Protocol):
         streams: Sequence[str] = ...,
         toxicity: float = ...,
     ) -> Heal: ...
+    def heal_all(self) -> None: ...
 
 
 @dataclass(frozen=True)

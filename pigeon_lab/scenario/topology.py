@@ -19,6 +19,8 @@ FLAWS: tuple[str, ...] = (
     "unprefixed-rooms",
     "no-dedupe",
     "sender-from-payload",
+    # --- network faults (issue 7) ---
+    "ready-when-cut-off",
 )
 """Deliberate flaws the reference backend can be started with (``--flaw``)."""
 
@@ -42,6 +44,11 @@ class Backend(Frozen):
     max_body: int = Field(default=4096, ge=1, description="largest message body, bytes of UTF-8")
     ping_interval_s: float = Field(default=25, gt=0, description="Engine.IO ping interval")
     ping_timeout_s: float = Field(default=20, gt=0, description="Engine.IO ping timeout")
+    cutoff_disconnect_s: float = Field(
+        default=5,
+        ge=0,
+        description="a node cut off from Redis this long disconnects its clients (0: never)",
+    )
     flaws: tuple[str, ...] = Field(default=(), description=f"deliberate flaws: {', '.join(FLAWS)}")
 
     @field_validator("flaws")
