@@ -140,11 +140,18 @@ def run_scenario(
             config = _load_config(scenario, target, run_dir, distributed)
             env = _fault_env(scenario, target)
             plan = [f.planned() for f in scenario.faults]
-            faults = FaultScheduler(env, plan, events, faults_path=run_dir / "faults.json")
+            faults = FaultScheduler(
+                env, plan, events, faults_path=run_dir / "faults.json", wait_for_load=True
+            )
+
+            def progress(line: dict[str, Any]) -> None:
+                faults.align(float(line.get("elapsed_s", 0.0)))
+                events.fire(LoadProgress.from_line(line))
+
             try:
                 with faults, events.phase(Phase.LOAD, f"{config.total_users} users"):
                     events.fire(LoadStarted(config.total_users))
-                    summary = run_load(config, lambda p: events.fire(LoadProgress.from_line(p)))
+                    summary = run_load(config, progress)
                     events.fire(LoadFinished(summary.model_dump(mode="json")))
             finally:
                 _heal_links(env, events)

@@ -80,6 +80,8 @@ class CheckContext:
     ``final_log``: the quiescent read-back (FINAL_LOG_SCHEMA), or None when it is
     missing; ``readback``: one row per channel read back (READBACK_SCHEMA), or None.
     ``complete``: False when the history was cut short (load aborted).
+    ``client_groups``: which client group each user is in (the slo checker's per-group
+    figures); empty when the topology declares none.
     ``settle_ms``: how long a correct client may take to deliver a committed message
     (live push, or the repair of a lost one); the gaps checker requires of a client
     only the messages acknowledged at least this long before it stopped.
@@ -93,6 +95,8 @@ class CheckContext:
     bucket_s: float = 1.0
     max_counterexamples: int = 10
     settle_ms: float = 5000.0
+    client_groups: Mapping[str, str] = field(default_factory=dict)
+    """User -> client group (``topology.client_groups``); users not named are ``clients``."""
 
 
 Checker = Callable[[pd.DataFrame, CheckContext], Verdict]

@@ -96,7 +96,17 @@ def check_context(
         bucket_s=float(scenario.checks.bucket_s),
         max_counterexamples=scenario.checks.max_counterexamples,
         settle_ms=float(scenario.checks.settle_ms),
+        client_groups=_client_groups(scenario),
     )
+
+
+def _client_groups(scenario: Scenario) -> dict[str, str]:
+    """User -> client group, as the load assigned them (the same seeded draw)."""
+    topo = scenario.topology
+    if not topo.client_groups:
+        return {}
+    groups = topo.user_groups(scenario.workload.users, scenario.seed)
+    return {f"u{i}": g for i, g in enumerate(groups)}
 
 
 def build_report(
@@ -144,7 +154,7 @@ def build_report(
     return Report(
         run=run,
         verdicts=list(verdicts),
-        gate=evaluate_gate(verdicts, policy),
+        gate=evaluate_gate(verdicts, policy, faults),
         counts=counts,
         faults=list(faults),
         scenario=plain_dict(scenario_data(scenario)),
