@@ -27,11 +27,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pigeon_lab.cluster.resources import ResourceSampler
 from pigeon_lab.errors import ConfigError
 from pigeon_lab.events import (
     Listener,
@@ -149,7 +151,11 @@ def run_scenario(
                 events.fire(LoadProgress.from_line(line))
 
             try:
-                with faults, events.phase(Phase.LOAD, f"{config.total_users} users"):
+                with (
+                    _sampler(target, run_dir),
+                    faults,
+                    events.phase(Phase.LOAD, f"{config.total_users} users"),
+                ):
                     events.fire(LoadStarted(config.total_users))
                     summary = run_load(config, progress)
                     events.fire(LoadFinished(summary.model_dump(mode="json")))
@@ -188,6 +194,16 @@ def _fault_env(scenario: Scenario, target: Target) -> FaultEnv | None:
     if cluster is None:
         return None
     return FaultEnv(cluster=cluster, links=cluster.links, graph=scenario.topology.graph())
+
+
+def _sampler(target: Target, run_dir: Path) -> AbstractContextManager[object]:
+    """The bundled cluster's processes' memory beside the load (``resources.json``)."""
+    cluster = target.cluster
+    if cluster is None:
+        return nullcontext()
+    return ResourceSampler(
+        lambda: {n: cluster.process(n).pid for n in cluster.names}, run_dir / "resources.json"
+    )
 
 
 def _heal_links(env: FaultEnv | None, events: RunEvents) -> None:

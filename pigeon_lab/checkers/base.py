@@ -74,6 +74,15 @@ class FaultWindow:
 
 
 @dataclass(frozen=True)
+class ResourceSample:
+    """A process's resident memory at ``t`` (ns, history clock), from ``resources.json``."""
+
+    t: int
+    process: str
+    rss_bytes: int
+
+
+@dataclass(frozen=True)
 class CheckContext:
     """Everything a checker may read besides the history.
 
@@ -97,6 +106,8 @@ class CheckContext:
     settle_ms: float = 5000.0
     client_groups: Mapping[str, str] = field(default_factory=dict)
     """User -> client group (``topology.client_groups``); users not named are ``clients``."""
+    resources: tuple[ResourceSample, ...] = ()
+    """The cluster's processes' memory over the run (empty when not sampled)."""
 
 
 Checker = Callable[[pd.DataFrame, CheckContext], Verdict]

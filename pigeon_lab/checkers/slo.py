@@ -24,7 +24,7 @@ import pandas as pd
 
 from pigeon_lab.checkers._prep import ERROR_KINDS, I64, Prepared, float_col, int_col, prepare
 from pigeon_lab.checkers.base import CheckContext, Outcome, Verdict, register
-from pigeon_lab.checkers.slo_faults import fault_figures, group_figures
+from pigeon_lab.checkers.slo_faults import fault_figures, group_figures, node_memory
 from pigeon_lab.checkers.slo_metrics import (
     LatencySummary,
     SloMetrics,
@@ -178,6 +178,7 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
 
     faults = fault_figures(p, t0, conn[pairs], rec_at, (spos, acked, counted))
     groups = group_figures(p, ctx.client_groups, ack_ms, acks, del_ms, dl, rec_ms, rec_at)
+    rss_max, rss_growth = node_memory(ctx.resources)
     metrics = SloMetrics(
         ack_latency_ms=summary_of(ack_ms),
         delivery_latency_ms=summary_of(del_ms),
@@ -187,6 +188,8 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
         per_workspace=per_ws,
         faults=faults,
         per_group=groups,
+        node_rss_max_mb=rss_max,
+        node_rss_growth_mb=rss_growth,
     )
     counts = {
         "sends": len(spos),

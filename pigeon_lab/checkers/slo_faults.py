@@ -21,11 +21,12 @@ history; an instantaneous one is a point):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from pigeon_lab.checkers._prep import ERROR_KINDS, Prepared
+from pigeon_lab.checkers.base import ResourceSample
 from pigeon_lab.checkers.slo_metrics import FaultFigures, GroupFigures
 
 HEAL_SLACK_S = 2.0
@@ -159,4 +160,18 @@ def group_figures(
     return out
 
 
-__all__ = ["HEAL_SLACK_S", "fault_figures", "group_figures"]
+def node_memory(ctx_resources: Sequence[ResourceSample]) -> tuple[float | None, float | None]:
+    """(largest RSS of any node, largest growth of one node) in MiB; None when unsampled."""
+    by_node: dict[str, list[int]] = {}
+    for sample in sorted(ctx_resources, key=lambda r: r.t):
+        if sample.process.startswith("node-"):
+            by_node.setdefault(sample.process, []).append(sample.rss_bytes)
+    if not by_node:
+        return None, None
+    mib = 1024 * 1024
+    top = max(max(v) for v in by_node.values()) / mib
+    growth = max(max(v) - v[0] for v in by_node.values()) / mib
+    return _r(top), _r(growth)
+
+
+__all__ = ["HEAL_SLACK_S", "fault_figures", "group_figures", "node_memory"]

@@ -109,6 +109,10 @@ class SloMetrics(Metrics):
     per_workspace: dict[str, WorkspaceFigures] = field(default_factory=dict)
     faults: list[FaultFigures] = field(default_factory=list)
     per_group: dict[str, GroupFigures] = field(default_factory=dict)
+    node_rss_max_mb: float | None = None
+    """The largest resident memory any backend node had (None: not sampled)."""
+    node_rss_growth_mb: float | None = None
+    """The most any node grew from its first sample to its largest (None: not sampled)."""
     """Per client group (``topology.client_groups``; the rest, or everyone, are ``clients``)."""
 
     def overall(self) -> dict[str, Any]:

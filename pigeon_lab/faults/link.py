@@ -65,19 +65,34 @@ def streams_of(fault: PlannedFault) -> tuple[str, ...]:
     return ("upstream", "downstream") if stream == "both" else (stream,)
 
 
+Toxics = Callable[[Mapping[str, object]], list[tuple[str, dict[str, int]]]]
+
+
 def toxic_kind(
     name: str,
     help: str,
-    toxic: str,
     params: tuple[ParamSpec, ...],
-    attributes: Callable[[Mapping[str, object]], dict[str, int]],
+    toxics: Toxics,
 ) -> FaultKind:
-    """A window kind that puts one toxic on each of its links' proxies."""
+    """A window kind that puts its toxics (type, attributes) on each of its links' proxies."""
 
     def inject(env: FaultEnv, fault: PlannedFault) -> Heal:
         control, graph = link_env(env)
         links = links_of_target(graph, fault)
-        return control.toxic(links, toxic, attributes(fault.params), streams_of(fault))
+        heals: list[Heal] = []
+        try:
+            for toxic, attributes in toxics(fault.params):
+                heals.append(control.toxic(links, toxic, attributes, streams_of(fault)))
+        except Exception:
+            for heal in reversed(heals):
+                heal()
+            raise
+
+        def heal_all() -> None:
+            for heal in reversed(heals):
+                heal()
+
+        return heal_all
 
     return register_fault_kind(
         FaultKind(
@@ -97,59 +112,72 @@ def _int(params: Mapping[str, object], key: str) -> int:
     return int(value) if isinstance(value, (int, float)) else 0
 
 
+def _latency(p: Mapping[str, object]) -> tuple[str, dict[str, int]]:
+    return "latency", {"latency": _int(p, "latency_ms"), "jitter": _int(p, "jitter_ms")}
+
+
+def one(toxic: str, attributes: Callable[[Mapping[str, object]], dict[str, int]]) -> Toxics:
+    return lambda p: [(toxic, attributes(p))]
+
+
 LATENCY = toxic_kind(
     "latency",
     "Add latency (and jitter) to each stream of a link, or of every link of a process.",
-    "latency",
     (
         ParamSpec("latency_ms", "int", "added delay in ms", required=True, minimum=0),
         ParamSpec("jitter_ms", "int", "random +/- delay in ms", default=0, minimum=0),
     ),
-    lambda p: {"latency": _int(p, "latency_ms"), "jitter": _int(p, "jitter_ms")},
+    lambda p: [_latency(p)],
 )
 BANDWIDTH = toxic_kind(
     "bandwidth",
-    "Limit each stream of a link (or of every link of a process) to rate_kbps KB/s.",
-    "bandwidth",
-    (ParamSpec("rate_kbps", "int", "bandwidth in KB/s", required=True, minimum=1),),
-    lambda p: {"rate": _int(p, "rate_kbps")},
+    "Limit each stream of a link (or of every link of a process) to rate_kbps KB/s; with "
+    "latency_ms it is also that slow to answer (a bad mobile link).",
+    (
+        ParamSpec("rate_kbps", "int", "bandwidth in KB/s", required=True, minimum=1),
+        ParamSpec("latency_ms", "int", "added delay in ms", default=0, minimum=0),
+        ParamSpec("jitter_ms", "int", "random +/- delay in ms", default=0, minimum=0),
+    ),
+    lambda p: (
+        [("bandwidth", {"rate": _int(p, "rate_kbps")})]
+        + ([_latency(p)] if _int(p, "latency_ms") else [])
+    ),
 )
 SLICER = toxic_kind(
     "slicer",
     "Cut the bytes of a link into small pieces with a delay between them (fragmented frames).",
-    "slicer",
     (
         ParamSpec("average_size", "int", "average piece in bytes", default=64, minimum=1),
         ParamSpec("size_variation", "int", "+/- bytes per piece", default=32, minimum=0),
         ParamSpec("delay_us", "int", "delay between pieces in microseconds", default=500),
     ),
-    lambda p: {
-        "average_size": _int(p, "average_size"),
-        "size_variation": _int(p, "size_variation"),
-        "delay": _int(p, "delay_us"),
-    },
+    one(
+        "slicer",
+        lambda p: {
+            "average_size": _int(p, "average_size"),
+            "size_variation": _int(p, "size_variation"),
+            "delay": _int(p, "delay_us"),
+        },
+    ),
 )
 RESET = toxic_kind(
     "reset",
     "Reset (TCP RST) a link's connections: each is closed at its first bytes after timeout_ms "
     "(new ones with a RST), so clients reconnect over and over during the window.",
-    "reset_peer",
     (ParamSpec("timeout_ms", "int", "delay before the reset", default=0, minimum=0),),
-    lambda p: {"timeout": _int(p, "timeout_ms")},
+    one("reset_peer", lambda p: {"timeout": _int(p, "timeout_ms")}),
 )
 SLOW_CLOSE = toxic_kind(
     "slow-close",
     "Delay the closing of a link's connections by delay_ms (half-open peers).",
-    "slow_close",
     (ParamSpec("delay_ms", "int", "close delay in ms", required=True, minimum=0),),
-    lambda p: {"delay": _int(p, "delay_ms")},
+    one("slow_close", lambda p: {"delay": _int(p, "delay_ms")}),
 )
 LIMIT_DATA = toxic_kind(
     "limit-data",
     "Close each connection of a link once it has carried `bytes` bytes (per stream).",
-    "limit_data",
     (ParamSpec("bytes", "int", "bytes a connection may carry", required=True, minimum=1),),
-    lambda p: {"bytes": _int(p, "bytes")},
+    one("limit_data", lambda p: {"bytes": _int(p, "bytes")}),
 )
 
 __all__ = [

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -220,7 +220,7 @@ class FaultRow:
     end_s: float | None
     ttfe: float | None
     ttr: float | None
-    figures: FaultFigures = FaultFigures()
+    figures: FaultFigures = field(default_factory=FaultFigures)
 
     @property
     def duration_s(self) -> float | None:
