@@ -66,6 +66,11 @@ class Node:
             engineio_logger=False,
         )
         timeout = max(2.0, settings.wait_timeout_ms / 1000 + 1.5)
+        reader = None
+        if settings.durability == "replicated" and settings.redis_url.startswith("redis+sentinel"):
+            reader = connect(
+                settings.redis_url, command_timeout_s=timeout, address_map=amap, replica=True
+            )
         self.store = Store(
             connect(settings.redis_url, command_timeout_s=timeout, address_map=amap),
             retention=settings.retention,
@@ -73,6 +78,7 @@ class Node:
             durability=settings.durability,
             wait_replicas=settings.wait_replicas,
             wait_timeout_ms=settings.wait_timeout_ms,
+            reader=reader,
         )
         self.handlers = Handlers(self.sio, self.store, settings, self.metrics)
         self.handlers.register()
@@ -189,6 +195,8 @@ class Node:
         await self.manager.close_publisher()
         try:
             await self.store.redis.aclose()
+            if self.store.reader is not self.store.redis:
+                await self.store.reader.aclose()
         except Exception as exc:  # broad on purpose: closing at exit must not mask the exit
             log.debug("closing the store failed: %s", exc)
 

@@ -14,7 +14,7 @@ Redis errors are mapped here, at the boundary, to `unavailable` / `internal`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, cast
@@ -69,9 +69,11 @@ def connect(
     command_timeout_s: float = COMMAND_TIMEOUT_S,
     decode: bool = True,
     address_map: AddressMap | None = None,
+    replica: bool = False,
 ) -> Redis:
-    """A client for the primary; through Sentinel it follows the current primary.
-    Every address it dials goes through `address_map` (``--redis-address-map``)."""
+    """A client for the primary; through Sentinel it follows the current primary (with
+    `replica`, a replica, or the primary when none answers). Every address it dials goes
+    through `address_map` (``--redis-address-map``)."""
     amap = address_map or AddressMap()
     common: dict[str, Any] = {
         "socket_timeout": command_timeout_s,
@@ -84,14 +86,31 @@ def connect(
     if url.startswith("redis+sentinel://"):
         sentinels, service, extra = parse_redis_sentinel_url(url)
         # redis-py's asyncio Sentinel is unannotated: typed here, at the boundary.
-        make_sentinel = cast("Callable[..., Sentinel]", MappedSentinel)
+        make_sentinel = cast("Callable[..., Sentinel]", ReadSentinel if replica else MappedSentinel)
         sentinel = make_sentinel(
             amap,
             sentinels,
             sentinel_kwargs={"socket_timeout": 1.0, "socket_connect_timeout": CONNECT_TIMEOUT_S},
         )
-        return cast(Redis, sentinel.master_for(service or "pigeon", **common, **extra))
+        pick = sentinel.slave_for if replica else sentinel.master_for
+        return cast(Redis, pick(service or "pigeon", **common, **extra))
     return Redis.from_url(amap.url(url), **common)
+
+
+class ReadSentinel(MappedSentinel):
+    """For reads: only replicas that say they are replicas with a live link to the primary.
+
+    Sentinel lists a returning old primary as a replica seconds before it reconfigures it;
+    until then it still answers as a primary, with what it took alone in a split brain."""
+
+    def filter_slaves(self, slaves: Iterable[Mapping[str, Any]]) -> list[tuple[Any, Any]]:
+        return [
+            (r["ip"], r["port"])
+            for r in slaves
+            if not (r.get("is_odown") or r.get("is_sdown"))
+            and str(r.get("role-reported")) == "slave"
+            and str(r.get("master-link-status")) == "ok"
+        ]
 
 
 def to_message(channel: str, entry_id: str, f: dict[str, str]) -> Message:
@@ -123,8 +142,13 @@ class Store:
         durability: str = "fast",
         wait_replicas: int = 1,
         wait_timeout_ms: int = 500,
+        reader: Redis | None = None,
     ) -> None:
         self.redis = redis
+        # `replicated`: reads come from a replica, so that a read never returns a write
+        # that was not replicated (a split-brain primary's not_durable writes, which a
+        # failover takes back); an acked write is on a replica (WAIT) before its ack.
+        self.reader = reader or redis
         self.retention = str(retention)
         self.dedupe_ttl = str(dedupe_ttl_s)
         self.replicated = durability == "replicated"
@@ -231,7 +255,7 @@ class Store:
 
     async def head(self, ws: str, channel: str) -> int:
         try:
-            return int(await self.redis.get(f"{channel_key(ws, channel)}:seq") or 0)
+            return int(await self.reader.get(f"{channel_key(ws, channel)}:seq") or 0)
         except (rx.RedisError, OSError) as exc:
             raise unavailable(exc) from exc
 
@@ -239,7 +263,7 @@ class Store:
         """Head and up to `limit` messages with seq > after_seq, in one MULTI."""
         base = channel_key(ws, channel)
         try:
-            async with self.redis.pipeline(transaction=True) as pipe:
+            async with self.reader.pipeline(transaction=True) as pipe:
                 pipe.get(f"{base}:seq")
                 pipe.xrange(f"{base}:log", min=f"0-{after_seq + 1}", max="+", count=limit + 1)
                 head_raw, entries = await pipe.execute()

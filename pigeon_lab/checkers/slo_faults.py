@@ -4,7 +4,7 @@ For every fault window ``[start, heal]`` (a fault never healed runs to the end o
 history; an instantaneous one is a point):
 
 - ``time_to_first_error_s``: from its start to the first client-side error or disconnect
-  (before the next fault starts);
+  (before the next fault starts, and at most ``HEAL_SLACK_S`` after the heal; None: none);
 - the *affected clients*: those with an error or a disconnect inside the window or within
   ``HEAL_SLACK_S`` after the heal (a healed drop closes the connections it held);
 - ``time_to_recovery_s``: from the heal until every affected client has an ack again (for
@@ -13,7 +13,8 @@ history; an instantaneous one is a point):
   (``recovered_clients`` < ``affected_clients``);
 - ``reconnect_p50_ms`` / ``reconnect_p99_ms``, ``reconnects``, ``max_reconnects_per_s``:
   the disconnect -> connect times that began in the window (plus the slack), and the
-  busiest second of reconnects (a thundering herd shows here);
+  busiest second of reconnects; ``max_connect_attempts_per_s``: the busiest second of
+  connect attempts, refused ones too (a thundering herd shows here);
 - ``sends``, ``availability``: sends first invoked inside the window and the share acked
   within the ack timeout; ``acked_lost``: acks given inside the window whose message is
   not in the final log (None without a read-back).
@@ -56,6 +57,7 @@ def fault_figures(
     end_all = int(p.t[-1]) if p.n else t0
     errs = np.flatnonzero(p.is_kind(*ERROR_KINDS, "disconnect"))
     acks = np.flatnonzero(p.is_kind("send_ok"))
+    attempts = np.flatnonzero(p.is_kind("connect", "connect_error"))
     et, at = p.t[errs], p.t[acks]
     starts = sorted(f.start_t for f in ctx.faults)
     final_msgs = np.unique(p.final.msg[p.final.msg >= 0]) if p.final is not None else None
@@ -67,7 +69,8 @@ def fault_figures(
         horizon = later[0] if later else end_all + 1
         heal = f.end_t if f.end_t is not None else end_all
         i = np.searchsorted(et, f.start_t)
-        first_err = (et[i] - f.start_t) / 1e9 if i < len(et) and et[i] < horizon else None
+        until = min(horizon, heal + slack + 1)
+        first_err = (et[i] - f.start_t) / 1e9 if i < len(et) and et[i] < until else None
         # affected clients and their recovery
         lo, hi = np.searchsorted(et, [f.start_t, heal + slack], side="left")
         hit = errs[lo:hi]
@@ -87,6 +90,9 @@ def fault_figures(
         began = (p.t[rec_from] >= f.start_t) & (p.t[rec_from] <= heal + slack)
         rec_ms = (p.t[rec_to[began]] - p.t[rec_from[began]]) / 1e6
         per_s = np.bincount(((p.t[rec_to[began]] - f.start_t) // 10**9).astype(np.int64))
+        tries = p.t[attempts]
+        tries = tries[(tries >= f.start_t) & (tries <= heal + slack)]
+        tries_per_s = np.bincount(((tries - f.start_t) // 10**9).astype(np.int64))
         # sends and acks inside the window
         inside = (p.t[spos] >= f.start_t) & (p.t[spos] <= heal)
         n_counted = int(counted[inside].sum())
@@ -111,6 +117,7 @@ def fault_figures(
                 reconnect_p50_ms=_q(rec_ms, 0.5),
                 reconnect_p99_ms=_q(rec_ms, 0.99),
                 max_reconnects_per_s=int(per_s.max()) if len(per_s) else 0,
+                max_connect_attempts_per_s=int(tries_per_s.max()) if len(tries_per_s) else 0,
                 sends=int(inside.sum()),
                 availability=None if avail is None else round(avail, 6),
                 acked_lost=lost,

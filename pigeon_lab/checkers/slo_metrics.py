@@ -76,6 +76,7 @@ class FaultFigures(Metrics):
     reconnect_p50_ms: float | None = None
     reconnect_p99_ms: float | None = None
     max_reconnects_per_s: int = 0
+    max_connect_attempts_per_s: int = 0
     sends: int = 0
     availability: float | None = None
     acked_lost: int | None = None
