@@ -15,7 +15,9 @@ NO_DEDUPE = "no-dedupe"  # retries stored again under a new seq
 SENDER_FROM_PAYLOAD = "sender-from-payload"  # payload's `sender` trusted
 
 # --- network faults (issue 7) ---------------------------------------------------------
-READY_WHEN_CUT_OFF = "ready-when-cut-off"  # /readyz ignores Redis; cut-off clients kept
+# /readyz ignores Redis, a cut-off node keeps its clients and acks their sends anyway
+# (seq: the last it committed + 1) although nothing can be stored
+READY_WHEN_CUT_OFF = "ready-when-cut-off"
 
 FLAW_NAMES: frozenset[str] = frozenset(
     {

@@ -87,6 +87,7 @@ class Handlers:
         self.flaw_unprefixed = flaws.UNPREFIXED_ROOMS in f
         self.flaw_no_dedupe = flaws.NO_DEDUPE in f
         self.flaw_sender = flaws.SENDER_FROM_PAYLOAD in f
+        self.flaw_cut_off_ready = flaws.READY_WHEN_CUT_OFF in f
         self.local_seqs: dict[tuple[str, str], int] = {}
         self.pending: set[asyncio.Task[None]] = set()
 
@@ -253,17 +254,26 @@ class Handlers:
         ts = int(time.time() * 1000)
         if self.flaw_ack_early:
             return await self._send_ack_early(req, ws, sender, room, msg_id, ts)
-        c = await self.store.send(
-            ws,
-            req.channel,
-            req.client_msg_id,
-            sender,
-            req.body,
-            msg_id=msg_id,
-            ts=ts,
-            dedupe=not self.flaw_no_dedupe,
-        )
+        try:
+            c = await self.store.send(
+                ws,
+                req.channel,
+                req.client_msg_id,
+                sender,
+                req.body,
+                msg_id=msg_id,
+                ts=ts,
+                dedupe=not self.flaw_no_dedupe,
+            )
+        except ProtoError as exc:
+            if self.flaw_cut_off_ready and exc.code == "unavailable":
+                # the flaw: cut off from Redis, "ready" anyway: ack what cannot be stored
+                seq = self._local_seq(ws, req.channel)
+                return {"ok": True, "seq": seq, "id": msg_id, "ts": ts, "duplicate": False}
+            raise
         seq = c.seq
+        if self.flaw_cut_off_ready:
+            self._seen_seq(ws, req.channel, seq)
         if self.flaw_local_seq and not c.duplicate:
             seq = self._local_seq(ws, req.channel)
         # A duplicate was pushed by its first attempt; under `replicated` that attempt may
@@ -296,6 +306,11 @@ class Handlers:
         }
         await self.sio.emit("message", message, room=room)
         self.metrics.broadcast()
+
+    def _seen_seq(self, ws: str, channel: str, seq: int) -> None:
+        """Flaw ready-when-cut-off: the last seq this node committed (its local guess)."""
+        key = (ws, channel)
+        self.local_seqs[key] = max(self.local_seqs.get(key, 0), seq)
 
     def _local_seq(self, ws: str, channel: str) -> int:
         """Flaw local-seq: a per-node counter; two nodes hand out the same seqs."""

@@ -100,10 +100,11 @@ def _seq(value: object) -> Sequence[str]:
 PARTITION = register_fault_kind(
     FaultKind(
         "partition",
-        "Cut links for duration_s: isolate a process, cut a link, a grudge between side_a "
-        "and side_b, or a majorities-ring; mode drop (packets vanish) or reject (refused).",
+        "Cut links for duration_s (without it, until the load ends): isolate a process, cut "
+        "a link, a grudge between side_a and side_b, or a majorities-ring; mode drop "
+        "(packets vanish) or reject (refused).",
         LINKY | {"shape"},
-        window="required",
+        window="optional",
         inject=_inject,
         params=(
             ParamSpec(

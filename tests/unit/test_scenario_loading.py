@@ -157,7 +157,8 @@ def test_fault_registry_availability() -> None:
         link_kinds
     )
     for name in link_kinds:
-        assert FAULT_KINDS[name].available and FAULT_KINDS[name].needs_duration
+        assert FAULT_KINDS[name].available and FAULT_KINDS[name].takes_duration
+        assert FAULT_KINDS[name].needs_duration == (name != "partition")  # until the load ends
     assert all(kind.help for kind in FAULT_KINDS.values())
 
 
