@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from pigeon_lab.cluster.fault_proxy import proxy_process, proxy_url
 from pigeon_lab.cluster.ports import free_port
 from pigeon_lab.cluster.process import ManagedProcess
 from pigeon_lab.cluster.procfs import pid_state, processes_under
 from pigeon_lab.proxy.client import ProxyClient
-from pigeon_lab.cluster.fault_proxy import proxy_process, proxy_url
 from tests.integration.proxy_harness import (
     HOST,
     client_of,
