@@ -15,7 +15,9 @@ same run, through one proxy without toxics and directly on loopback:
    on one connection (paced, each waits for its echo); the proxy's added
    latency is proxied minus direct at p50 and p99;
 3. 1,000 concurrent connections through one proxy, all open at once, each
-   echoing one message: how many opened, echoed, were refused or failed.
+   echoing one message: how many opened, echoed, were refused or failed;
+4. the reference backend's deliveries/s with every link of its cluster proxied, as a
+   ratio to the same cluster unproxied (`_proxy_backend.py`; `--no-backend` skips it).
 
 Figures and the machine's load go to bench/results/proxy.md.
 """
@@ -36,11 +38,14 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 
+from _proxy_backend import backend_ratio  # noqa: E402
+
+from pigeon_lab.cluster.fault_proxy import proxy_process, proxy_url  # noqa: E402
 from pigeon_lab.cluster.ports import free_port  # noqa: E402
 from pigeon_lab.cluster.process import ManagedProcess  # noqa: E402
 from pigeon_lab.proxy.client import ProxyClient  # noqa: E402
-from pigeon_lab.proxy.process import proxy_process, proxy_url  # noqa: E402
 
 HOST = "127.0.0.1"
 MIB = 1 << 20
@@ -297,6 +302,10 @@ def run(args: argparse.Namespace) -> list[str]:
         ]
         if conns.errors:
             lines += ["", f"First errors: {conns.errors[:5]}"]
+        proxy.terminate(5)
+        servers.terminate(5)
+        if not args.no_backend:
+            lines += backend_ratio(args, note)
     finally:
         proxy.terminate(5)
         servers.terminate(5)
@@ -315,6 +324,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="rounds of each measurement")
     parser.add_argument("--latency-s", type=float, default=5.0, help="seconds per latency round")
     parser.add_argument("--connections", type=int, default=1000)
+    parser.add_argument("--no-backend", action="store_true", help="skip the backend comparison")
+    parser.add_argument("--backend-users", type=int, default=300)
+    parser.add_argument("--backend-rate", type=float, default=5.0, help="sends/s per user")
+    parser.add_argument("--backend-s", type=float, default=15.0, help="seconds of load a point")
+    parser.add_argument("--backend-rounds", type=int, default=2)
     parser.add_argument("--md", type=Path, default=REPO / "bench" / "results" / "proxy.md")
     args = parser.parse_args()
     if args.serve:
@@ -322,6 +336,7 @@ def main() -> None:
         return
     if args.quick:
         args.mib, args.rounds, args.latency_s = 512, 2, 2.0
+        args.backend_s, args.backend_rounds = 8.0, 1
     lines = run(args)
     args.md.parent.mkdir(parents=True, exist_ok=True)
     args.md.write_text("\n".join(lines) + "\n")

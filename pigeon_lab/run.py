@@ -27,11 +27,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pigeon_lab.cluster.resources import ResourceSampler
 from pigeon_lab.errors import ConfigError
 from pigeon_lab.events import (
     Listener,
@@ -138,13 +140,27 @@ def run_scenario(
             with events.phase(Phase.PREFLIGHT, target.url):
                 _preflight(scenario, target)
             config = _load_config(scenario, target, run_dir, distributed)
-            env = FaultEnv(cluster=target.cluster) if target.cluster is not None else None
+            env = _fault_env(scenario, target)
             plan = [f.planned() for f in scenario.faults]
-            faults = FaultScheduler(env, plan, events, faults_path=run_dir / "faults.json")
-            with faults, events.phase(Phase.LOAD, f"{config.total_users} users"):
-                events.fire(LoadStarted(config.total_users))
-                summary = run_load(config, lambda p: events.fire(LoadProgress.from_line(p)))
-                events.fire(LoadFinished(summary.model_dump(mode="json")))
+            faults = FaultScheduler(
+                env, plan, events, faults_path=run_dir / "faults.json", wait_for_load=True
+            )
+
+            def progress(line: dict[str, Any]) -> None:
+                faults.align(float(line.get("elapsed_s", 0.0)))
+                events.fire(LoadProgress.from_line(line))
+
+            try:
+                with (
+                    _sampler(target, run_dir),
+                    faults,
+                    events.phase(Phase.LOAD, f"{config.total_users} users"),
+                ):
+                    events.fire(LoadStarted(config.total_users))
+                    summary = run_load(config, progress)
+                    events.fire(LoadFinished(summary.model_dump(mode="json")))
+            finally:
+                _heal_links(env, events)
             with events.phase(Phase.QUIESCE):
                 time.sleep(scenario.workload.quiesce_s)
             with events.phase(Phase.READBACK):
@@ -170,6 +186,36 @@ def _preflight(scenario: Scenario, target: Target) -> None:
     check_operations(
         target.url, target.codec, token, can, timeout_s=scenario.workload.ack_timeout_ms / 1000
     )
+
+
+def _fault_env(scenario: Scenario, target: Target) -> FaultEnv | None:
+    """What the faults act on: the cluster and, when it has them, its proxied links."""
+    cluster = target.cluster
+    if cluster is None:
+        return None
+    return FaultEnv(cluster=cluster, links=cluster.links, graph=scenario.topology.graph())
+
+
+def _sampler(target: Target, run_dir: Path) -> AbstractContextManager[object]:
+    """The bundled cluster's processes' memory beside the load (``resources.json``)."""
+    cluster = target.cluster
+    if cluster is None:
+        return nullcontext()
+    return ResourceSampler(
+        lambda: {n: cluster.process(n).pid for n in cluster.names}, run_dir / "resources.json"
+    )
+
+
+def _heal_links(env: FaultEnv | None, events: RunEvents) -> None:
+    """Whatever happened to the windows, no toxic and no disabled proxy outlives the load
+    (the read-back must see the cluster whole); the scheduler healed each already."""
+    links = env.links if env is not None else None
+    if links is None:
+        return
+    try:
+        links.heal_all()
+    except Exception as exc:  # broad on purpose: reported, and the teardown still follows
+        events.note(f"could not reset the fault proxy after the load: {exc}")
 
 
 def refuse_unrunnable_faults(scenario: Scenario) -> None:
@@ -220,6 +266,7 @@ def _load_config(
         profile=target.profile,
         master_bind=distributed.bind if distributed else None,
         expect_workers=distributed.workers if distributed else 0,
+        group_urls=target.group_urls,
     )
 
 

@@ -24,6 +24,7 @@ from pigeon_lab.events import Event
 from pigeon_lab.report.model import Report
 from pigeon_lab.scenario.loading import deep_merge, expand_dotted, load_scenario
 from pigeon_lab.scenario.model import Scenario
+from pigeon_lab.selftest_faults import NODE_2_CUT_OFF, SPLIT_BRAIN
 
 SCENARIO = "smoke"
 """The catalogue scenario every case starts from."""
@@ -125,6 +126,43 @@ CASES: tuple[SelftestCase, ...] = (
         {"workload.duplicate_send_ratio": 0.25},
         frozenset({"idempotence"}),
         why="duplicate sends are stored again under a new seq",
+    ),
+    # --- network faults (issue 7) ------------------------------------------------------
+    SelftestCase(
+        "split-brain-fast",
+        None,
+        {
+            "workload.duration_s": 10,
+            "topology.durability": "fast",
+            "faults": [SPLIT_BRAIN],
+        },
+        frozenset({"durability"}),
+        why="durability fast, the primary cut off from the Sentinels, the replica and node-2: "
+        "node-1 keeps writing to it, acked, and the Sentinels' failover drops those writes "
+        "when it is demoted on the heal (Jepsen, Redis Sentinel, 2013)",
+    ),
+    SelftestCase(
+        "correct-split-brain",
+        None,
+        {
+            "workload.duration_s": 10,
+            "topology.durability": "replicated",
+            "faults": [SPLIT_BRAIN],
+        },
+        why="the same split brain with durability replicated: nothing acked is lost, no seq is "
+        "reused (the minority primary's writes are never acked nor read)",
+    ),
+    SelftestCase(
+        "ready-when-cut-off",
+        "ready-when-cut-off",
+        {
+            "workload.duration_s": 10,
+            "topology.backend.cutoff_disconnect_s": 2,
+            "faults": [NODE_2_CUT_OFF],
+        },
+        frozenset({"durability"}),
+        why="node-2 cut off from Redis but still ready: HAProxy keeps it, its clients stay, "
+        "and it acks their sends although it cannot store them",
     ),
     SelftestCase(
         "ack-before-persist",

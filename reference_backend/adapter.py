@@ -30,8 +30,10 @@ from engineio import packet as eio_packet
 from engineio.exceptions import EngineIOError
 from redis.asyncio import Redis
 from socketio import AsyncRedisManager
+from socketio.redis_manager import parse_redis_sentinel_url
 
 from reference_backend import fastjson, speedups, wswriter
+from reference_backend.addrmap import AddressMap, MappedSentinel
 from reference_backend.batching import AutoPipeline
 from reference_backend.store import NO_AUTH, RedisAuth
 
@@ -53,6 +55,7 @@ class PigeonRedisManager(AsyncRedisManager):  # type: ignore[misc]
         on_publish_failure: Callable[[], None],
         publish_client: Redis,
         auth: RedisAuth = NO_AUTH,
+        address_map: AddressMap | None = None,
         **kw: Any,
     ) -> None:
         options: dict[str, Any] = {
@@ -67,6 +70,7 @@ class PigeonRedisManager(AsyncRedisManager):  # type: ignore[misc]
                 **auth.sentinel_kwargs(),
             }
         super().__init__(url, redis_options=options, **kw)
+        self.address_map = address_map or AddressMap()
         self.on_publish_failure = on_publish_failure
         self.publish_client = publish_client
         self.publisher = AutoPipeline(publish_client, workers=1)
@@ -102,6 +106,19 @@ class PigeonRedisManager(AsyncRedisManager):  # type: ignore[misc]
         if host == self.host_id and n.isdigit():
             self.probe_seen = max(self.probe_seen, int(n))
             self.probe_seen_at = time.monotonic()
+
+    def _redis_connect(self) -> None:
+        """The listener's client, dialling through the address map (Sentinel's answers too)."""
+        if not self.address_map:
+            super()._redis_connect()
+            return
+        if self.redis_url.startswith("redis+sentinel://"):
+            sentinels, service, extra = parse_redis_sentinel_url(self.redis_url)
+            sentinel = MappedSentinel(self.address_map, sentinels, **self.redis_options, **extra)
+            self.redis = sentinel.master_for(service or self.channel)
+        else:
+            self.redis = Redis.from_url(self.address_map.url(self.redis_url), **self.redis_options)
+        self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
 
     # ---- listener ---------------------------------------------------------------
     async def _redis_listen_with_retries(self) -> AsyncIterator[dict[str, Any]]:

@@ -8,6 +8,11 @@ Engine.IO session ids start with the node's name and a dot (`node-2.<random>`), 
 load balancer can route a long-polling request (or the websocket upgrade) to the node that
 holds its session by the `sid` query parameter alone, without cookies: clients such as
 socket.io-client in Node keep no cookies by default.
+
+A node cut off from Redis (no PING, or a deaf adapter) for `--cutoff-disconnect-s`
+cannot serve its clients (no sends, no syncs, no pushes from other nodes): it
+disconnects them and refuses new ones (`unavailable`) until Redis is back, so that they
+reconnect through the load balancer to a node that can (0: never).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import socketio
 
 from reference_backend import fastjson, speedups
 from reference_backend.adapter import PigeonRedisManager
+from reference_backend.flaws import READY_WHEN_CUT_OFF as FLAW_READY_WHEN_CUT_OFF
 from reference_backend.guards import GuardedServer
 from reference_backend.handlers import Handlers
 from reference_backend.metrics import CONTENT_TYPE_LATEST, Metrics
@@ -59,6 +65,7 @@ class Node:
                 on_junk=lambda layer: self.metrics.junk.labels(layer=layer).inc(),
             )
         )
+        amap = settings.address_map
         auth = RedisAuth(
             settings.redis_username or None,
             settings.redis_password or None,
@@ -68,8 +75,9 @@ class Node:
         self.manager = PigeonRedisManager(
             settings.redis_url,
             on_publish_failure=self.metrics.publish_failures.inc,
-            publish_client=connect(settings.redis_url, decode=False, auth=auth),
+            publish_client=connect(settings.redis_url, decode=False, auth=auth, address_map=amap),
             auth=auth,
+            address_map=amap,
         )
         self.sio = GuardedServer(
             on_junk=lambda layer: self.metrics.junk.labels(layer=layer).inc(),
@@ -85,12 +93,23 @@ class Node:
         )
         tag_sids(self.sio, settings.node_name)
         timeout = max(2.0, settings.wait_timeout_ms / 1000 + 1.5)
+        reader = None
+        if settings.durability == "replicated" and settings.redis_url.startswith("redis+sentinel"):
+            reader = connect(
+                settings.redis_url,
+                command_timeout_s=timeout,
+                auth=auth,
+                max_connections=settings.redis_max_connections,
+                address_map=amap,
+                replica=True,
+            )
         self.store = Store(
             connect(
                 settings.redis_url,
                 command_timeout_s=timeout,
                 auth=auth,
                 max_connections=settings.redis_max_connections,
+                address_map=amap,
             ),
             retention=settings.retention,
             dedupe_ttl_s=settings.dedupe_ttl_s,
@@ -98,6 +117,7 @@ class Node:
             durability=settings.durability,
             wait_replicas=settings.wait_replicas,
             wait_timeout_ms=settings.wait_timeout_ms,
+            reader=reader,
         )
         self.handlers = Handlers(self.sio, self.store, settings, self.metrics)
         self.handlers.register()
@@ -106,6 +126,7 @@ class Node:
         )
         self.redis_ok = False
         self.ready = False
+        self.cut_since: float | None = None  # since when Redis (store or adapter) is lost
         self._monitor: asyncio.Task[None] | None = None
 
     @property
@@ -157,7 +178,10 @@ class Node:
             log.warning("adapter subscribed but deaf for %.0fs: re-subscribing", now - deaf_since)
             await self.manager.force_resubscribe()
             deaf_since = None
+        await self._cut_off(self.redis_ok and live, now)
         ready = self.redis_ok and live and not self.draining
+        if FLAW_READY_WHEN_CUT_OFF in self.settings.flaws:
+            ready = not self.draining  # the flaw: readiness does not look at Redis
         if ready != self.ready:
             log.info(
                 "readiness -> %s (redis %s, adapter %s, draining %s)",
@@ -169,6 +193,26 @@ class Node:
         self.ready = ready
         self.metrics.ready.set(1 if ready else 0)
         return deaf_since
+
+    async def _cut_off(self, reaches_redis: bool, now: float) -> None:
+        """Shed this node's clients once it has been cut off from Redis for the grace."""
+        grace = self.settings.cutoff_disconnect_s
+        if reaches_redis or grace <= 0 or FLAW_READY_WHEN_CUT_OFF in self.settings.flaws:
+            if self.handlers.cut_off:
+                log.warning("Redis reachable again: taking clients")
+            self.cut_since, self.handlers.cut_off = None, False
+            return
+        if self.cut_since is None:
+            self.cut_since = now
+        if not self.handlers.cut_off and now - self.cut_since >= grace:
+            self.handlers.cut_off = True
+            log.warning(
+                "cut off from Redis for %.1fs: disconnecting %d clients (they reconnect "
+                "elsewhere) and refusing new ones",
+                now - self.cut_since,
+                len(self.handlers.conns),
+            )
+            await self.handlers.disconnect_all()
 
     async def _load_script(self) -> None:
         try:
@@ -192,6 +236,8 @@ class Node:
         await self.manager.close_publisher()
         try:
             await self.store.redis.aclose()
+            if self.store.reader is not self.store.redis:
+                await self.store.reader.aclose()
         except Exception as exc:  # broad on purpose: closing at exit must not mask the exit
             log.debug("closing the store failed: %s", exc)
 

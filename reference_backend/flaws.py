@@ -14,8 +14,20 @@ UNPREFIXED_ROOMS = "unprefixed-rooms"  # rooms shared between workspaces
 NO_DEDUPE = "no-dedupe"  # retries stored again under a new seq
 SENDER_FROM_PAYLOAD = "sender-from-payload"  # payload's `sender` trusted
 
+# --- network faults (issue 7) ---------------------------------------------------------
+# /readyz ignores Redis, a cut-off node keeps its clients and acks their sends anyway
+# (seq: the last it committed + 1) although nothing can be stored
+READY_WHEN_CUT_OFF = "ready-when-cut-off"
+
 FLAW_NAMES: frozenset[str] = frozenset(
-    {ACK_BEFORE_PERSIST, LOCAL_SEQ, UNPREFIXED_ROOMS, NO_DEDUPE, SENDER_FROM_PAYLOAD}
+    {
+        ACK_BEFORE_PERSIST,
+        LOCAL_SEQ,
+        UNPREFIXED_ROOMS,
+        NO_DEDUPE,
+        SENDER_FROM_PAYLOAD,
+        READY_WHEN_CUT_OFF,
+    }
 )
 
 # ack-before-persist: share of acked messages whose write is dropped, and the delay of the rest.

@@ -1,12 +1,9 @@
 """Socket.IO event handlers: connect/disconnect, join/leave/send/sync/refresh and a catch-all.
 
-Every event goes through `_answer`, which refuses events after the token's expiry, applies
-the rate limits (per connection on this node; per user and per workspace cluster-wide,
-shared_limits), turns a ProtoError into its ack, turns any other exception into `internal`
-(logged and counted, never raised into python-socketio), and records metrics. Handlers
-take `*args` so that a client sending the wrong number of arguments gets `bad_request`,
-not a TypeError inside the library. Reads (`join` with or without `after_seq`, `sync`) pass
-the read gate (readgate). Connections, their expiry and `refresh` live in sessions.
+Every event goes through `_answer`: expiry, rate limits (per connection; per user and
+workspace cluster-wide), a ProtoError becomes its ack, anything else `internal` (logged,
+never raised into python-socketio), metrics. Handlers take `*args` (a wrong arity is
+`bad_request`). Reads pass the read gate (readgate); sessions hold expiry and `refresh`.
 """
 
 from __future__ import annotations
@@ -86,12 +83,14 @@ class Handlers:
             settings.max_reads_per_conn, settings.max_reads_per_workspace, settings.max_reads
         )
         self.draining = False
+        self.cut_off = False  # cut off from Redis past the grace (app.Node sets it)
         f = settings.flaws
         self.flaw_ack_early = flaws.ACK_BEFORE_PERSIST in f
         self.flaw_local_seq = flaws.LOCAL_SEQ in f
         self.flaw_unprefixed = flaws.UNPREFIXED_ROOMS in f
         self.flaw_no_dedupe = flaws.NO_DEDUPE in f
         self.flaw_sender = flaws.SENDER_FROM_PAYLOAD in f
+        self.flaw_cut_off_ready = flaws.READY_WHEN_CUT_OFF in f
         self.local_seqs: dict[tuple[str, str], int] = {}
         self.pending: set[asyncio.Task[None]] = set()
 
@@ -131,6 +130,12 @@ class Handlers:
             self.metrics.connects.labels(result="draining").inc()
             raise socketio.exceptions.ConnectionRefusedError(
                 "node is draining", {"code": "unavailable", "message": "node is draining"}
+            )
+        if self.cut_off:
+            self.metrics.connects.labels(result="cut_off").inc()
+            raise socketio.exceptions.ConnectionRefusedError(
+                "node is cut off from Redis",
+                {"code": "unavailable", "message": "node is cut off from Redis"},
             )
         try:
             identity = verify(auth, self.s.jwt_secret)
@@ -279,17 +284,26 @@ class Handlers:
         ts = int(time.time() * 1000)
         if self.flaw_ack_early:
             return await self._send_ack_early(req, ws, sender, room, msg_id, ts)
-        c = await self.store.send(
-            ws,
-            req.channel,
-            req.client_msg_id,
-            sender,
-            req.body,
-            msg_id=msg_id,
-            ts=ts,
-            dedupe=not self.flaw_no_dedupe,
-        )
+        try:
+            c = await self.store.send(
+                ws,
+                req.channel,
+                req.client_msg_id,
+                sender,
+                req.body,
+                msg_id=msg_id,
+                ts=ts,
+                dedupe=not self.flaw_no_dedupe,
+            )
+        except ProtoError as exc:
+            if self.flaw_cut_off_ready and exc.code == "unavailable":
+                # the flaw: cut off from Redis, "ready" anyway: ack what cannot be stored
+                seq = self._local_seq(ws, req.channel)
+                return {"ok": True, "seq": seq, "id": msg_id, "ts": ts, "duplicate": False}
+            raise
         seq = c.seq
+        if self.flaw_cut_off_ready:
+            self._seen_seq(ws, req.channel, seq)
         if self.flaw_local_seq and not c.duplicate:
             seq = self._local_seq(ws, req.channel)
         if not c.duplicate:
@@ -326,6 +340,11 @@ class Handlers:
         }
         await self.sio.emit("message", message, room=room)
         self.metrics.broadcast()
+
+    def _seen_seq(self, ws: str, channel: str, seq: int) -> None:
+        """Flaw ready-when-cut-off: the last seq this node committed (its local guess)."""
+        key = (ws, channel)
+        self.local_seqs[key] = max(self.local_seqs.get(key, 0), seq)
 
     def _local_seq(self, ws: str, channel: str) -> int:
         """Flaw local-seq: a per-node counter; two nodes hand out the same seqs."""

@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from reference_backend.addrmap import AddressMap
 from reference_backend.flaws import FLAW_NAMES
 
 ENV_PREFIX = "PIGEON_BACKEND_"
@@ -32,6 +33,7 @@ class Settings(BaseModel):
     sentinel_username: str = ""
     sentinel_password: str = Field("", repr=False)
     redis_max_connections: int = Field(64, ge=8, le=10_000)
+    redis_address_map: str = ""
     jwt_secret: str = Field(min_length=1, repr=False)
     durability: Literal["fast", "replicated"] = "fast"
     wait_replicas: int = Field(1, ge=1, le=16)
@@ -55,6 +57,7 @@ class Settings(BaseModel):
     ping_interval: float = Field(25.0, gt=0)
     ping_timeout: float = Field(20.0, gt=0)
     drain_s: float = Field(5.0, ge=0)
+    cutoff_disconnect_s: float = Field(5.0, ge=0)
     flaws: frozenset[str] = frozenset()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -64,6 +67,17 @@ class Settings(BaseModel):
         if not value.startswith(("redis://", "rediss://", "redis+sentinel://", "unix://")):
             raise ValueError("must start with redis://, rediss://, unix:// or redis+sentinel://")
         return value
+
+    @field_validator("redis_address_map")
+    @classmethod
+    def _address_map(cls, value: str) -> str:
+        AddressMap.parse(value)  # ValueError names the bad pair
+        return value
+
+    @property
+    def address_map(self) -> AddressMap:
+        """Where to dial instead of each Redis/Sentinel address (``--redis-address-map``)."""
+        return AddressMap.parse(self.redis_address_map)
 
     @field_validator("flaws")
     @classmethod
@@ -123,6 +137,13 @@ def _parser() -> argparse.ArgumentParser:
         default=64,
         help="pool size of the store's Redis client (past it: unavailable)",
     )
+    add(
+        "--redis-address-map",
+        default="",
+        metavar="FROM=TO,...",
+        help="dial TO instead of FROM (HOST:PORT each) for every Redis and Sentinel address, "
+        "also those Sentinel reports (a fault proxy per node and link)",
+    )
     add("--jwt-secret", default=None, help="HS256 secret of the tokens (required)")
     add(
         "--durability",
@@ -175,6 +196,13 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=5.0,
         help="on SIGTERM: readiness 503 and listener closed at once, clients dropped after this",
+    )
+    add(
+        "--cutoff-disconnect-s",
+        type=float,
+        default=5.0,
+        help="cut off from Redis this long: disconnect the clients (they reconnect elsewhere) "
+        "and refuse new ones until it is back; 0: never",
     )
     add(
         "--flaw",

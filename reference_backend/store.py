@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, cast
@@ -32,6 +32,7 @@ from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialBackoff
 from socketio.redis_manager import parse_redis_sentinel_url
 
+from reference_backend.addrmap import AddressMap, MappedSentinel
 from reference_backend.batching import AutoPipeline
 from reference_backend.errors import ProtoError
 from reference_backend.logs import Throttled
@@ -113,12 +114,17 @@ def connect(
     decode: bool = True,
     auth: RedisAuth = NO_AUTH,
     max_connections: int | None = None,
+    address_map: AddressMap | None = None,
+    replica: bool = False,
 ) -> Redis:
-    """A client for the primary; through Sentinel it follows the current primary.
+    """A client for the primary; through Sentinel it follows the current primary (with
+    `replica`, a replica, or the primary when none answers). Every address it dials goes
+    through `address_map` (``--redis-address-map``).
 
     `max_connections` bounds its pool (a caller past it gets ConnectionError, mapped to
     `unavailable`); the read gate keeps the node's reads below it.
     """
+    amap = address_map or AddressMap()
     common: dict[str, Any] = {
         "socket_timeout": command_timeout_s,
         "socket_connect_timeout": CONNECT_TIMEOUT_S,
@@ -133,8 +139,9 @@ def connect(
     if url.startswith("redis+sentinel://"):
         sentinels, service, extra = parse_redis_sentinel_url(url)
         # redis-py's asyncio Sentinel is unannotated: typed here, at the boundary.
-        make_sentinel = cast("Callable[..., Sentinel]", Sentinel)
+        make_sentinel = cast("Callable[..., Sentinel]", ReadSentinel if replica else MappedSentinel)
         sentinel = make_sentinel(
+            amap,
             sentinels,
             sentinel_kwargs={
                 "socket_timeout": 1.0,
@@ -142,8 +149,25 @@ def connect(
                 **auth.sentinel_kwargs(),
             },
         )
-        return cast(Redis, sentinel.master_for(service or "pigeon", **common, **extra))
-    return Redis.from_url(url, **common)
+        pick = sentinel.slave_for if replica else sentinel.master_for
+        return cast(Redis, pick(service or "pigeon", **common, **extra))
+    return Redis.from_url(amap.url(url), **common)
+
+
+class ReadSentinel(MappedSentinel):
+    """For reads: only replicas that say they are replicas with a live link to the primary.
+
+    Sentinel lists a returning old primary as a replica seconds before it reconfigures it;
+    until then it still answers as a primary, with what it took alone in a split brain."""
+
+    def filter_slaves(self, slaves: Iterable[Mapping[str, Any]]) -> list[tuple[Any, Any]]:
+        return [
+            (r["ip"], r["port"])
+            for r in slaves
+            if not (r.get("is_odown") or r.get("is_sdown"))
+            and str(r.get("role-reported")) == "slave"
+            and str(r.get("master-link-status")) == "ok"
+        ]
 
 
 def to_message(channel: str, entry_id: str, f: dict[str, str]) -> Message:
@@ -205,8 +229,13 @@ class Store:
         durability: str = "fast",
         wait_replicas: int = 1,
         wait_timeout_ms: int = 500,
+        reader: Redis | None = None,
     ) -> None:
         self.redis = redis
+        # `replicated`: reads come from a replica, so that a read never returns a write
+        # that was not replicated (a split-brain primary's not_durable writes, which a
+        # failover takes back); an acked write is on a replica (WAIT) before its ack.
+        self.reader = reader or redis
         self.retention = str(retention)
         self.dedupe_ttl = str(dedupe_ttl_s)
         self.log_ttl = str(log_ttl_s)
@@ -312,7 +341,7 @@ class Store:
 
     async def head(self, ws: str, channel: str) -> int:
         try:
-            return int(await self.redis.get(f"{channel_key(ws, channel)}:seq") or 0)
+            return int(await self.reader.get(f"{channel_key(ws, channel)}:seq") or 0)
         except (rx.RedisError, OSError) as exc:
             raise store_error(exc, "head") from exc
 
@@ -325,7 +354,7 @@ class Store:
         returned), and `truncated` only ever means that messages fell out of retention."""
         base = channel_key(ws, channel)
         try:
-            async with self.redis.pipeline(transaction=False) as pipe:
+            async with self.reader.pipeline(transaction=False) as pipe:
                 pipe.get(f"{base}:seq")
                 pipe.xrange(f"{base}:log", min=f"0-{after_seq + 1}", max="+", count=limit + 1)
                 head_raw, entries = await pipe.execute()

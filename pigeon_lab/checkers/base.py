@@ -78,12 +78,23 @@ CAPABILITIES: frozenset[str] = frozenset({"acks", "seqs", "history", "client_ids
 
 
 @dataclass(frozen=True)
+class ResourceSample:
+    """A process's resident memory at ``t`` (ns, history clock), from ``resources.json``."""
+
+    t: int
+    process: str
+    rss_bytes: int
+
+
+@dataclass(frozen=True)
 class CheckContext:
     """Everything a checker may read besides the history.
 
     ``final_log``: the quiescent read-back (FINAL_LOG_SCHEMA), or None when it is
     missing; ``readback``: one row per channel read back (READBACK_SCHEMA), or None.
     ``complete``: False when the history was cut short (load aborted).
+    ``client_groups``: which client group each user is in (the slo checker's per-group
+    figures); empty when the topology declares none.
     ``settle_ms``: how long a correct client may take to deliver a committed message
     (live push, or the repair of a lost one); the gaps checker requires of a client
     only the messages acknowledged at least this long before it stopped.
@@ -100,6 +111,10 @@ class CheckContext:
     max_counterexamples: int = 10
     settle_ms: float = 5000.0
     capabilities: frozenset[str] = CAPABILITIES
+    client_groups: Mapping[str, str] = field(default_factory=dict)
+    """User -> client group (``topology.client_groups``); users not named are ``clients``."""
+    resources: tuple[ResourceSample, ...] = ()
+    """The cluster's processes' memory over the run (empty when not sampled)."""
 
 
 Checker = Callable[[pd.DataFrame, CheckContext], Verdict]

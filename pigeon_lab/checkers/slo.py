@@ -7,9 +7,9 @@ carries it), availability (sends, counted once per ``client_msg_id`` at its
 first ``send_invoke``, acknowledged within ``ctx.ack_timeout_ms``; sends
 invoked too close to the end to have had their full timeout, and not acked,
 are left out), reconnect time (a client's ``disconnect`` to its next
-``connect``), a timeline per ``ctx.bucket_s``, per-workspace latency, and per
-fault the time to the first client-side error and from heal to recovery (the
-first ack after the last error that followed the heal).
+``connect``), a timeline per ``ctx.bucket_s``, per-workspace and per-client-group
+latency, and per fault window its figures (``slo_faults.py``: time to the first
+client-side error, recovery after the heal, reconnects, availability, acked writes lost).
 
 Overall percentiles are exact; per-bucket and per-workspace ones come from a
 log histogram with 1% wide bins (relative error under 0.5%), which keeps them
@@ -24,8 +24,8 @@ import pandas as pd
 
 from pigeon_lab.checkers._prep import ERROR_KINDS, I64, Prepared, float_col, int_col, prepare
 from pigeon_lab.checkers.base import CheckContext, Outcome, Verdict, register
+from pigeon_lab.checkers.slo_faults import fault_figures, group_figures, node_memory
 from pigeon_lab.checkers.slo_metrics import (
-    FaultFigures,
     LatencySummary,
     SloMetrics,
     TimelineBucket,
@@ -176,7 +176,9 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
         if w_sends[w] or w_del[w]
     }
 
-    faults = _faults(p, ctx, t0, np.flatnonzero(p.is_kind(*ERROR_KINDS, "disconnect")), acks)
+    faults = fault_figures(p, t0, conn[pairs], rec_at, (spos, acked, counted))
+    groups = group_figures(p, ctx.client_groups, ack_ms, acks, del_ms, dl, rec_ms, rec_at)
+    rss_max, rss_growth = node_memory(ctx.resources)
     metrics = SloMetrics(
         ack_latency_ms=summary_of(ack_ms),
         delivery_latency_ms=summary_of(del_ms),
@@ -185,6 +187,9 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
         timeline=timeline,
         per_workspace=per_ws,
         faults=faults,
+        per_group=groups,
+        node_rss_max_mb=rss_max,
+        node_rss_growth_mb=rss_growth,
     )
     counts = {
         "sends": len(spos),
@@ -207,36 +212,3 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
         f"delivery p99 {metrics.delivery_latency_ms.p99} ms"
     )
     return Verdict(NAME, Outcome.PASS, summary, counts=counts, metrics=metrics.to_dict())
-
-
-def _faults(
-    p: Prepared, ctx: CheckContext, t0: int, errs: np.ndarray, acks: np.ndarray
-) -> list[FaultFigures]:
-    """Per fault: time from its start to the first error, and from its heal to recovery."""
-    out: list[FaultFigures] = []
-    end_all = int(p.t[-1]) if p.n else t0
-    starts = sorted(f.start_t for f in ctx.faults)
-    et, at = p.t[errs], p.t[acks]
-    for f in ctx.faults:
-        later = [s for s in starts if s > f.start_t]
-        horizon = later[0] if later else end_all + 1
-        i = np.searchsorted(et, f.start_t)
-        first_err = float(et[i] - f.start_t) / 1e9 if i < len(et) and et[i] < horizon else None
-        rec = None
-        if f.end_t is not None:
-            lo, hi = np.searchsorted(et, [f.end_t, max(horizon, f.end_t)])
-            since = int(et[hi - 1]) if hi > lo else int(f.end_t)
-            j = np.searchsorted(at, since, side="right")
-            if j < len(at) and (hi == lo or at[j] < max(horizon, f.end_t) or not later):
-                rec = float(at[j] - f.end_t) / 1e9
-        out.append(
-            FaultFigures(
-                kind=f.kind,
-                target=f.target,
-                start_s=_r((f.start_t - t0) / 1e9),
-                end_s=None if f.end_t is None else _r((f.end_t - t0) / 1e9),
-                time_to_first_error_s=None if first_err is None else _r(first_err),
-                time_to_recovery_s=None if rec is None else _r(max(rec, 0.0)),
-            )
-        )
-    return out

@@ -57,7 +57,9 @@ def render(
         if gate_policy is not None:
             from dataclasses import replace
 
-            report = replace(report, gate=evaluate_gate(report.verdicts, gate_policy))
+            report = replace(
+                report, gate=evaluate_gate(report.verdicts, gate_policy, report.faults)
+            )
     else:
         names = [n.strip() for n in checkers.split(",") if n.strip()] if checkers else None
         report = recheck_run(run_dir, policy=gate_policy, names=names)
@@ -95,7 +97,7 @@ def gate(
         gate_policy = read_scenario(scenario_file).checks.gate
     else:  # report.json alone: the scenario it carries
         gate_policy = gate_policy_of_scenario(report.scenario, source=f"{run_dir}: report.json")
-    result = evaluate_gate(report.verdicts, gate_policy)
+    result = evaluate_gate(report.verdicts, gate_policy, report.faults)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
     else:

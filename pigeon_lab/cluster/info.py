@@ -44,6 +44,11 @@ class ClusterInfo:
     supervisor_pid: int | None = None
     processes: list[ProcessInfo] = field(default_factory=list)
     redis_credentials: RedisCredentials | None = None
+    client_urls: dict[str, list[str]] = field(default_factory=dict)
+    """Each client group's entry URLs (through its proxies when its links are proxied)."""
+    fault_proxy_url: str | None = None
+    links: dict[str, str] = field(default_factory=dict)
+    """Proxied link -> the fault proxy's proxy that carries it."""
 
     def to_dict(self, *, include_secret: bool = True) -> dict[str, Any]:
         data = asdict(self)

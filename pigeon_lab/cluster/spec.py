@@ -25,6 +25,7 @@ class BackendOptions:
     max_body: int | None = None
     ping_interval_s: float | None = None
     ping_timeout_s: float | None = None
+    cutoff_disconnect_s: float | None = None
 
     def to_args(self) -> tuple[str, ...]:
         flags = (
@@ -33,6 +34,7 @@ class BackendOptions:
             ("--max-body", self.max_body),
             ("--ping-interval", self.ping_interval_s),
             ("--ping-timeout", self.ping_timeout_s),
+            ("--cutoff-disconnect-s", self.cutoff_disconnect_s),
         )
         out: list[str] = []
         for flag, value in flags:
@@ -52,6 +54,10 @@ class ClusterSpec:
     restarted primary comes back with its data instead of empty.
     `redis_acl`: ACL users per role with passwords generated per cluster (redis_acl.py);
     `redis_maxmemory_mb`: Redis's memory bound, `noeviction` (None: unbounded).
+    `proxied_links`: links (`A->B`, `pigeon_lab.faults.netgraph`) that go through the
+    fault proxy (`fault_proxy`: `embedded`, `toxiproxy-server` from PATH, or a server's
+    URL; `proxy_seed` seeds its draws); `client_groups`: the `clients-<name>` groups of
+    users, each with its own client links (`cluster/links.py`).
     """
 
     run_dir: Path
@@ -72,8 +78,14 @@ class ClusterSpec:
     down_after_ms: int = 2000
     failover_timeout_ms: int = 6000
     extra_env: dict[str, str] = field(default_factory=dict)
+    proxied_links: tuple[str, ...] = ()
+    client_groups: tuple[str, ...] = ()
+    fault_proxy: str = "embedded"
+    proxy_seed: int | None = None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "proxied_links", tuple(self.proxied_links))
+        object.__setattr__(self, "client_groups", tuple(self.client_groups))
         object.__setattr__(self, "run_dir", Path(self.run_dir).expanduser().resolve())
         object.__setattr__(self, "backend_args", tuple(self.backend_args))
         object.__setattr__(self, "flaws", tuple(self.flaws))
@@ -98,6 +110,8 @@ class ClusterSpec:
         data["run_dir"] = str(self.run_dir)
         data["backend_args"] = list(self.backend_args)
         data["flaws"] = list(self.flaws)
+        data["proxied_links"] = list(self.proxied_links)
+        data["client_groups"] = list(self.client_groups)
         return data
 
     @classmethod
@@ -106,5 +120,7 @@ class ClusterSpec:
         values["run_dir"] = Path(values["run_dir"])
         values["backend_args"] = tuple(values.get("backend_args", ()))
         values["flaws"] = tuple(values.get("flaws", ()))
+        for key in ("proxied_links", "client_groups"):
+            values[key] = tuple(values.get(key, ()))
         values["backend"] = BackendOptions(**(values.get("backend") or {}))
         return cls(**values)

@@ -18,24 +18,26 @@ from __future__ import annotations
 import atexit
 import os
 import secrets
-import signal
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
-from types import FrameType
 
 from pigeon_lab.cluster import health
 from pigeon_lab.cluster import redis as rds
 from pigeon_lab.cluster.haproxy import haproxy_process
 from pigeon_lab.cluster.info import ClusterInfo, ProcessInfo
+from pigeon_lab.cluster.link_faults import LinkFaults
+from pigeon_lab.cluster.links import LinkWiring
 from pigeon_lab.cluster.nodes import node_process
 from pigeon_lab.cluster.ports import HOST, free_ports
 from pigeon_lab.cluster.process import ManagedProcess, stop_all
 from pigeon_lab.cluster.redis_acl import Login, RedisCredentials
 from pigeon_lab.cluster.redis_secrets import RedisSecrets
+from pigeon_lab.cluster.signals import sigterm_as_exit
 from pigeon_lab.cluster.spec import ClusterSpec
 from pigeon_lab.cluster.status import ProcessStatus, statuses
 from pigeon_lab.errors import ClusterError, ProcessNotFound
@@ -53,6 +55,9 @@ class Cluster:
         self.primary_name = "redis-primary"
         self.stats_url: str | None = None
         self._sentinel_ports: list[int] = []
+        self.net = LinkWiring(spec)  # the fault proxy's links (inactive: nothing proxied)
+        self.links: LinkFaults | None = None  # what link faults drive, once wired
+        self.client_urls: dict[str, list[str]] = {}
         self._stopped = False
         self._lock = threading.RLock()
 
@@ -62,7 +67,7 @@ class Cluster:
     def start(cls, spec: ClusterSpec) -> Iterator[Cluster]:
         """Start every process, yield the running cluster, tear everything down afterwards."""
         cluster = cls(spec)
-        with _sigterm_as_exit():
+        with sigterm_as_exit():
             try:
                 cluster.up()
                 yield cluster
@@ -84,11 +89,17 @@ class Cluster:
         deadline = time.monotonic() + spec.ready_timeout_s
         n_ports = 1 + spec.replicas + spec.sentinels + spec.nodes + (2 if spec.load_balancer else 0)
         ports = iter(free_ports(n_ports))
+        if self.net.active:  # the fault proxy first: every proxy exists before its client
+            proxy = self.net.process(self.run_dir)
+            self._launch([proxy] if proxy else [], deadline)
+            self.net.connect()
 
         primary_port = next(ports)
         self._launch([self._redis_server("redis-primary", primary_port, None)], deadline)
         replicas = [
-            self._redis_server(f"redis-replica-{i}", next(ports), primary_port)
+            self._redis_server(
+                f"redis-replica-{i}", next(ports), self.net.advertised("redis-primary")
+            )
             for i in range(1, spec.replicas + 1)
         ]
         self._launch(replicas, deadline)
@@ -101,12 +112,12 @@ class Cluster:
                 port,
                 self.run_dir / "redis" / name,
                 master_name=spec.master_name,
-                primary_port=primary_port,
+                primary_port=self.net.advertised("redis-primary"),
                 quorum=max(1, quorum),
                 down_after_ms=spec.down_after_ms,
                 failover_timeout_ms=spec.failover_timeout_ms,
                 acl=self.credentials,
-            )
+            ) + _lines(self.net.server(name, port))
             files = self.secrets.process_files()
             sentinels.append(
                 rds.redis_process(
@@ -131,10 +142,16 @@ class Cluster:
                 self.run_dir,
                 lb_port,
                 stats_port,
-                {p.name: p.port or 0 for p in nodes},
+                {p.name: self.net.lb_port(p.name, p.port or 0) for p in nodes},
                 self._live_nodes,
             )
             self._launch([lb], deadline)
+        entries = (
+            {"haproxy": lb_port} if spec.load_balancer else {p.name: p.port or 0 for p in nodes}
+        )
+        self.client_urls = self.net.client_urls(entries)
+        if self.net.active:
+            self.links = self.net.faults()
 
     def down(self) -> None:
         """Stop every process (idempotent). Safe to call from atexit and after failures."""
@@ -177,17 +194,20 @@ class Cluster:
         """The primary (replica_of None) or a replica, with the cluster's Redis secrets."""
         options = self.secrets.server_options(self.spec)
         conf = rds.server_config(port, self.run_dir / "redis" / name, replica_of=replica_of,
-                                 **options)  # fmt: skip
+                                 **options) + _lines(self.net.server(name, port))  # fmt: skip
         kind = "redis-primary" if replica_of is None else "redis-replica"
         files = self.secrets.process_files()
         replica = replica_of is not None
         return rds.redis_process(name, kind, conf, port, self.run_dir, replica=replica, **files)
 
     def _node_process(self, name: str, port: int) -> ManagedProcess:
+        spec = self.spec
+        if self.net.active:  # the node dials its own proxies (--redis-address-map)
+            spec = replace(spec, backend_args=(*spec.backend_args, *self.net.node_args(name)))
         return node_process(
             name,
             port,
-            self.spec,
+            spec,
             redis_url=self.redis_url,
             jwt_secret=self.jwt_secret,
             secret_env=self.secrets.node_env(),
@@ -212,9 +232,9 @@ class Cluster:
     def redis_url(self) -> str:
         """What the nodes use: Sentinel when there are Sentinels, else the primary directly."""
         if self._sentinel_ports:
-            hosts = ",".join(f"{HOST}:{p}" for p in self._sentinel_ports)
+            hosts = ",".join(f"{HOST}:{self.net.advertised(n)}" for n in self._names("sentinel"))
             return f"redis+sentinel://{hosts}/0/{self.spec.master_name}"
-        return f"redis://{HOST}:{self.processes['redis-primary'].port}/0"
+        return f"redis://{HOST}:{self.net.advertised('redis-primary')}/0"
 
     def node_url(self, name: str) -> str:
         proc = self._get(name)
@@ -254,6 +274,9 @@ class Cluster:
                 ProcessInfo(p.name, p.kind, p.pid, p.port, str(p.log_path))
                 for p in self.processes.values()
             ],
+            client_urls=self.client_urls,
+            fault_proxy_url=self.net.url if self.net.active else None,
+            links=dict(self.links.link_proxy) if self.links else {},
         )
 
     # ----- process control -----
@@ -313,7 +336,7 @@ class Cluster:
             self._sentinel_ports, self.spec.master_name, timeout_s, self.admin_login
         )
         for name in self._names("redis-primary", "redis-replica"):
-            if f"{HOST}:{self.processes[name].port}" == new_addr:
+            if f"{HOST}:{self.net.advertised(name)}" == new_addr:
                 self.primary_name = name
                 return name
         raise ClusterError(f"sentinels promoted {new_addr}, which is not a process of this cluster")
@@ -354,29 +377,19 @@ class Cluster:
         return [n for n in self._names("node") if self.processes[n].state() == "alive"]
 
 
-_STOP_ORDER = {"haproxy": 0, "node": 1, "sentinel": 2, "redis-replica": 3, "redis-primary": 4}
+_STOP_ORDER = {
+    "haproxy": 0,
+    "node": 1,
+    "sentinel": 2,
+    "redis-replica": 3,
+    "redis-primary": 4,
+    "fault-proxy": 5,
+}
 
 
-@contextmanager
-def _sigterm_as_exit() -> Iterator[None]:
-    """While active, SIGTERM raises SystemExit(143) so `finally` blocks tear down."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.getsignal(signal.SIGTERM)
-    if previous not in (signal.SIG_DFL, None):
-        yield
-        return
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+def _lines(lines: list[str]) -> str:
+    """Extra config lines (the fault proxy's addressing) to append to a generated config."""
+    return "".join(f"{line}\n" for line in lines)
 
 
 __all__ = ["Cluster"]

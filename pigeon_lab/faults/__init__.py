@@ -1,13 +1,13 @@
 """Faults: the kinds a scenario may schedule (one module per family) and the scheduler.
 
 Importing this package registers the built-in families: ``process`` (kill, pause,
-restart, drain), ``redis_failover`` and ``link`` (partition, latency, bandwidth,
-reset, slow-close).
+restart, drain), ``redis_failover``, ``link`` (latency, bandwidth, slicer, reset,
+slow-close, limit-data) and ``partition``; ``netgraph`` is the topology's links.
 """
 
 # Registration order is the order in which ``scenario kinds`` and messages list the kinds.
 # isort: off
-from pigeon_lab.faults import process, redis_failover, link  # noqa: F401
+from pigeon_lab.faults import process, redis_failover, link, partition  # noqa: F401
 
 # isort: on
 from pigeon_lab.faults.base import (
@@ -16,10 +16,12 @@ from pigeon_lab.faults.base import (
     FaultEnv,
     FaultKind,
     Heal,
+    LinkControl,
     ParamSpec,
     PlannedFault,
     TopologyFacts,
 )
+from pigeon_lab.faults.netgraph import NetGraph
 from pigeon_lab.faults.registry import (
     FAULT_KINDS,
     link_targets,
@@ -35,6 +37,8 @@ __all__ = [
     "FaultEnv",
     "FaultKind",
     "Heal",
+    "LinkControl",
+    "NetGraph",
     "ParamSpec",
     "PlannedFault",
     "TopologyFacts",

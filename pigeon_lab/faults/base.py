@@ -9,17 +9,24 @@ names each window with ``label``. A kind without ``inject`` validates in scenari
 files but cannot run in this version (``needs`` says what it waits for).
 
 Targets are named like the supervisor's processes (``node-N``, ``redis-primary``,
-``redis-replica-N``, ``sentinel-N``, ``haproxy``) or are links ``A->B`` between them.
+``redis-replica-N``, ``sentinel-N``, ``haproxy``), client groups (``clients``,
+``clients-<name>``), links ``A->B`` between them (``netgraph.py``), or a shape a kind
+names (``grudge``). A kind that acts on links says which (``links``), so that the run
+proxies them and the validator can refuse two faults on one link at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-TargetClass = Literal["node", "redis-primary", "redis-replica", "sentinel", "haproxy", "link"]
-ParamType = Literal["int", "float", "str"]
+from pigeon_lab.faults.netgraph import NetGraph
+
+TargetClass = Literal[
+    "node", "redis-primary", "redis-replica", "sentinel", "haproxy", "link", "clients", "shape"
+]
+ParamType = Literal["int", "float", "str", "list"]
 Window = Literal["required", "optional", "none"]
 """``required``: a window, ``duration_s`` needed; ``optional``: without ``duration_s`` it
 lasts until the load ends; ``none``: instantaneous, ``duration_s`` refused."""
@@ -27,6 +34,9 @@ lasts until the load ends; ``none``: instantaneous, ``duration_s`` refused."""
 PROCESS_TARGETS: frozenset[TargetClass] = frozenset(
     {"node", "redis-primary", "redis-replica", "sentinel", "haproxy"}
 )
+
+
+Heal = Callable[[], None]
 
 
 class ClusterControl(Protocol):
@@ -40,12 +50,35 @@ class ClusterControl(Protocol):
     def failover(self) -> str: ...
 
 
+class LinkControl(Protocol):
+    """The fault proxy's side of the cluster (``pigeon_lab.cluster.link_faults.LinkFaults``):
+    each call acts on every proxy of the links named and returns the heal."""
+
+    def cut(self, links: Collection[str], mode: str) -> Heal: ...
+    def toxic(
+        self,
+        links: Collection[str],
+        type: str,
+        attributes: Mapping[str, int],
+        streams: Sequence[str] = ...,
+        toxicity: float = ...,
+    ) -> Heal: ...
+    def heal_all(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class FaultEnv:
-    """What faults act on: the supervised cluster, and later the fault proxy's links."""
+    """What faults act on: the supervised cluster and its proxied links (None: none)."""
 
     cluster: ClusterControl
-    links: Any = None
+    links: LinkControl | None = None
+    graph: NetGraph | None = None
+
+
+Inject = Callable[["FaultEnv", "PlannedFault"], Heal]
+LinksOf = Callable[[NetGraph, "PlannedFault"], frozenset[str]]
+"""The links a fault acts on; raises ``FieldProblem`` (path under the fault) when its
+target or params name nothing of the topology."""
 
 
 @dataclass(frozen=True)
@@ -60,10 +93,6 @@ class PlannedFault:
     params: Mapping[str, Any] = field(default_factory=dict)
 
 
-Heal = Callable[[], None]
-Inject = Callable[[FaultEnv, PlannedFault], Heal]
-
-
 @dataclass(frozen=True)
 class TopologyFacts:
     """What a kind may check about the topology (no import of the scenario model)."""
@@ -73,6 +102,14 @@ class TopologyFacts:
     sentinels: int
     load_balancer: bool
     proxied_links: tuple[str, ...] = ()
+    client_groups: tuple[str, ...] = ()
+    shared_fronts: bool = False
+    """The fault proxy has no per-source proxies (a real toxiproxy-server)."""
+
+    def graph(self) -> NetGraph:
+        return NetGraph(
+            self.nodes, self.replicas, self.sentinels, self.load_balancer, self.client_groups
+        )
 
 
 @dataclass(frozen=True)
@@ -87,9 +124,16 @@ class ParamSpec:
     minimum: float | None = None
     choices: tuple[str, ...] = ()
 
-    def coerce(self, value: object) -> int | float | str:
+    def coerce(self, value: object) -> int | float | str | list[str]:
         """Check ``value`` against this spec; raise ValueError with the reason."""
         out: int | float | str
+        if self.type == "list":
+            if isinstance(value, str) or not isinstance(value, (list, tuple)):
+                raise ValueError(f"expected a list of names, got {value!r}")
+            bad = [v for v in value if not isinstance(v, str)]
+            if bad:
+                raise ValueError(f"expected names (strings), got {bad[0]!r}")
+            return list(value)
         if self.type == "int":
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ValueError(f"expected an integer, got {value!r}")
@@ -133,6 +177,9 @@ class FaultKind:
     needs: str = ""
     label: Callable[[PlannedFault], str] = default_label
     check_topology: Callable[[TopologyFacts, str], str | None] | None = None
+    links: LinksOf | None = None
+    shapes: tuple[str, ...] = ()
+    """Target names that are shapes, not processes or links (``grudge``)."""
 
     @property
     def available(self) -> bool:
@@ -175,6 +222,8 @@ __all__ = [
     "FaultKind",
     "Heal",
     "Inject",
+    "LinkControl",
+    "LinksOf",
     "ParamSpec",
     "PlannedFault",
     "TargetClass",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from pigeon_lab.faults.base import FaultKind, TargetClass
+from pigeon_lab.faults.netgraph import NetGraph
 
 FAULT_KINDS: dict[str, FaultKind] = {}
 
@@ -36,22 +37,23 @@ def process_targets(
     return out
 
 
-def link_targets(nodes: int, replicas: int, load_balancer: bool) -> list[str]:
-    """The links of a topology that the fault proxy could carry, as ``A->B``."""
-    node_names = [f"node-{i}" for i in range(1, nodes + 1)]
-    if load_balancer:
-        links = ["clients->haproxy"] + [f"haproxy->{n}" for n in node_names]
-    else:
-        links = [f"clients->{n}" for n in node_names]
-    links += [f"{n}->redis" for n in node_names]
-    links += [f"redis-replica-{i}->redis-primary" for i in range(1, replicas + 1)]
-    return links
+def link_targets(
+    nodes: int,
+    replicas: int,
+    load_balancer: bool,
+    sentinels: int = 0,
+    client_groups: tuple[str, ...] = (),
+) -> list[str]:
+    """The links of a topology that the fault proxy could carry, as ``A->B`` (netgraph)."""
+    return NetGraph(nodes, replicas, sentinels, load_balancer, client_groups).names
 
 
 def target_class(target: str) -> str:
     """A best-effort class of a target name, for messages ('node', 'link', ...)."""
     if "->" in target:
         return "link"
+    if target == "clients" or target.startswith("clients-"):
+        return "clients"
     match = _INDEXED.match(target)
     return match.group(1) if match else target
 

@@ -66,6 +66,8 @@ class FaultScheduler(threading.Thread):
         plan: Sequence[PlannedFault],
         events: RunEvents | None = None,
         faults_path: Path | None = None,
+        *,
+        wait_for_load: bool = False,
     ) -> None:
         super().__init__(name="fault-scheduler", daemon=True)
         if env is None and plan:
@@ -82,6 +84,9 @@ class FaultScheduler(threading.Thread):
         self._open: list[_Open] = []
         self.records: list[FaultRecord] = []
         self.start_t = time.monotonic_ns()
+        self._aligned = threading.Event()
+        if not wait_for_load:
+            self._aligned.set()
 
     # ----- context manager -----
     def __enter__(self) -> FaultScheduler:
@@ -105,9 +110,18 @@ class FaultScheduler(threading.Thread):
                 write_faults(self._faults_path, self.records)
 
     def begin(self) -> None:
-        """Start the clock and the thread (the load starts now)."""
+        """Start the clock and the thread (the load starts now, unless ``wait_for_load``:
+        then the clock starts at ``align``)."""
         self.start_t = time.monotonic_ns()
         self.start()
+
+    def align(self, load_elapsed_s: float) -> None:
+        """The load reports it has run ``load_elapsed_s``: ``at_s`` counts from its start
+        (the load process takes seconds to boot; its users start when it says so). The
+        first call sets the clock; later ones are ignored."""
+        if not self._aligned.is_set():
+            self.start_t = time.monotonic_ns() - int(load_elapsed_s * 1e9)
+            self._aligned.set()
 
     def _elapsed_s(self) -> float:
         return (time.monotonic_ns() - self.start_t) / 1e9
@@ -156,6 +170,8 @@ class FaultScheduler(threading.Thread):
 
     def run(self) -> None:
         pending = list(self._plan)
+        while not self._aligned.is_set() and not self._stop_event.is_set():
+            self._stop_event.wait(0.05)
         while not self._stop_event.is_set():
             now = self._elapsed_s()
             while pending and pending[0][1].at_s <= now:

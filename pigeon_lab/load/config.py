@@ -9,6 +9,7 @@ to get tokens, the seed, the run folder, and the knobs of the load generator its
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -17,10 +18,23 @@ from pydantic import BaseModel, ConfigDict, Field
 from pigeon_lab.issuers import IssuerSpec
 from pigeon_lab.protocol.profile import Profile
 from pigeon_lab.scenario.model import Workload
+from pigeon_lab.scenario.topology import assign_groups
 from pigeon_lab.workloads import WORKLOADS, import_modules
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from pigeon_lab.scenario.model import Scenario
+
+
+class UserGroup(BaseModel):
+    """A share of the chat users that connect through URLs of their own (a client group of
+    the topology, behind links of its own); which users is drawn by seed
+    (``pigeon_lab.scenario.topology.assign_groups``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    share: float = Field(gt=0, lt=1)
+    urls: list[str] = Field(min_length=1)
 
 
 class LoadConfig(BaseModel):
@@ -29,6 +43,7 @@ class LoadConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     urls: list[str] = Field(min_length=1)  # users spread round robin (usually one LB URL)
+    groups: list[UserGroup] = Field(default_factory=list)  # users behind links of their own
     # never written to load.json or sent to workers: the launcher exports it as
     # PIGEON_LAB_TOKEN_SECRET to the load process (and its local workers inherit it)
     jwt_secret: str | None = Field(default=None, exclude=True, repr=False)
@@ -68,8 +83,15 @@ class LoadConfig(BaseModel):
         profile: Profile | None = None,
         master_bind: str | None = None,
         expect_workers: int = 0,
+        group_urls: Mapping[str, Sequence[str]] | None = None,
     ) -> LoadConfig:
-        """The load of ``scenario`` against ``urls``, writing into ``out_dir``."""
+        """The load of ``scenario`` against ``urls``, writing into ``out_dir``; the users of
+        each client group of the topology go to that group's ``group_urls``."""
+        by_name = group_urls or {}
+        groups = [
+            UserGroup(name=g.name, share=g.share, urls=list(by_name.get(g.name) or urls))
+            for g in scenario.topology.client_groups
+        ]
         modules = sorted(
             (
                 set(scenario.plugins)
@@ -79,6 +101,7 @@ class LoadConfig(BaseModel):
         )
         return cls(
             urls=urls,
+            groups=groups,
             jwt_secret=jwt_secret,
             issuer=issuer or IssuerSpec(),
             profile=profile,
@@ -118,6 +141,17 @@ class LoadConfig(BaseModel):
     def total_users(self) -> int:
         """Every simulated user of every enabled workload (chat users and adversaries)."""
         return self.workload.total_users()
+
+    def url_of(self, index: int) -> str:
+        """Where chat user ``index`` connects: its group's URLs, else ``urls`` (round robin)."""
+        if self.groups:
+            shares = tuple((g.name, g.share) for g in self.groups)
+            names = assign_groups(self.workload.users, shares, self.seed)
+            group = names[index] if index < len(names) else ""
+            for g in self.groups:
+                if g.name == group:
+                    return g.urls[index % len(g.urls)]
+        return self.urls[index % len(self.urls)]
 
     def workspace_names(self) -> list[str]:
         return self.workload.workspace_names()

@@ -170,6 +170,7 @@ def run_local(config: LoadConfig) -> LoadSummary:
     runner = env.create_local_runner()
     progress = _Progress(config)
     runner.start(config.total_users, spawn_rate=_spawn_rate(config))
+    _emit(progress.line(0, ctx.counters))  # the load has started: the fault clock aligns on it
     end = _end_of_load(config, progress.start)
     frozen = False
     while time.monotonic() < end:
@@ -250,6 +251,7 @@ def run_master(config: LoadConfig) -> LoadSummary:
             raise LoadError(f"workers could not take the config: {detail}")
         progress = _Progress(config)
         runner.start(config.total_users, spawn_rate=_spawn_rate(config))
+        _emit(progress.line(0, {}))  # the load has started: the fault clock aligns on it
         end = _end_of_load(config, progress.start)
         while time.monotonic() < end:
             gevent.sleep(min(1.0, max(0.0, end - time.monotonic())))

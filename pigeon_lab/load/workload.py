@@ -28,7 +28,8 @@ def zipf_weights(n: int, exponent: float) -> list[float]:
 
 
 def plan_user(config: LoadConfig, index: int) -> UserPlan:
-    """User ``index``: workspaces round robin, channels drawn without replacement by skew."""
+    """User ``index``: workspaces round robin, channels drawn without replacement by skew,
+    its URL by its client group (``LoadConfig.url_of``)."""
     w = config.workload
     rng = random.Random(config.seed + index)
     workspaces = w.workspace_names()
@@ -43,7 +44,7 @@ def plan_user(config: LoadConfig, index: int) -> UserPlan:
         index,
         f"u{index}",
         workspaces[index % len(workspaces)],
-        config.urls[index % len(config.urls)],
+        config.url_of(index),
         tuple(chosen),
         config.seed + index,
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 
 class AddressError(ValueError):
     """A `host:port` that cannot be used; worded like Go's net errors."""
@@ -36,3 +38,11 @@ def go_strerror(exc: OSError) -> str:
     """An OS error's text as Go prints it ('address already in use')."""
     text = exc.strerror or str(exc)
     return text[:1].lower() + text[1:]
+
+
+def normalize_source(source: str) -> str:
+    """An IP address in one spelling (IPv4-mapped IPv6 as IPv4); ValueError if not one."""
+    addr = ipaddress.ip_address(source.strip("[]"))
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return str(addr.ipv4_mapped)
+    return str(addr)

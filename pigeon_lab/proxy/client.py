@@ -63,13 +63,16 @@ class ToxicInfo:
 
 @dataclass(frozen=True)
 class ProxyInfo:
-    """A proxy as the server reports it; `listen` is the real address once it is enabled."""
+    """A proxy as the server reports it; `listen` is the real address once it is enabled.
+    `source`: the client address it takes on a shared listen address (the embedded
+    server's extension; "" for any source, and always from a real toxiproxy-server)."""
 
     name: str
     listen: str
     upstream: str
     enabled: bool
     toxics: tuple[ToxicInfo, ...] = ()
+    source: str = ""
 
     @property
     def port(self) -> int:
@@ -88,25 +91,31 @@ class ProxyInfo:
             upstream=str(data["upstream"]),
             enabled=bool(data["enabled"]),
             toxics=tuple(ToxicInfo.from_json(t) for t in data.get("toxics") or ()),
+            source=str(data.get("source") or ""),
         )
 
 
 @dataclass(frozen=True)
 class ProxySpec:
-    """A proxy to create: where it listens (port 0: any free port) and where it forwards."""
+    """A proxy to create: where it listens (port 0: any free port) and where it forwards;
+    with `source`, only for clients dialling from that address (embedded server only)."""
 
     name: str
     upstream: str
     listen: str = "127.0.0.1:0"
     enabled: bool = True
+    source: str = ""
 
     def to_json(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "name": self.name,
             "listen": self.listen,
             "upstream": self.upstream,
             "enabled": self.enabled,
         }
+        if self.source:
+            out["source"] = self.source
+        return out
 
 
 class ProxyClient:
@@ -194,9 +203,15 @@ class ProxyClient:
         return ProxyInfo.from_json(self._json("get", _p(name), proxy=name))
 
     def create(
-        self, name: str, upstream: str, *, listen: str = "127.0.0.1:0", enabled: bool = True
+        self,
+        name: str,
+        upstream: str,
+        *,
+        listen: str = "127.0.0.1:0",
+        enabled: bool = True,
+        source: str = "",
     ) -> ProxyInfo:
-        spec = ProxySpec(name, upstream, listen, enabled)
+        spec = ProxySpec(name, upstream, listen, enabled, source)
         return ProxyInfo.from_json(self._json("post", "/proxies", proxy=name, body=spec.to_json()))
 
     def populate(self, specs: Sequence[ProxySpec]) -> list[ProxyInfo]:

@@ -13,6 +13,7 @@ import random
 from pigeon_lab.proxy.gojson import ApiError
 from pigeon_lab.proxy.listener import AlreadyStarted, Proxy
 from pigeon_lab.proxy.model import ERR_EXISTS, ERR_NOT_FOUND, ProxyConfig
+from pigeon_lab.proxy.sockets import ListenPool
 
 
 class ProxyCollection:
@@ -20,6 +21,7 @@ class ProxyCollection:
 
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
+        self.pool = ListenPool()
         self.proxies: dict[str, Proxy] = {}
         self.lock = asyncio.Lock()
 
@@ -36,16 +38,20 @@ class ProxyCollection:
     async def _add(self, config: ProxyConfig) -> Proxy:
         if config.name in self.proxies:
             raise ERR_EXISTS
-        proxy = Proxy(config, self.rng)
+        proxy = Proxy(config, self.rng, self.pool)
         if config.enabled:
-            await proxy.start()
+            try:
+                await proxy.start()
+            except ApiError:
+                self.pool.forget(proxy)
+                raise
         self.proxies[config.name] = proxy
         return proxy
 
     async def remove(self, name: str) -> None:
         async with self.lock:
             proxy = self.get(name)
-            await proxy.stop()
+            await proxy.discard()
             del self.proxies[name]
 
     async def update(self, name: str, config: ProxyConfig) -> Proxy:
@@ -65,14 +71,15 @@ class ProxyCollection:
         async with self.lock:
             for config in configs:
                 old = self.proxies.get(config.name)
-                if old is not None and (old.listen, old.upstream) == (
+                if old is not None and (old.listen, old.upstream, old.source) == (
                     config.listen,
                     config.upstream,
+                    config.source,
                 ):
                     done.append(old)
                     continue
                 if old is not None:
-                    await old.stop()
+                    await old.discard()
                     del self.proxies[config.name]
                 try:
                     done.append(await self._add(config))
@@ -92,4 +99,4 @@ class ProxyCollection:
         """Stop every proxy (listeners and connections); the server is going away."""
         async with self.lock:
             for proxy in self.proxies.values():
-                await proxy.stop()
+                await proxy.discard()

@@ -1,22 +1,19 @@
-"""One proxy: its listening socket, its live connections and its two toxic chains.
+"""One proxy: its route on a listening socket, its live connections and its two toxic chains.
 
 It follows Toxiproxy's `Proxy`: `start` binds and listens (port 0 picks one and
 `listen` then shows the real address), `stop` closes the listener (new
 connections are refused, a dead host) and every live connection, and keeps the
 toxics for the next `start`. A toxic added, changed or removed reaches every
-live connection at once.
+live connection at once. Proxies may share a listen address, each for its own
+`source` (see `sockets.py`): then `stop` refuses only that source's connections.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
-import socket
 
-from pigeon_lab.proxy.addr import AddressError, go_strerror, join_host_port, split_host_port
 from pigeon_lab.proxy.connection import Connection
-from pigeon_lab.proxy.gojson import ApiError
 from pigeon_lab.proxy.model import (
     DIRECTIONS,
     DOWNSTREAM,
@@ -29,10 +26,9 @@ from pigeon_lab.proxy.model import (
     parse_toxic_update,
     with_attributes,
 )
+from pigeon_lab.proxy.sockets import Key, ListenPool
 
 log = logging.getLogger("pigeon_lab.proxy")
-
-BACKLOG = 4096
 
 
 class AlreadyStarted(Exception):
@@ -42,15 +38,17 @@ class AlreadyStarted(Exception):
 class Proxy:
     """A listening proxy and everything that goes through it."""
 
-    def __init__(self, config: ProxyConfig, rng: random.Random) -> None:
+    def __init__(self, config: ProxyConfig, rng: random.Random, pool: ListenPool) -> None:
         self.name = config.name
         self.listen = config.listen
         self.upstream = config.upstream
+        self.source = config.source
         self.enabled = False
         self.rng = rng
+        self.pool = pool
+        self.route_key: Key | None = None  # the listening address it is routed on
         self.chains: dict[str, list[Toxic]] = {UPSTREAM: [], DOWNSTREAM: []}
         self.connections: set[Connection] = set()
-        self._server: asyncio.Server | None = None
 
     # what a connection asks of its proxy (link.LinkHost) -------------------------
     def chain(self, direction: str) -> list[Toxic]:
@@ -69,68 +67,38 @@ class Proxy:
     async def start(self) -> None:
         if self.enabled:
             raise AlreadyStarted(self.name)
-        sock = await self._bind()
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            lambda: Connection(self).client, sock=sock, backlog=BACKLOG
-        )
-        host, port = sock.getsockname()[:2]
-        self.listen = join_host_port(host, port)
+        self.listen = await self.pool.open(self)
         self.enabled = True
-        log.info("proxy %s listening on %s, upstream %s", self.name, self.listen, self.upstream)
-
-    async def _bind(self) -> socket.socket:
-        try:
-            host, port = split_host_port(self.listen)
-        except AddressError as exc:
-            raise ApiError(f"listen tcp: {exc}", 500) from exc
-        candidates: list[tuple[socket.AddressFamily, tuple[str, int]]]
-        if host == "":
-            candidates = [(socket.AF_INET6, ("::", port)), (socket.AF_INET, ("0.0.0.0", port))]
-        else:
-            try:
-                infos = await asyncio.get_running_loop().getaddrinfo(
-                    host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-                )
-            except OSError as exc:
-                raise ApiError(f"listen tcp: lookup {host}: no such host", 500) from exc
-            infos.sort(key=lambda info: info[0] != socket.AF_INET)  # IPv4 first, like Go
-            candidates = [(info[0], info[4][:2]) for info in infos[:1]]  # type: ignore[misc]
-        last: OSError | None = None
-        for family, address in candidates:
-            sock = socket.socket(family, socket.SOCK_STREAM)
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                if family == socket.AF_INET6 and host == "":
-                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-                sock.bind(address)
-                sock.listen(BACKLOG)
-                sock.setblocking(False)
-                return sock
-            except OSError as exc:
-                sock.close()
-                last = exc
-        assert last is not None
-        raise ApiError(f"listen tcp {self.listen}: bind: {go_strerror(last)}", 500) from last
+        via = f" for source {self.source}" if self.source else ""
+        log.info(
+            "proxy %s listening on %s%s, upstream %s", self.name, self.listen, via, self.upstream
+        )
 
     async def stop(self) -> None:
-        """Stop listening and close every connection (toxics are kept)."""
+        """Stop listening (for this source) and close every connection (toxics are kept)."""
         if not self.enabled:
             return
         self.enabled = False
-        if self._server is not None:
-            self._server.close()
-            self._server = None
+        self.pool.closed(self)
         for conn in list(self.connections):
             conn.abort()
         self.connections.clear()
         log.info("proxy %s stopped (%s)", self.name, self.listen)
 
+    async def discard(self) -> None:
+        """Stop, and give up its place on the listening address (the proxy is deleted)."""
+        await self.stop()
+        self.pool.forget(self)
+
     async def update(self, config: ProxyConfig) -> None:
         """A new listen or upstream restarts the proxy; `enabled` starts or stops it."""
-        if config.listen != self.listen or config.upstream != self.upstream:
-            await self.stop()
-            self.listen, self.upstream = config.listen, config.upstream
+        if (config.listen, config.upstream, config.source) != (
+            self.listen,
+            self.upstream,
+            self.source,
+        ):
+            await self.discard()
+            self.listen, self.upstream, self.source = config.listen, config.upstream, config.source
         if config.enabled != self.enabled:
             if config.enabled:
                 await self.start()
@@ -184,7 +152,7 @@ class Proxy:
                 self.remove_toxic(self.chains[direction][0].name)
 
     def config(self) -> ProxyConfig:
-        return ProxyConfig(self.name, self.listen, self.upstream, self.enabled)
+        return ProxyConfig(self.name, self.listen, self.upstream, self.enabled, self.source)
 
     def to_json(self) -> dict[str, object]:
         return {

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
+from pigeon_lab.proxy.addr import normalize_source
 from pigeon_lab.proxy.gojson import (
     ApiError,
     as_object,
@@ -102,23 +103,48 @@ class Toxic:
 
 @dataclass(frozen=True)
 class ProxyConfig:
-    """What a proxy is asked to be: its name, where it listens, where it forwards."""
+    """What a proxy is asked to be: its name, where it listens, where it forwards.
+
+    `source` (pigeon-lab's extension, see `sockets.py`): the IP address of the clients
+    this proxy takes on a listen address it shares with others; empty: any other source.
+    It is in the JSON only when set, so plain proxies keep Toxiproxy's shape."""
 
     name: str
     listen: str
     upstream: str
     enabled: bool = True
+    source: str = ""
 
     def to_json(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "name": self.name,
             "listen": self.listen,
             "upstream": self.upstream,
             "enabled": self.enabled,
         }
+        if self.source:
+            out["source"] = self.source
+        return out
 
 
-PROXY_SCHEMA = {"name": "string", "listen": "string", "upstream": "string", "enabled": "bool"}
+PROXY_SCHEMA = {
+    "name": "string",
+    "listen": "string",
+    "upstream": "string",
+    "enabled": "bool",
+    "source": "string",
+}
+
+
+def _source(got: dict[str, object], default: str = "") -> str:
+    """The `source` field as one spelling of an IP address ("" when not given)."""
+    raw = get_str(got, "source", default)
+    if not raw:
+        return ""
+    try:
+        return normalize_source(raw)
+    except ValueError:
+        raise ApiError(f"bad request body: source {raw!r} is not an IP address", 400) from None
 
 
 def _proxy_fields(value: object, gotype: str) -> dict[str, object]:
@@ -133,7 +159,9 @@ def parse_proxy_create(body: object) -> ProxyConfig:
         raise missing("name")
     if not upstream:
         raise missing("upstream")
-    return ProxyConfig(name, get_str(got, "listen", ""), upstream, get_bool(got, "enabled", True))
+    return ProxyConfig(
+        name, get_str(got, "listen", ""), upstream, get_bool(got, "enabled", True), _source(got)
+    )
 
 
 def parse_proxy_update(body: object, current: ProxyConfig) -> ProxyConfig:
@@ -144,6 +172,7 @@ def parse_proxy_update(body: object, current: ProxyConfig) -> ProxyConfig:
         get_str(got, "listen", current.listen),
         get_str(got, "upstream", current.upstream),
         get_bool(got, "enabled", current.enabled),
+        _source(got, current.source),
     )
 
 
@@ -169,9 +198,8 @@ def parse_populate(body: object) -> list[ProxyConfig]:
         if name in seen:
             raise ApiError(f'duplicate proxy name "{name}"', 500)
         seen.add(name)
-        out.append(
-            ProxyConfig(name, get_str(got, "listen", ""), upstream, get_bool(got, "enabled", True))
-        )
+        listen, enabled = get_str(got, "listen", ""), get_bool(got, "enabled", True)
+        out.append(ProxyConfig(name, listen, upstream, enabled, _source(got)))
     return out
 
 

@@ -15,6 +15,11 @@ takes every element or value and requires each to meet the condition
 produce at all, is ``pigeon_lab.gate_policy``'s (the scenario validator's too).
 A missing metric, a null value or a non-number fails the check, with a message
 that says so; a path no checker produces says that, with a suggestion.
+
+Faults: a fault that could not be injected or healed (its ``error`` in ``faults.json``)
+is one more check, ``faults[i]``, observed ``unknown``: the run did not test what its
+scenario says, so the gate fails whatever the policy (``allow_unknown`` is about
+checkers that could not decide, not about a schedule that did not run).
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from pigeon_lab.gate_policy import (
     split_metric_path,
 )
 from pigeon_lab.gate_policy import SLO as SLO  # re-exported: the name readers import
-from pigeon_lab.report.model import GateCheck, GateResult
+from pigeon_lab.report.model import FaultSpan, GateCheck, GateResult
 
 NOT_INVARIANTS = frozenset({SLO})
 
@@ -58,8 +63,11 @@ class _Missing:
         self.reason = reason
 
 
-def evaluate_gate(verdicts: Sequence[Verdict], policy: GatePolicy) -> GateResult:
-    """Judge the verdicts against the policy: one check per invariant and per threshold."""
+def evaluate_gate(
+    verdicts: Sequence[Verdict], policy: GatePolicy, faults: Sequence[FaultSpan] = ()
+) -> GateResult:
+    """Judge the verdicts against the policy: one check per invariant and per threshold,
+    and one per fault that failed to inject or heal."""
     checks = [
         _invariant_check(v, policy.allow_unknown) for v in verdicts if v.name not in NOT_INVARIANTS
     ]
@@ -73,15 +81,29 @@ def evaluate_gate(verdicts: Sequence[Verdict], policy: GatePolicy) -> GateResult
         threshold_check(verdicts, metric, condition)
         for metric, condition in policy.thresholds.items()
     ]
+    fault_checks = [fault_check(i, f) for i, f in enumerate(faults) if f.error]
     passed = failures <= policy.invariant_failures_max and all(c.passed for c in threshold_checks)
-    if not verdicts:
+    if not verdicts or fault_checks:
         passed = False
     return GateResult(
         passed=passed,
-        checks=checks + threshold_checks,
+        checks=checks + threshold_checks + fault_checks,
         invariant_failures=failures,
         invariant_failures_max=policy.invariant_failures_max,
         allow_unknown=policy.allow_unknown,
+    )
+
+
+def fault_check(index: int, fault: FaultSpan) -> GateCheck:
+    """A fault whose injection or heal failed: the run's result is unknown (gate fails)."""
+    return GateCheck(
+        f"faults[{index}]",
+        "fault",
+        None,
+        "injected and healed",
+        "unknown",
+        False,
+        f"unknown: {fault.label}: {fault.error} (the run did not test what the scenario says)",
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -220,6 +220,7 @@ class FaultRow:
     end_s: float | None
     ttfe: float | None
     ttr: float | None
+    figures: FaultFigures = field(default_factory=FaultFigures)
 
     @property
     def duration_s(self) -> float | None:
@@ -251,6 +252,7 @@ def _fault_rows(report: Report, m: SloMetrics) -> list[FaultRow]:
                 end_s=f.end_s,
                 ttfe=match.time_to_first_error_s,
                 ttr=match.time_to_recovery_s,
+                figures=match,
             )
         )
     return rows

@@ -9,7 +9,8 @@ Two suites under ``<testsuites name="pigeon-lab">``:
   ``pass`` -> an empty testcase. A failure stays a ``<failure>`` even when
   ``invariant_failures_max`` lets the gate pass: the file reports the truth,
   the exit code reports the gate.
-* ``gate``: one testcase per SLO threshold; a breached, missing or null metric
+* ``gate``: one testcase per SLO threshold (and an ``<error>`` one per fault that could not
+  be injected or healed); a breached, missing or null metric
   -> ``<failure>``. A run without any verdict adds an ``<error>`` testcase.
 
 Counts follow the common JUnit schema: ``tests``, ``failures``, ``errors``,
@@ -48,6 +49,8 @@ def junit_tree(report: Report) -> ET.ElementTree[ET.Element]:
     for check in report.gate.checks:
         if check.kind == "threshold":
             _threshold_case(gate, check)
+        elif check.kind == "fault":
+            _fault_case(gate, check)
     for suite in (invariants, gate):
         _count(suite)
     for attr in ("tests", "failures", "errors", "skipped"):
@@ -114,6 +117,13 @@ def _threshold_case(suite: ET.Element, check: GateCheck) -> None:
         el.text = f"observed: {check.observed!r}\ncondition: {check.condition}\n{check.message}"
     out = ET.SubElement(case, "system-out")
     out.text = check.message
+
+
+def _fault_case(suite: ET.Element, check: GateCheck) -> None:
+    """A fault that did not run as scheduled: an error (the result is unknown)."""
+    case = ET.SubElement(suite, "testcase", name=check.name, classname="pigeon_lab.faults")
+    case.set("time", "0")
+    ET.SubElement(case, "error", message=check.message, type="FaultNotApplied")
 
 
 def _details(verdict: Verdict) -> str:

@@ -66,7 +66,7 @@ from pigeon_lab.errors import ReportError
 
 REPORT_SCHEMA_VERSION = 1
 
-CheckKind = Literal["invariant", "threshold"]
+CheckKind = Literal["invariant", "threshold", "fault"]
 
 
 @dataclass(frozen=True)

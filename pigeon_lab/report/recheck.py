@@ -4,7 +4,7 @@ Reads (docs/interfaces.md, "Run folder"): ``run.json``, ``scenario.yaml`` (parse
 into the scenario model: a broken one is a ConfigError naming the file and field),
 ``history.parquet``, ``faults.json`` (required: a missing one raises ReportError
 naming it) and ``final_logs.parquet``, ``readback.parquet`` (when missing, the
-checkers get None and say ``unknown``, never ``pass``).
+checkers get None and say ``unknown``, never ``pass``), ``resources.json`` (optional).
 
 Times in the report are seconds from the run's origin: the first history row's
 ``t`` (the same origin as the ``slo`` timeline's ``t_s``), or ``run.json``'s
@@ -22,7 +22,14 @@ from typing import Any
 import pandas as pd
 
 from pigeon_lab import __version__
-from pigeon_lab.checkers.base import CAPABILITIES, NEEDS, CheckContext, FaultWindow, Verdict
+from pigeon_lab.checkers.base import (
+    CAPABILITIES,
+    NEEDS,
+    CheckContext,
+    FaultWindow,
+    ResourceSample,
+    Verdict,
+)
 from pigeon_lab.checkers.slo_metrics import SloMetrics
 from pigeon_lab.errors import ConfigError, ReportError
 from pigeon_lab.gate_policy import SLO, GatePolicy
@@ -56,6 +63,7 @@ def recheck_run(
         readback=_read_parquet(run_dir / "readback.parquet", required=False),
         faults=windows,
         complete=bool(meta.get("complete", True)),
+        resources=read_resources(run_dir / "resources.json"),
     )
     chosen = list(scenario.checks.invariants if names is None else names)
     try:
@@ -85,6 +93,7 @@ def check_context(
     readback: pd.DataFrame | None,
     faults: Sequence[FaultWindow],
     complete: bool,
+    resources: Sequence[ResourceSample] = (),
 ) -> CheckContext:
     """What the checkers read besides the history: the run's files and the scenario as run."""
     return CheckContext(
@@ -97,6 +106,8 @@ def check_context(
         max_counterexamples=scenario.checks.max_counterexamples,
         settle_ms=float(scenario.checks.settle_ms),
         capabilities=target_capabilities(scenario),
+        client_groups=_client_groups(scenario),
+        resources=tuple(resources),
     )
 
 
@@ -104,6 +115,26 @@ def target_capabilities(scenario: Scenario) -> frozenset[str]:
     """What the scenario's target can show: all for the bundled backend, else its profile's."""
     can = scenario.target.profile_model().capabilities
     return frozenset(c for c in CAPABILITIES if getattr(can, c))
+
+
+def read_resources(path: Path) -> list[ResourceSample]:
+    """``resources.json`` (optional: older runs and external targets have none)."""
+    if not path.is_file():
+        return []
+    try:
+        rows = json.loads(path.read_text())
+        return [ResourceSample(int(r["t"]), str(r["process"]), int(r["rss_bytes"])) for r in rows]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ReportError(f"{path}: unreadable resource samples: {exc}") from exc
+
+
+def _client_groups(scenario: Scenario) -> dict[str, str]:
+    """User -> client group, as the load assigned them (the same seeded draw)."""
+    topo = scenario.topology
+    if not topo.client_groups:
+        return {}
+    groups = topo.user_groups(scenario.workload.users, scenario.seed)
+    return {f"u{i}": g for i, g in enumerate(groups)}
 
 
 def build_report(
@@ -153,7 +184,7 @@ def build_report(
     return Report(
         run=run,
         verdicts=list(verdicts),
-        gate=evaluate_gate(verdicts, policy),
+        gate=evaluate_gate(verdicts, policy, faults),
         counts=counts,
         faults=list(faults),
         scenario=plain_dict(scenario_data(scenario)),

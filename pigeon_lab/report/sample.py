@@ -101,6 +101,17 @@ def sample_slo_metrics(duration_s: int = 60, seed: int = 7, slow: float = 1.0) -
                 end_s=f.end_s,
                 time_to_first_error_s=0.4 + i,
                 time_to_recovery_s=3.2 + 2 * i,
+                label=f.label,
+                affected_clients=12 + i,
+                recovered_clients=12 + i,
+                reconnects=12 + i,
+                reconnect_p50_ms=420.0,
+                reconnect_p99_ms=1800.0,
+                max_reconnects_per_s=6,
+                max_connect_attempts_per_s=9,
+                sends=40,
+                availability=0.85,
+                acked_lost=i,
             )
             for i, f in enumerate(FAULTS)
         ],

@@ -25,15 +25,12 @@ from pigeon_lab.checkers import checker_names
 from pigeon_lab.checkers.base import CAPABILITIES, missing_capabilities
 from pigeon_lab.config_model import FieldProblem, Frozen, unknown
 from pigeon_lab.errors import ConfigError
-from pigeon_lab.faults import (
-    FAULT_KINDS,
-    PROCESS_TARGETS,
-    FaultKind,
-    PlannedFault,
-)
+from pigeon_lab.faults import FAULT_KINDS, FaultKind, PlannedFault
 from pigeon_lab.protocol.profile import Profile
 from pigeon_lab.protocol.profile_files import load_profile
 from pigeon_lab.scenario.checks import Checks
+from pigeon_lab.scenario.fault_checks import check_fault, check_overlaps, fault_links
+from pigeon_lab.scenario.fault_mix import expand
 from pigeon_lab.scenario.target import Target
 from pigeon_lab.scenario.topology import FLAWS, Backend, Redis, Topology
 from pigeon_lab.workloads import WORKLOADS, sections
@@ -220,7 +217,9 @@ class Scenario(Frozen):
     )
     topology: Topology = Field(default_factory=Topology, description="the bundled cluster")
     workload: Workload = Field(default_factory=Workload, description="the simulated users")
-    faults: tuple[FaultSpec, ...] = Field(default=(), description="the fault schedule")
+    faults: tuple[FaultSpec, ...] = Field(
+        default=(), description="the fault schedule, or {random: {...}}: a seeded mix"
+    )
     checks: Checks = Field(default_factory=Checks, description="checkers and gate")
     target: Target = Field(default_factory=Target, description="the system under test")
 
@@ -274,59 +273,48 @@ class Scenario(Frozen):
                 f"{self.workload.max_body_bytes} bytes is over topology.backend.max_body "
                 f"({self.topology.backend.max_body})",
             )
-        for i, fault in enumerate(self.faults):
-            self._check_fault(i, fault)
+        end = self.workload.duration_s
+        if self.faults and self.target.kind != "bundled":
+            raise FieldProblem(("faults", 0), "faults need target.kind: bundled")
+        links = [check_fault(self.topology, end, i, f) for i, f in enumerate(self.faults)]
+        check_overlaps(self.faults, links, end)
         return self
 
-    def _check_fault(self, i: int, fault: FaultSpec) -> None:
-        kind, topo, end = fault.fault_kind, self.topology, self.workload.duration_s
-        if self.target.kind != "bundled":
-            raise FieldProblem(("faults", i), "faults need target.kind: bundled")
-        processes, links = topo.processes(), topo.links()
-        if fault.target in processes:
-            klass = processes[fault.target]
-        elif fault.target in links:
-            klass = "link"
-        else:
-            pool = links if "->" in fault.target else list(processes)
-            same = [t for t in pool if t.split("-")[0] == fault.target.split("-")[0]]
-            hint = f"; this topology has: {', '.join(same)}" if same else ""
-            raise FieldProblem(
-                ("faults", i, "target"), f"no {fault.target!r} in this topology{hint}"
+    def proxied_links(self) -> tuple[str, ...]:
+        """The links a run puts through the fault proxy: ``topology.proxied_links`` (or
+        every link with ``all``) and every link a fault acts on, in the graph's order."""
+        topo = self.topology
+        if topo.proxied_links == "all":
+            return tuple(topo.links())
+        graph = topo.graph()
+        wanted = set(topo.proxied_links)
+        for i, fault in enumerate(self.faults):
+            wanted |= fault_links(graph, i, fault)
+        return tuple(n for n in graph.names if n in wanted)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_mix(cls, data: Any) -> Any:
+        """``faults: {random: ...}`` becomes the concrete schedule it draws (fault_mix)."""
+        if not isinstance(data, dict) or not isinstance(data.get("faults"), dict):
+            return data
+        try:
+            topology = Topology.model_validate(data.get("topology") or {})
+            work = data.get("workload") or {}
+            load_s = float(work.get("duration_s", LoadSettings.model_fields["duration_s"].default))
+        except (ValidationError, TypeError, ValueError):
+            return data  # the topology's or workload's own error is reported first
+        try:
+            schedule = expand(
+                data["faults"],
+                graph=topology.graph(),
+                processes=topology.processes(),
+                load_s=load_s,
+                seed=int(data.get("seed", 1)),
             )
-        if klass not in kind.targets:
-            accepts = ", ".join(sorted(kind.targets))
-            raise FieldProblem(
-                ("faults", i, "target"),
-                f"{fault.kind} cannot target {fault.target!r}; it takes: {accepts}",
-            )
-        if klass == "link" and fault.target not in topo.proxied_links:
-            raise FieldProblem(
-                ("faults", i, "target"),
-                f"link {fault.target!r} is not proxied; add it to topology.proxied_links",
-            )
-        problem = kind.check_topology(topo.facts(), fault.target) if kind.check_topology else None
-        if problem:
-            raise FieldProblem(("faults", i, "kind"), problem)
-        if fault.at_s >= end:
-            raise FieldProblem(
-                ("faults", i, "at_s"),
-                f"fault at {fault.at_s:g} s starts after the load ends "
-                f"(workload.duration_s = {end:g})",
-            )
-        if fault.end_s is not None and fault.end_s > end:
-            raise FieldProblem(
-                ("faults", i, "duration_s"),
-                f"fault ends at {fault.end_s:g} s, after the load ends "
-                f"(workload.duration_s = {end:g})",
-            )
-        if klass in PROCESS_TARGETS:
-            for j, other in enumerate(self.faults[:i]):
-                if other.target == fault.target and _overlap(other, fault, end):
-                    raise FieldProblem(
-                        ("faults", i),
-                        f"overlaps faults[{j}] ({other.describe()}) on the same process",
-                    )
+        except FieldProblem as exc:
+            raise FieldProblem(("faults", *exc.path), exc.reason) from None
+        return {**data, "faults": schedule}
 
 
 def capabilities_of(profile: Profile) -> frozenset[str]:
@@ -345,18 +333,6 @@ def _raw_capabilities(target: Any, info: ValidationInfo) -> frozenset[str] | Non
         return capabilities_of(load_profile(target["profile"], Path(base) if base else None))
     except (ConfigError, TypeError):
         return None  # the target's own validation reports it
-
-
-def _overlap(a: FaultSpec, b: FaultSpec, end: float) -> bool:
-    """Whether two faults' windows on one process overlap (open windows run to ``end``)."""
-
-    def window(f: FaultSpec) -> tuple[float, float]:
-        if not f.fault_kind.takes_duration:
-            return (f.at_s, f.at_s)
-        return (f.at_s, f.end_s if f.end_s is not None else end)
-
-    (a0, a1), (b0, b1) = window(a), window(b)
-    return a0 <= b1 and b0 <= a1
 
 
 __all__ = [

@@ -1,14 +1,17 @@
 """The bundled cluster of a scenario: backend nodes and their settings, Redis, the load
-balancer, the links the fault proxy carries."""
+balancer, the client groups, the links the fault proxy carries."""
 
 from __future__ import annotations
 
+import random
+from collections.abc import Sequence
+from functools import lru_cache
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from pigeon_lab.config_model import FieldProblem, Frozen, unknown
-from pigeon_lab.faults import TopologyFacts, link_targets, process_targets
+from pigeon_lab.faults import NetGraph, TopologyFacts, process_targets
 
 FLAWS: tuple[str, ...] = (
     "ack-before-persist",
@@ -16,6 +19,8 @@ FLAWS: tuple[str, ...] = (
     "unprefixed-rooms",
     "no-dedupe",
     "sender-from-payload",
+    # --- network faults (issue 7) ---
+    "ready-when-cut-off",
 )
 """Deliberate flaws the reference backend can be started with (``--flaw``)."""
 
@@ -39,6 +44,11 @@ class Backend(Frozen):
     max_body: int = Field(default=4096, ge=1, description="largest message body, bytes of UTF-8")
     ping_interval_s: float = Field(default=25, gt=0, description="Engine.IO ping interval")
     ping_timeout_s: float = Field(default=20, gt=0, description="Engine.IO ping timeout")
+    cutoff_disconnect_s: float = Field(
+        default=5,
+        ge=0,
+        description="a node cut off from Redis this long disconnects its clients (0: never)",
+    )
     flaws: tuple[str, ...] = Field(default=(), description=f"deliberate flaws: {', '.join(FLAWS)}")
 
     @field_validator("flaws")
@@ -48,6 +58,16 @@ class Backend(Frozen):
             if flaw not in FLAWS:
                 raise FieldProblem((i,), unknown("flaw", flaw, FLAWS))
         return value
+
+
+class ClientGroup(Frozen):
+    """A share of the chat users behind links of their own (``clients-<name>->haproxy``)."""
+
+    name: str = Field(
+        pattern=r"^clients-[a-z0-9][a-z0-9-]{0,30}$",
+        description="clients-<name>: the group's process name in link targets",
+    )
+    share: float = Field(gt=0, lt=1, description="share of the users in this group")
 
 
 class Topology(Frozen):
@@ -63,8 +83,17 @@ class Topology(Frozen):
         default="haproxy",
         description="HAProxy in front of the nodes, or clients spread over the nodes",
     )
-    proxied_links: tuple[str, ...] = Field(
-        default=(), description="links (A->B) routed through the fault proxy, e.g. haproxy->node-1"
+    proxied_links: tuple[str, ...] | Literal["all"] = Field(
+        default=(),
+        description="links (A->B) through the fault proxy besides those the faults name, or all",
+    )
+    client_groups: tuple[ClientGroup, ...] = Field(
+        default=(), description="shares of the users behind links of their own"
+    )
+    fault_proxy: str = Field(
+        default="embedded",
+        pattern=r"^(embedded|toxiproxy-server|http://[^/\s]+:\d+/?)$",
+        description="embedded (pigeon-lab's), toxiproxy-server (from PATH) or a server's URL",
     )
     backend: Backend = Field(default_factory=Backend, description="backend node settings")
 
@@ -72,21 +101,52 @@ class Topology(Frozen):
     def has_load_balancer(self) -> bool:
         return self.load_balancer != "none"
 
+    @property
+    def group_names(self) -> tuple[str, ...]:
+        return tuple(g.name for g in self.client_groups)
+
+    @property
+    def shared_fronts(self) -> bool:
+        """A fault proxy without per-source proxies (not pigeon-lab's own)."""
+        return self.fault_proxy != "embedded"
+
     def facts(self) -> TopologyFacts:
         """What fault kinds may check about this topology."""
         r = self.redis
         return TopologyFacts(
-            self.nodes, r.replicas, r.sentinels, self.has_load_balancer, self.proxied_links
+            self.nodes,
+            r.replicas,
+            r.sentinels,
+            self.has_load_balancer,
+            tuple(self.links()) if self.proxied_links == "all" else self.proxied_links,
+            self.group_names,
+            self.shared_fronts,
+        )
+
+    def graph(self) -> NetGraph:
+        """Who dials whom (``pigeon_lab.faults.netgraph``)."""
+        r = self.redis
+        return NetGraph(
+            self.nodes, r.replicas, r.sentinels, self.has_load_balancer, self.group_names
         )
 
     def processes(self) -> dict[str, str]:
-        """Process name -> target class (``node``, ``redis-replica``, ...)."""
+        """Process name -> target class (``node``, ``redis-replica``, ``clients``, ...)."""
         r = self.redis
-        return dict(process_targets(self.nodes, r.replicas, r.sentinels, self.has_load_balancer))
+        out: dict[str, str] = dict(
+            process_targets(self.nodes, r.replicas, r.sentinels, self.has_load_balancer)
+        )
+        out.update({g: "clients" for g in ("clients", *self.group_names)})
+        return out
 
     def links(self) -> list[str]:
         """Every link of this topology that could be proxied."""
-        return link_targets(self.nodes, self.redis.replicas, self.has_load_balancer)
+        return self.graph().names
+
+    def user_groups(self, users: int, seed: int) -> list[str]:
+        """The client group of each chat user ``u0..u<users-1>`` (seeded, exact shares)."""
+        shares = tuple((g.name, g.share) for g in self.client_groups)
+        return list(assign_groups(users, shares, seed))
 
     @model_validator(mode="after")
     def _consistent(self) -> Topology:
@@ -95,10 +155,34 @@ class Topology(Frozen):
                 ("durability",), "'replicated' needs at least one replica (topology.redis.replicas)"
             )
         links = self.links()
-        for i, link in enumerate(self.proxied_links):
+        for i, link in enumerate(() if self.proxied_links == "all" else self.proxied_links):
             if link not in links:
                 raise FieldProblem(("proxied_links", i), unknown("link", link, links))
+        names = self.group_names
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise FieldProblem(("client_groups", i, "name"), f"{name} is declared twice")
+        if sum(g.share for g in self.client_groups) >= 1:
+            raise FieldProblem(
+                ("client_groups",), "the shares add up to 1 or more; the rest are `clients`"
+            )
         return self
 
 
-__all__ = ["FLAWS", "Backend", "Redis", "Topology"]
+@lru_cache(maxsize=64)
+def assign_groups(users: int, shares: Sequence[tuple[str, float]], seed: int) -> tuple[str, ...]:
+    """Each user's group: ``round(share * users)`` users per group, drawn by a seeded
+    shuffle; the rest are ``clients``. The load and the checkers both call this."""
+    order = list(range(users))
+    random.Random(f"client-groups-{seed}").shuffle(order)
+    out = ["clients"] * users
+    at = 0
+    for name, share in shares:
+        count = min(users - at, round(share * users))
+        for i in order[at : at + count]:
+            out[i] = name
+        at += count
+    return tuple(out)
+
+
+__all__ = ["FLAWS", "Backend", "ClientGroup", "Redis", "Topology", "assign_groups"]

@@ -10,6 +10,7 @@ its environment, never a file), when tokens are minted with an inline or generat
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Literal
@@ -36,6 +37,8 @@ class Target:
     secret: str | None = field(default=None, repr=False)
     profile: Profile | None = None
     cluster: Cluster | None = field(default=None, compare=False)
+    group_urls: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Each declared client group's entry URLs (its own links); the rest use ``urls``."""
 
     @cached_property
     def codec(self) -> Codec:

@@ -15,8 +15,16 @@ from pigeon_lab.scenario.model import Scenario, Topology
 from pigeon_lab.targets.base import Target
 
 
-def cluster_spec(topology: Topology, run_dir: Path, jwt_secret: str) -> ClusterSpec:
-    """The supervisor's spec for a scenario's topology."""
+def cluster_spec(
+    topology: Topology,
+    run_dir: Path,
+    jwt_secret: str,
+    *,
+    proxied_links: tuple[str, ...] = (),
+    seed: int | None = None,
+) -> ClusterSpec:
+    """The supervisor's spec for a scenario's topology; ``proxied_links`` go through the
+    fault proxy (``Scenario.proxied_links()``: the faults' links and the topology's)."""
     b = topology.backend
     return ClusterSpec(
         run_dir=run_dir,
@@ -32,8 +40,13 @@ def cluster_spec(topology: Topology, run_dir: Path, jwt_secret: str) -> ClusterS
             max_body=b.max_body,
             ping_interval_s=b.ping_interval_s,
             ping_timeout_s=b.ping_timeout_s,
+            cutoff_disconnect_s=b.cutoff_disconnect_s,
         ),
         flaws=tuple(b.flaws),
+        proxied_links=proxied_links,
+        client_groups=topology.group_names,
+        fault_proxy=topology.fault_proxy,
+        proxy_seed=seed,
     )
 
 
@@ -43,7 +56,13 @@ def bundled_target(scenario: Scenario, run_dir: Path, events: RunEvents) -> Iter
     also on errors and Ctrl-C."""
     # a distributed run's workers mint tokens with the secret they were started with
     secret = os.environ.get(SECRET_ENV) or secrets.token_hex(16)
-    spec = cluster_spec(scenario.topology, run_dir, secret)
+    spec = cluster_spec(
+        scenario.topology,
+        run_dir,
+        secret,
+        proxied_links=scenario.proxied_links(),
+        seed=scenario.seed,
+    )
     phase = events.begin(Phase.CLUSTER, f"{spec.nodes} nodes")
     try:
         with Cluster.start(spec) as cluster:
@@ -51,7 +70,16 @@ def bundled_target(scenario: Scenario, run_dir: Path, events: RunEvents) -> Iter
             info = cluster.info
             events.fire(TargetReady(info.lb_url, "bundled", info.to_dict(include_secret=False)))
             try:
-                yield Target("bundled", info.lb_url, secret=info.jwt_secret, cluster=cluster)
+                first, *more = info.client_urls["clients"]
+                groups = {g: tuple(u) for g, u in info.client_urls.items() if g != "clients"}
+                yield Target(
+                    "bundled",
+                    first,
+                    tuple(more),
+                    secret=info.jwt_secret,
+                    cluster=cluster,
+                    group_urls=groups,
+                )
             finally:  # leaving the cluster's block tears it down (it never raises)
                 phase = events.begin(Phase.TEARDOWN)
         phase.end()

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from pigeon_lab.cluster.fault_proxy import proxy_process, proxy_url
 from pigeon_lab.cluster.ports import free_port
 from pigeon_lab.cluster.process import ManagedProcess
 from pigeon_lab.proxy.client import ProxyClient, ProxyInfo
-from pigeon_lab.proxy.process import proxy_process, proxy_url
 
 HOST = "127.0.0.1"
 Handler = Callable[[socket.socket], None]

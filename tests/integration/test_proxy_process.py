@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from pigeon_lab.cluster.fault_proxy import proxy_process, proxy_url
 from pigeon_lab.cluster.ports import free_port
 from pigeon_lab.cluster.process import ManagedProcess
 from pigeon_lab.cluster.procfs import pid_state, processes_under
 from pigeon_lab.proxy.client import ProxyClient
-from pigeon_lab.proxy.process import proxy_process, proxy_url
 from tests.integration.proxy_harness import (
     HOST,
     client_of,
@@ -95,7 +95,7 @@ PARENT = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from pigeon_lab.proxy.process import proxy_process
+    from pigeon_lab.cluster.fault_proxy import proxy_process
     run_dir, port, how, cli = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
     proc = proxy_process("fault-proxy", port, run_dir)
     if how == "cli":

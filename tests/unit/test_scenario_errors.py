@@ -113,10 +113,11 @@ def test_fault_param_unknown(tmp_path: Path) -> None:
     assert "faults[0].params: unknown param 'signal' for kill; known: none" in str(err)
 
 
-def test_link_fault_needs_proxied_link(tmp_path: Path) -> None:
-    text = "faults:\n  - {at_s: 1, duration_s: 2, kind: partition, target: haproxy->node-1}\n"
+def test_a_link_fault_needs_a_link_of_the_topology(tmp_path: Path) -> None:
+    # issue 7: a run proxies the links its faults name, so naming one is enough; it must exist
+    text = "faults:\n  - {at_s: 1, duration_s: 2, kind: partition, target: haproxy->node-9}\n"
     err = error_of(tmp_path, text)
-    assert "faults[0].target: link 'haproxy->node-1' is not proxied" in str(err)
+    assert "faults[0].target: no link 'haproxy->node-9' in this topology" in str(err)
 
 
 def test_overlapping_faults_on_one_process(tmp_path: Path) -> None:

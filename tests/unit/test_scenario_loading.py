@@ -145,27 +145,32 @@ def test_external_target_with_profile() -> None:
 
 
 def test_fault_registry_availability() -> None:
-    # the built-in kinds (a test's plugin may have registered more in this process)
+    # the built-in kinds (a test's plugin may have registered more in this process);
+    # issue 7: the link kinds run through the fault proxy
     available = {
         name
         for name, kind in FAULT_KINDS.items()
         if kind.inject is not None and kind.inject.__module__.startswith("pigeon_lab.")
     }
-    assert available == {"kill", "pause", "restart", "drain", "redis-failover"}
-    for name in ("partition", "latency", "bandwidth", "reset", "slow-close"):
-        assert not FAULT_KINDS[name].available and FAULT_KINDS[name].needs_duration
+    link_kinds = {"partition", "latency", "bandwidth", "slicer", "reset", "slow-close"}
+    assert available == {"kill", "pause", "restart", "drain", "redis-failover", "limit-data"} | (
+        link_kinds
+    )
+    for name in link_kinds:
+        assert FAULT_KINDS[name].available and FAULT_KINDS[name].takes_duration
+        assert FAULT_KINDS[name].needs_duration == (name != "partition")  # until the load ends
     assert all(kind.help for kind in FAULT_KINDS.values())
 
 
-def test_unavailable_fault_validates_and_is_reported() -> None:
+def test_link_fault_validates_and_its_links_are_proxied() -> None:
     text = (
-        "topology: {proxied_links: [node-1->redis]}\n"
-        "faults:\n  - {at_s: 1, duration_s: 2, kind: latency, target: node-1->redis,"
+        "faults:\n  - {at_s: 1, duration_s: 2, kind: latency, target: node-1->redis-primary,"
         " params: {latency_ms: 200}}\n"
     )
     s = scenario_from_text(text)
-    assert s.faults[0].params == {"latency_ms": 200, "jitter_ms": 0}
-    assert [i for i, _ in s.unavailable_faults()] == [0]
+    assert s.faults[0].params == {"latency_ms": 200, "jitter_ms": 0, "stream": "both"}
+    assert s.unavailable_faults() == []
+    assert s.proxied_links() == ("node-1->redis-primary",)
 
 
 def test_scenario_is_frozen() -> None:

@@ -68,7 +68,7 @@ def test_scenario_kinds_lists_every_registry_with_help() -> None:
     faults = {f["name"]: f for f in data["faults"]}
     assert {"kill", "pause", "restart", "drain", "redis-failover", "partition"} <= set(faults)
     assert faults["latency"]["params"][0]["name"] == "latency_ms"
-    assert faults["partition"]["available"] is False and faults["partition"]["needs"]
+    assert faults["partition"]["available"] is True  # issue 7: through the fault proxy
     assert {w["name"] for w in data["workloads"]} >= {"chat"}
     names = [c["name"] for c in data["checkers"]]
     assert names[:7] == [
