@@ -50,6 +50,8 @@ class ClusterSpec:
     `flaws` become one `--flaw` each.
     `redis_aof`: Redis keeps an append-only file (fsync every second), so a
     restarted primary comes back with its data instead of empty.
+    `lb_sticky=False`: HAProxy without any stickiness, round robin (a misconfigured load
+    balancer, for `pigeon-lab probe` and `review --prove`).
     """
 
     run_dir: Path
@@ -68,6 +70,7 @@ class ClusterSpec:
     down_after_ms: int = 2000
     failover_timeout_ms: int = 6000
     extra_env: dict[str, str] = field(default_factory=dict)
+    lb_sticky: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "run_dir", Path(self.run_dir).expanduser().resolve())

@@ -66,6 +66,11 @@ class Topology(Frozen):
     proxied_links: tuple[str, ...] = Field(
         default=(), description="links (A->B) routed through the fault proxy, e.g. haproxy->node-1"
     )
+    sticky_sessions: bool = Field(
+        default=True,
+        description="HAProxy keeps each polling session on its node; false: no stickiness, "
+        "round robin (a misconfigured load balancer)",
+    )
     backend: Backend = Field(default_factory=Backend, description="backend node settings")
 
     @property
