@@ -37,6 +37,8 @@ from pigeon_lab.protocol.codec import (
 )
 
 SHOWN = 220
+GENERIC_ERROR = "Connection error"
+"""What python-socketio reports to ``connect_error`` when the transport itself failed."""
 
 
 def shown(value: Any, limit: int = SHOWN) -> str:
@@ -129,8 +131,8 @@ class ProbeClient:
             )
         except SocketIOConnectionError as exc:
             self.close()
-            if self._refusals:
-                data = self._refusals[0]
+            data = self._refusals[0] if self._refusals else None
+            if data is not None and data != GENERIC_ERROR:  # a CONNECT_ERROR from the server
                 raise Refused(refusal_code(data), data) from exc
             raise NoConnection(str(exc) or "connection failed") from exc
 

@@ -1,11 +1,11 @@
 """CORS: does the deployment let any web origin make credentialed requests?
 
-The polling handshake (and its preflight) are sent with a foreign ``Origin``; a server
+The polling handshake (and its preflight) is sent with a foreign ``Origin``; a server
 that echoes it with ``Access-Control-Allow-Credentials: true`` lets any page read its
 answers with the user's cookies, and a websocket from that origin is accepted too
 (browsers apply no CORS to websockets). How much that matters depends on what
 authenticates: a token in the CONNECT payload cannot be sent by a foreign page, so the
-probe also tries a CONNECT without a token: if that is accepted, something ambient
+probe also connects from that origin without a token: if that is accepted, something ambient
 (cookies) or nothing authenticates, and the open origin policy is a hijack.
 """
 
@@ -14,8 +14,9 @@ from __future__ import annotations
 import websocket
 
 from pigeon_lab.advisor.findings import Severity
+from pigeon_lab.advisor.probe.client import NoConnection, ProbeClient, Refused
 from pigeon_lab.advisor.probe.context import CheckRecorder, ProbeContext
-from pigeon_lab.advisor.probe.eio import Polling, connect_packet
+from pigeon_lab.advisor.probe.eio import Polling
 from pigeon_lab.advisor.probe.registry import CheckSpec, Family, register_family
 
 FOREIGN = "https://pigeon-probe.invalid"
@@ -55,20 +56,19 @@ def _websocket_from(ctx: ProbeContext, c: CheckRecorder, url: str) -> bool:
 
 def _tokenless_connect(ctx: ProbeContext, c: CheckRecorder) -> bool | None:
     """Whether a CONNECT without any token is accepted (None: could not tell)."""
-    s = Polling(ctx, headers={"Origin": FOREIGN})
+    client = ProbeClient(ctx, token=None, name="foreign page")
+    asked = "connect with no auth (what a foreign page can do without the user's token)"
     try:
-        _, opened = s.handshake()
-        if opened is None:
-            return None
-        answer = s.post(connect_packet(ctx.target.codec.namespace, None))
-        c.saw(s.describe("POST", " CONNECT without a token"), answer.line())
-        answer, packets = s.poll()
-        c.saw(s.describe("GET"), answer.line())
-        if any(p.startswith("40") for p in packets):
-            return True
-        return False if any(p.startswith("44") for p in packets) else None
-    finally:
-        s.close()
+        client.connect()
+    except Refused as exc:
+        c.saw(asked, f"connect_error {exc.code}")
+        return False
+    except NoConnection as exc:
+        c.saw(asked, f"no connection: {exc}")
+        return None
+    c.saw(asked, "connected")
+    client.close()
+    return True
 
 
 def run(ctx: ProbeContext) -> None:

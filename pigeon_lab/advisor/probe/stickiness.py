@@ -46,7 +46,7 @@ CHECKS = (
     CheckSpec(
         "stickiness.cookieless",
         "polling requests reach their node when the client keeps no cookies",
-        "cookieless-stickiness",
+        "sticky-polling",
         "Route by the Engine.IO sid (e.g. node-tagged sids and HAProxy use-server on "
         "url_param(sid)), not only by a cookie: Node clients and cross-origin browsers "
         "send none.",
