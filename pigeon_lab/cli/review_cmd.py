@@ -6,17 +6,14 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from pigeon_lab.advisor.design import Design
 from pigeon_lab.advisor.findings import ProbeResult, Severity
-from pigeon_lab.advisor.review import ProofResult, Review
-from pigeon_lab.advisor.rules import Rule
 from pigeon_lab.cli.probe_cmd import (
     ClaimOpt,
     CommandOpt,
@@ -28,6 +25,11 @@ from pigeon_lab.cli.probe_cmd import (
     TokensFileOpt,
     claims_of,
 )
+
+if TYPE_CHECKING:  # the advisor's models load only when the command runs
+    from pigeon_lab.advisor.design import Design
+    from pigeon_lab.advisor.review import ProofResult, Review
+    from pigeon_lab.advisor.rules import Rule
 
 console = Console(stderr=True)
 STYLE = {"pass": "green", "fail": "red", "unknown": "yellow"}

@@ -67,6 +67,8 @@ def register_family(family: Family) -> Family:
     ordered = sorted(FAMILIES.values(), key=lambda f: f.order)
     FAMILIES.clear()
     FAMILIES.update((f.name, f) for f in ordered)
+    CHECKS.clear()
+    CHECKS.update((c.id, c) for f in ordered for c in f.checks)
     return family
 
 
