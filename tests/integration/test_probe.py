@@ -23,6 +23,7 @@ from pigeon_lab.cluster.ports import free_port
 from pigeon_lab.issuers import SecretIssuer
 from pigeon_lab.protocol.codec import PIGEON
 from pigeon_lab.protocol.profile import Profile
+from tests.apps.csr import csr_app
 from tests.apps.harness import chat_lite
 from tests.conftest import require_cluster_binaries
 from tests.integration.backend_harness import SECRET
@@ -185,3 +186,18 @@ def test_an_unreachable_url_is_one_line_and_exit_2(tmp_path: Path) -> None:
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert lines[-1].startswith("error:") and f"the target at {url} is not reachable" in lines[-1]
     assert len(lines) == 2  # "probing ..." and the error
+
+
+def test_connection_state_recovery_counts_as_resume(tmp_path: Path) -> None:
+    """A server without history but with Socket.IO connection state recovery replays what
+    a dropped transport missed: the probe credits it (no at-most-once finding)."""
+    profile = {"name": "csr-app", "capabilities": {"seqs": False, "history": False}}
+    path = tmp_path / "csr-app.yaml"
+    path.write_text(json.dumps(profile))
+    with csr_app(tmp_path) as app:
+        target = build_target([app.url], str(path), TokenOptions(secret=app.secret))
+        result = run_probe(target, families=["delivery"])
+    resume = result.by_check()["delivery.resume"]
+    assert resume.status == "pass", (resume.summary, resume.evidence)
+    assert "connection state recovery" in resume.summary
+    assert any("2 of 2 missed" in e.answer for e in resume.evidence)

@@ -60,18 +60,38 @@ def test_one_mistake_fails_its_rule_and_exit_1(tmp_path: Path) -> None:
                       "--fail-on", "critical").returncode == 0  # a high rule  # fmt: skip
 
 
-def test_a_design_with_a_saved_probe(cluster: Cluster, tmp_path: Path) -> None:
-    probe = pigeon_lab("probe", cluster.info.lb_url, "--secret", SECRET, "--family", "isolation",
-                       "--json")  # fmt: skip
-    saved = tmp_path / "probe.json"
-    saved.write_text(probe.stdout)
-    done = pigeon_lab("review", "reference", "--probe-json", str(saved), "--out",
-                      str(tmp_path / "out"), "--json")  # fmt: skip
-    data = json.loads(done.stdout)
+def test_a_design_with_a_live_probe_then_with_the_saved_one(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    live = pigeon_lab("review", "reference", "--url", cluster.info.lb_url, "--secret", SECRET,
+                      "--out", str(tmp_path / "live"), "--json")  # fmt: skip
+    data = json.loads(live.stdout)
+    assert data["probe"]["url"] == cluster.info.lb_url
+    assert (tmp_path / "live" / "probe.html").is_file()
     rooms = next(r for r in data["rules"] if r["id"] == "tenant-scoped-rooms")
     sources = {e["source"]: e["outcome"] for e in rooms["evidence"]}
     assert sources == {"design": "pass", "probe": "pass"}
-    assert data["probe"]["url"] == cluster.info.lb_url
+    failed = {r["id"] for r in data["rules"] if r["outcome"] == "fail"}
+    assert live.returncode == (1 if failed else 0)
+    by_id = {r["id"]: r for r in data["rules"]}
+    for rule in failed:  # only where the live cluster contradicts the design (this tree's gaps)
+        evidence = by_id[rule]["evidence"]
+        assert any(e["source"] == "probe" and e["outcome"] == "fail" for e in evidence)
+    saved = pigeon_lab("review", "reference", "--probe-json", str(tmp_path / "live" / "probe.json"),
+                       "--out", str(tmp_path / "saved"), "--json")  # fmt: skip
+    again = json.loads(saved.stdout)
+    assert [(r["id"], r["outcome"]) for r in again["rules"]] == [
+        (r["id"], r["outcome"]) for r in data["rules"]
+    ]
+
+
+def test_the_catalogue_lists_every_rule() -> None:
+    done = pigeon_lab("review", "--list")
+    assert done.returncode == 0, done.stderr
+    from pigeon_lab.advisor.rules import RULES
+
+    for rule_id in RULES:
+        assert rule_id in done.stdout
 
 
 def test_prove_attaches_a_failing_failover_run_to_a_lossy_design(tmp_path: Path) -> None:
