@@ -133,7 +133,7 @@ def _probe_evidence(result: CheckResult) -> Evidence:
 
 def _proof_evidence(proof: Proof, result: ProofResult) -> Evidence:
     if result.outcome == "fail":
-        text = f"demonstrated on the bundled cluster configured like the design: {result.summary}"
+        text = f"failed on the bundled cluster configured like the design: {result.summary}"
     elif result.outcome == "pass":
         text = f"held on the bundled cluster configured like the design: {result.summary}"
     else:

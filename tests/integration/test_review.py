@@ -115,3 +115,16 @@ def test_prove_attaches_a_failing_failover_run_to_a_lossy_design(tmp_path: Path)
     assert any(e["source"] == "proof" and e["outcome"] == "fail" for e in rule["evidence"])
     page = (tmp_path / "out" / "review.html").read_text()
     assert "Proofs on the bundled cluster" in page and str(run_dir) in page
+
+
+def test_prove_with_a_probe_on_the_bundled_cluster_without_stickiness(tmp_path: Path) -> None:
+    path = design_file(tmp_path, load_balancer={"stickiness": []})
+    done = pigeon_lab("review", str(path), "--prove", "--rule", "sticky-polling", "--proof",
+                      "probe:stickiness.polling", "--out", str(tmp_path / "out"), "--json",
+                      timeout=180)  # fmt: skip
+    assert done.returncode == 1, done.stderr[-2000:]
+    data = json.loads(done.stdout)
+    (proof,) = data["proofs"]
+    assert proof["outcome"] == "fail" and "Session ID unknown" in proof["summary"]
+    assert "no stickiness" in proof["configured"]
+    assert (Path(proof["run_dir"]) / "probe.html").is_file()

@@ -242,7 +242,10 @@ def test_a_proof_run_that_failed_fails_the_rule() -> None:
                         "durability fail: 3 of 90 acknowledged writes lost")  # fmt: skip
     rv = review(design, rules=["replicated-acks"], proofs=[proof])
     (only,) = rv.rules
-    assert only.outcome == "fail" and "demonstrated on the bundled cluster" in only.reason
+    assert (
+        only.outcome == "fail"
+        and "failed on the bundled cluster configured like the design" in only.reason
+    )
     assert rv.proof("scenario:redis-failover") == proof
 
 
