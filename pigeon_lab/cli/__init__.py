@@ -12,8 +12,10 @@ from rich.console import Console
 
 from pigeon_lab.cli import (
     cluster_cmd,
+    probe_cmd,
     proxy_cmd,
     report_cmd,
+    review_cmd,
     scenario_cmd,
     selftest_cmd,
     token_cmd,
@@ -37,6 +39,8 @@ token_cmd.register(app)
 worker_cmd.register(app)
 selftest_cmd.register(app)
 proxy_cmd.register(app)
+probe_cmd.register(app)
+review_cmd.register(app)
 
 
 def main() -> None:

@@ -103,6 +103,9 @@ def up(
     ] = 3,
     durability: Annotated[str, typer.Option(help="fast | replicated")] = "fast",
     lb: Annotated[bool, typer.Option("--lb/--no-lb", help="HAProxy in front of the nodes.")] = True,
+    sticky: Annotated[
+        bool, typer.Option("--sticky/--no-sticky", help="HAProxy stickiness (off: round robin).")
+    ] = True,
     run_dir: Annotated[
         Path | None, typer.Option(help="Logs and configs \\[default: reports/cluster-<time>].")
     ] = None,
@@ -141,6 +144,7 @@ def up(
         backend_args=tuple(backend_arg or ()),
         flaws=tuple(flaw or ()),
         ready_timeout_s=ready_timeout,
+        lb_sticky=sticky,
     )
     if detach:
         info = _start_detached(spec, state_path)

@@ -17,10 +17,14 @@
   path is 404.
 - A stats page (`/stats`, `;csv`) on its own port: the supervisor reads
   server states from it.
+- `sticky=False` (`ClusterSpec.lb_sticky`) drops every stickiness directive and
+  balances round robin: the misconfiguration `pigeon-lab probe` must catch (polling
+  requests reaching a node that does not know their session).
 """
 
 from __future__ import annotations
 
+import re
 import resource
 import shutil
 from collections.abc import Callable
@@ -105,6 +109,25 @@ listen stats
 """
 
 
+_STICKY_LINE = re.compile(r"^\s*(cookie|use-server|stick|stick-table)\s")
+_SERVER_COOKIE = re.compile(r"\s+cookie\s+\S+")
+
+
+def without_stickiness(config: str) -> str:
+    """`config` with no stickiness left: no cookie, stick or use-server lines, no server
+    cookies, and `balance roundrobin` (consecutive requests go to different nodes)."""
+    out: list[str] = []
+    for line in config.splitlines():
+        if _STICKY_LINE.match(line):
+            continue
+        if line.strip().startswith("server "):
+            line = _SERVER_COOKIE.sub("", line)
+        if line.strip().startswith("balance "):
+            line = line[: len(line) - len(line.lstrip())] + "balance roundrobin"
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
 def haproxy_process(
     run_dir: Path,
     port: int,
@@ -114,6 +137,7 @@ def haproxy_process(
     *,
     name: str = "haproxy",
     balance: str = "leastconn",
+    sticky: bool = True,
 ) -> ManagedProcess:
     """Write `<run_dir>/<name>/haproxy.cfg`; ready when the nodes `expect_up()` names are UP.
 
@@ -123,7 +147,8 @@ def haproxy_process(
     conf_dir = run_dir / name
     conf_dir.mkdir(parents=True, exist_ok=True)
     conf = conf_dir / "haproxy.cfg"
-    conf.write_text(haproxy_config(port, stats_port, nodes, balance=balance))
+    text = haproxy_config(port, stats_port, nodes, balance=balance)
+    conf.write_text(text if sticky else without_stickiness(text))
     stats_url = f"http://{HOST}:{stats_port}/stats"
 
     def ready() -> bool:

@@ -58,6 +58,8 @@ class ClusterSpec:
     fault proxy (`fault_proxy`: `embedded`, `toxiproxy-server` from PATH, or a server's
     URL; `proxy_seed` seeds its draws); `client_groups`: the `clients-<name>` groups of
     users, each with its own client links (`cluster/links.py`).
+    `lb_sticky=False`: HAProxy without any stickiness, round robin (a misconfigured load
+    balancer, for `pigeon-lab probe` and `review --prove`).
     """
 
     run_dir: Path
@@ -82,6 +84,7 @@ class ClusterSpec:
     client_groups: tuple[str, ...] = ()
     fault_proxy: str = "embedded"
     proxy_seed: int | None = None
+    lb_sticky: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "proxied_links", tuple(self.proxied_links))

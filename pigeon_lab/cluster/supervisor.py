@@ -144,6 +144,7 @@ class Cluster:
                 stats_port,
                 {p.name: self.net.lb_port(p.name, p.port or 0) for p in nodes},
                 self._live_nodes,
+                sticky=spec.lb_sticky,
             )
             self._launch([lb], deadline)
         entries = (

@@ -95,6 +95,11 @@ class Topology(Frozen):
         pattern=r"^(embedded|toxiproxy-server|http://[^/\s]+:\d+/?)$",
         description="embedded (pigeon-lab's), toxiproxy-server (from PATH) or a server's URL",
     )
+    sticky_sessions: bool = Field(
+        default=True,
+        description="HAProxy keeps each polling session on its node; false: no stickiness, "
+        "round robin (a misconfigured load balancer)",
+    )
     backend: Backend = Field(default_factory=Backend, description="backend node settings")
 
     @property

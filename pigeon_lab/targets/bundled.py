@@ -47,6 +47,7 @@ def cluster_spec(
         client_groups=topology.group_names,
         fault_proxy=topology.fault_proxy,
         proxy_seed=seed,
+        lb_sticky=topology.sticky_sessions,
     )
 
 
