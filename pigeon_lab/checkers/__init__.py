@@ -10,6 +10,7 @@ Nothing here imports the scenario or report layers (they import this).
 from pigeon_lab.checkers.base import (
     METRICS,
     REGISTRY,
+    WORKLOAD_OF,
     CheckContext,
     Counterexample,
     FaultWindow,
@@ -36,6 +37,7 @@ from pigeon_lab.checkers import invariant_metrics  # noqa: F401  (declares their
 __all__ = [
     "METRICS",
     "REGISTRY",
+    "WORKLOAD_OF",
     "CheckContext",
     "Counterexample",
     "FaultWindow",

@@ -27,7 +27,7 @@ from pigeon_lab.faults import (
     FaultKind,
     PlannedFault,
 )
-from pigeon_lab.scenario.checks import Checks
+from pigeon_lab.scenario.checks import Checks, default_invariants
 from pigeon_lab.scenario.target import Target
 from pigeon_lab.scenario.topology import FLAWS, Backend, Redis, Topology
 from pigeon_lab.workloads import WORKLOADS, sections
@@ -233,6 +233,10 @@ class Scenario(Frozen):
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
+        if "invariants" not in self.checks.model_fields_set:
+            names = default_invariants(self.workload.enabled_workloads())
+            checks = self.checks.model_copy(update={"invariants": names})
+            object.__setattr__(self, "checks", checks)  # frozen: set once, while validating
         if (
             self.target.kind == "bundled"
             and self.workload.max_body_bytes > self.topology.backend.max_body

@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 
 from pigeon_lab.config_model import FieldProblem, Frozen, unknown
 from pigeon_lab.faults import TopologyFacts, link_targets, process_targets
+from pigeon_lab.scenario.voice_backend import VoiceBackend
 
 FLAWS: tuple[str, ...] = (
     "ack-before-persist",
@@ -18,6 +19,16 @@ FLAWS: tuple[str, ...] = (
     "sender-from-payload",
 )
 """Deliberate flaws the reference backend can be started with (``--flaw``)."""
+
+# ---- voice rooms (reference_backend/voice/): the voice flaws, one per voice checker -------
+VOICE_FLAWS: tuple[str, ...] = (
+    "voice-leave-on-disconnect",
+    "voice-node-floor",
+    "voice-no-fencing",
+    "voice-no-session-check",
+    "voice-unversioned-roster",
+)
+FLAWS = FLAWS + VOICE_FLAWS
 
 
 class Redis(Frozen):
@@ -40,6 +51,9 @@ class Backend(Frozen):
     ping_interval_s: float = Field(default=25, gt=0, description="Engine.IO ping interval")
     ping_timeout_s: float = Field(default=20, gt=0, description="Engine.IO ping timeout")
     flaws: tuple[str, ...] = Field(default=(), description=f"deliberate flaws: {', '.join(FLAWS)}")
+    voice: VoiceBackend = Field(
+        default_factory=VoiceBackend, description="voice rooms: leases, reaping, talk time"
+    )
 
     @field_validator("flaws")
     @classmethod
@@ -101,4 +115,4 @@ class Topology(Frozen):
         return self
 
 
-__all__ = ["FLAWS", "Backend", "Redis", "Topology"]
+__all__ = ["FLAWS", "VOICE_FLAWS", "Backend", "Redis", "Topology"]

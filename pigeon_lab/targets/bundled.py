@@ -34,6 +34,7 @@ def cluster_spec(topology: Topology, run_dir: Path, jwt_secret: str) -> ClusterS
             ping_timeout_s=b.ping_timeout_s,
         ),
         flaws=tuple(b.flaws),
+        extra_env=b.voice.env(),
     )
 
 
