@@ -32,6 +32,18 @@ from pigeon_lab.checkers import idempotence  # noqa: F401
 from pigeon_lab.checkers import isolation  # noqa: F401
 from pigeon_lab.checkers import slo  # noqa: F401
 from pigeon_lab.checkers import invariant_metrics  # noqa: F401  (declares their figures)
+
+# Voice rooms (workload "voice"), after chat's: the report lists them in this order.
+from pigeon_lab.checkers import voice_roster  # noqa: F401
+from pigeon_lab.checkers import voice_ghosts  # noqa: F401
+from pigeon_lab.checkers import voice_order  # noqa: F401
+from pigeon_lab.checkers import voice_signals  # noqa: F401
+from pigeon_lab.checkers import voice_negotiation  # noqa: F401
+from pigeon_lab.checkers import voice_floor  # noqa: F401
+from pigeon_lab.checkers import voice_fifo  # noqa: F401
+from pigeon_lab.checkers import voice_liveness  # noqa: F401
+from pigeon_lab.checkers import voice_isolation  # noqa: F401
+from pigeon_lab.checkers import voice_slo  # noqa: F401
 # isort: on
 
 __all__ = [

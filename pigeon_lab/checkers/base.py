@@ -93,6 +93,9 @@ class CheckContext:
     bucket_s: float = 1.0
     max_counterexamples: int = 10
     settle_ms: float = 5000.0
+    tables: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+    """Other workloads' read-back tables in the run folder, by file name
+    (``voice_rooms.parquet``); absent files are absent here."""
 
 
 Checker = Callable[[pd.DataFrame, CheckContext], Verdict]

@@ -24,6 +24,7 @@ class VoiceKind(StrEnum):
 
     CONNECT = "vconnect"  # a voice member's socket connected
     DISCONNECT = "vdisconnect"  # ... was lost (error: reason); the session may resume
+    JOIN = "vjoin"  # sent: role, resume_inc (pushes of the room may come before its ack)
     JOIN_OK = (
         "vjoin_ok"  # seq=ver: inc, resumed, role, members [[m, inc]], floor, lease_s, max_talk_s
     )

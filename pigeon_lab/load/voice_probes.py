@@ -81,7 +81,7 @@ def run_probes(member: VoiceMember) -> None:
     if peer is not None and link is not None and s.inc is not None:
         # a real signal with a forged `from`: the addressee must see this member as its sender
         peer_inc = s.view.members[peer]
-        pc = pc_name(plan.member, s.inc, peer, peer_inc)
+        pc = f"probe~{pc_name(plan.member, s.inc, peer, peer_inc)}"  # not a real negotiation
         out = s.outbox.new(room, peer, peer_inc, pc, 0, "candidate", "spoof", _mono())
         out.extra = {"from": SPOOFED}
         member.emit_signal(link, out)

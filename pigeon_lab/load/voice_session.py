@@ -58,6 +58,9 @@ class Session:
         payload = vc.join_payload(self.m.plan.room, self.m.plan.role, resume_at)
         self.state = "joining"
         t0 = _mono()
+        link.row(
+            K.JOIN, d={"role": self.m.plan.role, "resume_inc": resume_at[0] if resume_at else None}
+        )
         link.call(
             "vjoin",
             payload,
@@ -102,6 +105,7 @@ class Session:
                 "members": [[x.member, x.inc] for x in snap.members],
                 "floor": floor_detail(snap.floor),
                 "lease_s": ack.lease_s,
+                "reap_s": ack.reap_s,
                 "max_talk_s": ack.max_talk_s,
                 "mseq": ack.mseq,
             },

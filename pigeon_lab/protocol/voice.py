@@ -96,6 +96,7 @@ class JoinAck:
     lease_s: float | None = None
     max_talk_s: float | None = None
     node: str | None = None
+    reap_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,7 +277,7 @@ def decode_join(raw: Any) -> JoinAck:
     inc = _int(raw.get("inc"))
     if inc is None:
         return JoinAck(False, MALFORMED)
-    lease, talk = raw.get("lease_s"), raw.get("max_talk_s")
+    lease, talk, reap = raw.get("lease_s"), raw.get("max_talk_s"), raw.get("reap_s")
     return JoinAck(
         True,
         None,
@@ -290,6 +291,7 @@ def decode_join(raw: Any) -> JoinAck:
         float(lease) if isinstance(lease, (int, float)) else None,
         float(talk) if isinstance(talk, (int, float)) else None,
         _str(raw.get("node")),
+        float(reap) if isinstance(reap, (int, float)) else None,
     )
 
 

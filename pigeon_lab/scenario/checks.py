@@ -26,6 +26,7 @@ def default_invariants(workloads: tuple[str, ...] | list[str]) -> tuple[str, ...
     that judge one of them, each as it registered itself (``register(..., workload=)``)."""
     return checker_names(workloads) or DEFAULT_INVARIANTS
 
+
 SLO_METRICS: tuple[str, ...] = known_metric_paths()
 """Numeric metric paths a gate threshold may name (``*``: any list index or workspace),
 as the checkers declare them; see ``pigeon_lab.gate_policy``."""

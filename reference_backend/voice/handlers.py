@@ -204,6 +204,7 @@ class VoiceHandlers:
             "more": bool(reply.get("more")),
             "mseq": reply.get("mseq", 0),
             "lease_s": self.v.lease_s,
+            "reap_s": self.v.reap_s,
             "max_talk_s": self.v.max_talk_s,
             "node": self.node,
         }
