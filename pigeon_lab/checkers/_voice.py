@@ -149,6 +149,13 @@ def _int(v: Any) -> int | None:
         return None
 
 
+def _s(v: Any) -> str | None:
+    """A string cell, None for null (None, NaN, NA)."""
+    if v is None or v is pd.NA or (isinstance(v, float) and v != v):
+        return None
+    return str(v)
+
+
 def _rows(history: pd.DataFrame) -> tuple[pd.DataFrame, list[Row]]:
     if history.empty or "kind" not in history:
         return history, []
@@ -183,12 +190,12 @@ def _rows(history: pd.DataFrame) -> tuple[pd.DataFrame, list[Row]]:
                 str(cols["client"][i]),
                 str(cols["workspace"][i] or ""),
                 str(cols["channel"][i] or ""),
-                cols["node"][i],
+                _s(cols["node"][i]),
                 _int(cols["seq"][i]),
-                cols["client_msg_id"][i],
-                cols["sender"][i],
+                _s(cols["client_msg_id"][i]),
+                _s(cols["sender"][i]),
                 None if lat is None or lat != lat else float(lat),
-                cols["error"][i],
+                _s(cols["error"][i]),
                 parse_detail(cols["detail"][i]),
                 _int(cols["attempt"][i]),
             )

@@ -109,7 +109,7 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
         if went is not None:
             judged += 1
             stuck += went
-        elif _overlong(v, g, examples, k):
+        if not went and _overlong(v, g, examples, k):
             overlong += 1
     held_after = _held_after(ctx, examples, k)
     violations = stuck + overlong + held_after

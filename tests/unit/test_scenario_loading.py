@@ -12,7 +12,7 @@ from pigeon_lab.faults.registry import FAULT_KINDS
 from pigeon_lab.report.policy import GatePolicy
 from pigeon_lab.scenario import (
     CATALOGUE_DIR,
-    INVARIANTS,
+    DEFAULT_INVARIANTS,
     Scenario,
     catalogue,
     dump_scenario,
@@ -66,7 +66,7 @@ def test_defaults_filled_in() -> None:
     assert s.topology.nodes == 3 and s.topology.load_balancer == "haproxy"
     assert s.topology.backend.retention == 10000 and s.topology.backend.flaws == ()
     assert s.workload.users == 20 and s.workload.transport == "websocket"
-    assert s.checks.invariants == INVARIANTS and s.checks.bucket_s == 1.0
+    assert s.checks.invariants == DEFAULT_INVARIANTS and s.checks.bucket_s == 1.0
     assert s.target.kind == "bundled"
 
 
