@@ -34,7 +34,8 @@ class VoiceKind(StrEnum):
     KICKED = "vkicked"  # the server said the session is over: inc, reason
     ROSTER = "vroster"  # a roster push: op, m, minc, role, node[, replaced]
     FLOOR = "vfloor"  # a floor push: state, holder, hinc, token, queue, reason[, prev]
-    APPLY = "vapply"  # the client applied a change: seq=ver; op (join|leave|expire|snapshot), m, minc | members
+    # the client applied a change: seq=ver; op (join|leave|expire|snapshot), m, minc | members
+    APPLY = "vapply"
     VIEW = "vview"  # the client's roster at quiescence: seq=ver; members, holder, hinc, token
     SYNC_OK = "vsync_ok"  # a vsync answer: seq=ver; members, floor, signals, final
     SIG_INVOKE = "sig_invoke"  # one attempt: to, to_inc, pc, neg, k

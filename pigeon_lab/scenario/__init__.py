@@ -27,8 +27,8 @@ from pigeon_lab.scenario.target import Target, TokenSource
 
 __all__ = [
     "CATALOGUE_DIR",
-    "FLAWS",
     "DEFAULT_INVARIANTS",
+    "FLAWS",
     "INVARIANTS",
     "SLO_METRICS",
     "Backend",

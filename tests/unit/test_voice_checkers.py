@@ -151,11 +151,11 @@ def test_a_signal_relayed_to_another_session_fails() -> None:
 
 def test_a_signal_delivered_twice_fails_and_a_wire_duplicate_is_counted() -> None:
     h = correct_room()
-    dup = [r for r in h.rows if r["kind"] == "sig_deliver"][0]
+    dup = next(r for r in h.rows if r["kind"] == "sig_deliver")
     h.rows.append({**dup, "t": dup["t"] + 1})
     failed(verdict("voice_signals", h), "delivered 2 times")
     h = correct_room()
-    recv = [r for r in h.rows if r["kind"] == "sig_recv"][0]
+    recv = next(r for r in h.rows if r["kind"] == "sig_recv")
     h.rows.append({**recv, "t": recv["t"] + 1})
     v = verdict("voice_signals", h)
     assert v.outcome is Outcome.PASS and v.metrics["wire_duplicates"] == 1
