@@ -114,20 +114,32 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
                     v.rows_of([x for x in v.rows if x.session == key][-8:]),
                 )
             )
+    kept = sum(
+        1 for s in v.spans.values() if (s.end or v.t_end) - s.start > v.bound_ns
+    )  # sessions that stayed long enough to have been dropped early, and were not
     violations = ghosts + dropped
     metrics = GhostMetrics(judged, worst, v.bound_ns / NS, flaps)
-    counts = {"deaths_judged": judged, "ghosts": ghosts, "dropped_live": dropped, "flaps": flaps}
+    counts = {
+        "deaths_judged": judged,
+        "ghosts": ghosts,
+        "live_kept": kept,
+        "dropped_live": dropped,
+        "flaps": flaps,
+    }
     bound = v.bound_ns / NS
     if violations:
         summary = f"{ghosts} ghosts past the {bound:.1f} s bound, {dropped} live sessions dropped"
     elif not judged:
-        summary = "no ended session had an observer left to judge it"
+        summary = (
+            f"no ended session had an observer left to judge it; {kept} live sessions were "
+            "never dropped"
+        )
     else:
         summary = (
             f"{judged} removals of ended sessions ({sum(1 for s in v.spans.values() if s.died)} "
             f"died), worst {worst or 0:.1f} s (bound {bound:.1f} s); no live session dropped"
         )
-    undecided = not judged and not dropped
+    undecided = not judged and not kept
     return Verdict(
         NAME,
         outcome(violations, undecided, ctx.complete),

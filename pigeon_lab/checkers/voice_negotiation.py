@@ -35,15 +35,23 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
     order: dict[tuple[str, str, str, str], int] = {}  # (ws, room, sender, sig_id) -> made as n-th
     retried: set[tuple[str, str, str, str]] = set()
     offers: set[tuple[str, str, str, str, int]] = set()  # ws, room, offerer, pc, neg
+    # (ws, room, sender, pc, neg) -> the sig_ids of that sender's descriptions of that negotiation
+    descs: dict[tuple[str, str, str, str, int], set[str]] = defaultdict(set)
+    unsure: set[str] = set()  # sig_ids whose outcome was unknown (sig_info)
     stream: dict[Pair, list[Row]] = defaultdict(list)
     for r in v.rows:
         if r.kind == "sig_invoke" and r.cmid:
             key = (r.ws, r.room, r.client, r.cmid)
             order.setdefault(key, len(order))
-            if (r.d.get("k") == "offer") and isinstance(r.d.get("neg"), int):
-                offers.add((r.ws, r.room, r.client, str(r.d.get("pc")), int(r.d["neg"])))
+            kind, neg = r.d.get("k"), r.d.get("neg")
+            if kind in ("offer", "answer") and isinstance(neg, int):
+                descs[(r.ws, r.room, r.client, str(r.d.get("pc")), neg)].add(r.cmid)
+                if kind == "offer":
+                    offers.add((r.ws, r.room, r.client, str(r.d.get("pc")), neg))
             if (r.attempt or 1) > 1:
                 retried.add(key)
+        elif r.kind == "sig_info" and r.cmid:
+            unsure.add(r.cmid)
         elif r.kind == "sig_deliver" and r.cmid and r.sender:
             if str(r.d.get("pc", "")).startswith("probe~"):
                 continue
@@ -75,7 +83,11 @@ def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
             if kind in ("offer", "answer") and isinstance(neg, int):
                 last_desc[pc] = neg
             elif kind in ("candidate", "eoc") and pc in last_desc and neg != last_desc[pc]:
-                stale.append(r)
+                own = descs.get((r.ws, r.room, str(r.sender), pc, int(neg or 0)), set())
+                if own & (unsure | {x[3] for x in retried}):
+                    excused += 1  # its description's write failed and was resent: order lost
+                else:
+                    stale.append(r)
     for a, b in reordered[:k]:
         examples.append(
             Counterexample(

@@ -2,12 +2,12 @@
 
 Importing this package registers the built-in families: ``process`` (kill, pause,
 restart, drain), ``redis_failover`` and ``link`` (partition, latency, bandwidth,
-reset, slow-close).
+reset, slow-close) and ``voice`` (kill-floor-holder).
 """
 
 # Registration order is the order in which ``scenario kinds`` and messages list the kinds.
 # isort: off
-from pigeon_lab.faults import process, redis_failover, link  # noqa: F401
+from pigeon_lab.faults import process, redis_failover, link, voice  # noqa: F401
 
 # isort: on
 from pigeon_lab.faults.base import (

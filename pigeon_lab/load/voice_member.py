@@ -281,7 +281,8 @@ class VoiceMember(User):
             self.s.outbox.acked(sig.sig_id)
             kind = K.SIG_FAIL
         else:
-            return  # indefinite: resent with the others on the next timeout or reconnect
+            self.s.resend_soon()  # indefinite: resent with the others, in order, shortly
+            return
         self.count("voice_errors")
         link.row(
             kind, client_msg_id=sig.sig_id, attempt=sig.attempt, latency_ms=ms, error=code, d=fields

@@ -39,6 +39,7 @@ class Session:
         self.peers: dict[str, tuple[int, Negotiation]] = {}
         self.rejoin_at: float | None = None
         self.sync_at: float | None = None
+        self.resend_at: float | None = None
         self.syncing = False
         self.probed = False
         self.viewed = False
@@ -329,7 +330,13 @@ class Session:
         )
         self.sync(final=True)
 
+    def resend_soon(self, delay_s: float = 0.2) -> None:
+        """After an indefinite refusal: every pending signal again, in order, shortly."""
+        if self.resend_at is None:
+            self.resend_at = _mono() + delay_s
+
     def resend_all(self) -> None:
+        self.resend_at = None
         link = self.link
         if link is None or not self.joined:
             return
@@ -352,6 +359,8 @@ class Session:
             self._given_up(sig.sig_id, sig.to, sig.to_inc, sig.pc, sig.neg, sig.kind, "deadline")
         if self.sync_at is not None and now >= self.sync_at and self.joined:
             self.sync()
+        if self.resend_at is not None and now >= self.resend_at:
+            self.resend_all()
         if self.rejoin_at is not None and now >= self.rejoin_at and self.state in ("out", "left"):
             link = self.link
             if link is not None and link.connected:
@@ -359,7 +368,7 @@ class Session:
                 self.join(link, resume=False)
 
     def next_deadline(self) -> float | None:
-        times = [t for t in (self.sync_at, self.rejoin_at) if t is not None]
+        times = [t for t in (self.sync_at, self.rejoin_at, self.resend_at) if t is not None]
         return min(times, default=None)
 
 

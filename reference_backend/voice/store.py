@@ -10,6 +10,7 @@ client retries: every voice write is idempotent or supersedes).
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -21,9 +22,12 @@ from redis.asyncio import Redis
 from reference_backend.errors import ProtoError
 from reference_backend.store import unavailable
 
+log = logging.getLogger("reference_backend.voice.store")
 VOICE_LUA = resources.files("reference_backend.voice").joinpath("voice.lua").read_text()
 VOICE_SHA = hashlib.sha1(VOICE_LUA.encode()).hexdigest()
 INDEX_KEY = "voice:rooms"
+TRANSIENT = frozenset({"UNBLOCKED", "READONLY", "MASTERDOWN", "NOREPLICAS", "LOADING", "TRYAGAIN"})
+"""Redis replies that mean "not now" (a failover, a restart), answered ``unavailable``."""
 WRITES = frozenset(
     {
         "join",
@@ -105,7 +109,13 @@ class VoiceStore:
             OSError,
         ) as exc:
             raise unavailable(exc) from exc
+        except rx.ResponseError as exc:
+            if any(code in str(exc) for code in TRANSIENT):  # a failover under way
+                raise unavailable(exc) from exc
+            log.warning("voice %s: %s: %s", op, type(exc).__name__, exc)
+            raise ProtoError("internal", f"voice store error: {exc}"[:200]) from exc
         except rx.RedisError as exc:
+            log.warning("voice %s: %s: %s", op, type(exc).__name__, exc)
             raise ProtoError("internal", f"voice store error: {exc}"[:200]) from exc
         data = orjson.loads(raw)
         if "err" in data:
