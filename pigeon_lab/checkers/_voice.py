@@ -106,6 +106,7 @@ class Voice:
     max_talk_s: float
     t_end: int
     ctx: CheckContext
+    origin: int = 0  # the whole history's first row (the report's time origin)
 
     @property
     def active(self) -> bool:
@@ -309,6 +310,7 @@ def voice_of(history: pd.DataFrame, ctx: CheckContext) -> Voice:
         talk,
         rows[-1].t if rows else 0,
         ctx,
+        int(history["t"].min()) if len(history) and "t" in history else 0,
     )
     _LAST[:] = [(id(history), id(ctx), v)]
     return v

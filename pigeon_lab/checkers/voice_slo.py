@@ -72,7 +72,7 @@ def _dead_ms(v: Voice) -> list[float]:
 
 
 def _timeline(v: Voice, bucket_s: float) -> list[VoiceBucket]:
-    t0 = v.rows[0].t
+    t0 = min(v.origin or v.rows[0].t, v.rows[0].t)  # buckets from the run's origin
     width = int(bucket_s * NS)
     n = int((v.t_end - t0) // width) + 1
     cols: dict[str, list[list[float]]] = {
