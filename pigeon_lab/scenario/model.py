@@ -86,6 +86,9 @@ class Workload(LoadSettings, ChatSettings):
             except ValidationError as exc:
                 first = exc.errors()[0]
                 loc = tuple(first.get("loc", ()))
+                cause = (first.get("ctx") or {}).get("error")
+                if isinstance(cause, FieldProblem):  # a check across the section's fields
+                    raise FieldProblem((key, *loc, *cause.path), cause.reason) from None
                 raise FieldProblem((key, *loc), str(first.get("msg", exc))) from None
         return out
 
