@@ -297,8 +297,8 @@ class VoiceMember(User):
     def send(self, neg: Negotiation, peer_inc: int, outs: list[Out]) -> None:
         """Signals a negotiation produced, to its peer's session, in order."""
         link, inc = self.link, self.s.inc
-        if link is None or inc is None or not outs:
-            return
+        if link is None or inc is None or not outs or not self.s.joined or link.inc != inc:
+            return  # no session on this socket yet (joining, switching): renegotiated after
         pc = pc_name(self.plan.member, inc, neg.peer, peer_inc)
         now = _mono()
         for out in outs:

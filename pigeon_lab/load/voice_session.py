@@ -174,7 +174,7 @@ class Session:
             if p.to_inc == self.inc and self.state == "in":
                 for s in self.mailbox.take(p):
                     self._deliver(link, s, now)
-        elif isinstance(p, vc.KickPush) and p.inc == self.inc:
+        elif isinstance(p, vc.KickPush) and p.inc == self.inc and self.state == "in":
             self.end(f"kicked:{p.reason}")
             self.join(link, resume=False)
         self._need_sync(now)
@@ -274,6 +274,7 @@ class Session:
         if link is None or not self.joined or (self.syncing and not final):
             return
         self.syncing, self.sync_at, t0 = True, None, _mono()
+        inc = self.inc
 
         def acked(raw: Any) -> None:
             self.syncing = False
@@ -298,6 +299,8 @@ class Session:
                     "final": final or None,
                 },
             )
+            if link is not self.link or self.inc != inc or not self.joined:
+                return  # the answer of a session that is over (a switch, a new join)
             self._applied(link, self.view.snapshot(snap), now)
             self._signals(link, ack.signals, "sync")
             if not ack.more:

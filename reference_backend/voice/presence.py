@@ -46,8 +46,8 @@ async def refresh_once(voice: VoiceHandlers) -> int:
         }
         for sid, s in held:
             current = stale.get((s.member, s.inc))
-            if current is None:
-                continue
+            if current is None or voice.sessions.get(sid, {}).get((s.ws, s.room)) is not s:
+                continue  # renewed, or this socket left or joined again meanwhile
             stale_count += 1
             voice.forget(sid, s)
             why = "superseded" if current else "expired"
