@@ -32,6 +32,8 @@ RKey = tuple[str, str]
 """A room: (workspace, room)."""
 
 NS = 1_000_000_000
+NODE_FAULTS = frozenset({"kill", "pause", "restart", "drain", "kill-floor-holder"})
+"""Fault kinds that stop a node serving its sockets."""
 SLACK_S = 1.0  # pushes, scheduling and a busy machine, on top of the server's own bounds
 DEFAULT_LEASE_S = 15.0
 DEFAULT_REAP_S = 1.0
@@ -133,6 +135,20 @@ class Voice:
         """Whether session ``key`` was live over all of [t0, t1]."""
         s = self.spans.get(key)
         return s is not None and s.start <= t0 and (s.end is None or s.end >= t1)
+
+    def observing(self, key: SKey, t0: int, t1: int) -> bool:
+        """Whether session ``key`` was live over [t0, t1] on a node that no kill or pause
+        froze meanwhile (a frozen observer sees nothing; it is not a witness)."""
+        s = self.spans.get(key)
+        if s is None or not self.live(key, t0, t1):
+            return False
+        return not any(
+            f.kind in NODE_FAULTS
+            and f.target in s.nodes
+            and f.start_t <= t1
+            and (f.end_t is None or f.end_t >= t0)
+            for f in self.ctx.faults
+        )
 
     def rows_of(self, picked: list[Row], limit: int = 12) -> list[dict[str, Any]]:
         """Counterexample rows (history rows as dicts)."""
@@ -243,9 +259,7 @@ def _death(s: Span, ctx: CheckContext) -> int:
     starts = [
         f.start_t
         for f in ctx.faults
-        if f.kind in ("kill", "pause", "restart")
-        and f.target in s.nodes
-        and s.start <= f.start_t <= s.end
+        if f.kind in NODE_FAULTS and f.target in s.nodes and s.start <= f.start_t <= s.end
     ]
     return min(starts, default=s.end)
 
@@ -338,6 +352,7 @@ def readback(ctx: CheckContext) -> pd.DataFrame | None:
 
 
 __all__ = [
+    "NODE_FAULTS",
     "NS",
     "SLACK_S",
     "RKey",

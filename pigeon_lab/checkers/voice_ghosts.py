@@ -4,7 +4,8 @@ A session that ended (left, superseded, or its socket lost and never resumed: it
 killed or paused, its device gone) must leave every roster within the bound: the lease,
 one reaping round and a second of slack (``lease_s`` and ``reap_s`` come from the ``vjoin``
 acks). Judged on every other member
-that stayed in the room from the death to the bound: it must have applied the removal by
+that stayed in the room from the death to the bound, on a node no fault froze meanwhile: it
+must have applied the removal by
 then. Sound because its ``vapply`` rows are what it holds, and a reaper that works removes a
 dead member within the lease. And the other way round: a session removed while its client
 was connected and its node healthy (no kill or pause window on it) was dropped early; a
@@ -15,7 +16,16 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pigeon_lab.checkers._voice import NS, SKey, Span, Voice, no_voice, outcome, voice_of
+from pigeon_lab.checkers._voice import (
+    NODE_FAULTS,
+    NS,
+    SKey,
+    Span,
+    Voice,
+    no_voice,
+    outcome,
+    voice_of,
+)
 from pigeon_lab.checkers.base import CheckContext, Counterexample, Verdict, register
 from pigeon_lab.checkers.voice_metrics import GhostMetrics
 
@@ -44,7 +54,7 @@ def ghost_durations(v: Voice) -> list[tuple[Span, SKey, int | None]]:
         ws, room, member, _ = s.key
         for o in v.spans.values():
             ok = o.key[:2] == (ws, room) and o.key[2] != member
-            if not ok or not v.live(o.key, dead, until):
+            if not ok or not v.observing(o.key, dead, until):
                 continue
             before = v.view_at(o.key, dead)
             if before is None or (member, s.key[3]) not in before:
@@ -56,8 +66,7 @@ def ghost_durations(v: Voice) -> list[tuple[Span, SKey, int | None]]:
 def _faulted(v: Voice, s: Span, t: int) -> bool:
     lease = int(v.lease_s * NS)
     return any(
-        f.kind in ("kill", "pause", "restart", "redis-failover")
-        and (f.target in s.nodes or f.kind == "redis-failover")
+        ((f.kind in NODE_FAULTS and f.target in s.nodes) or f.kind == "redis-failover")
         and f.start_t - lease <= t <= (f.end_t or v.t_end) + lease
         for f in v.ctx.faults
     )

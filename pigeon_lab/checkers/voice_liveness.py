@@ -21,7 +21,7 @@ NAME = "voice_floor_liveness"
 
 def _watched(v: Voice, room: tuple[str, str], t0: int, t1: int, holder: str) -> bool:
     """Some other member stayed in the room over [t0, t1] (someone would have seen it)."""
-    return any(key[:2] == room and key[2] != holder and v.live(key, t0, t1) for key in v.spans)
+    return any(key[:2] == room and key[2] != holder and v.observing(key, t0, t1) for key in v.spans)
 
 
 def _gone_holder(v: Voice, g: Grant, examples: list[Counterexample], k: int) -> int | None:

@@ -2,7 +2,8 @@
 
 ``kill-floor-holder`` looks up, at the moment it strikes, which node holds the socket of the
 member who has the floor (the room's state in Redis, ``voice:{<ws>/<room>}``), and kills that
-node; the scenario's ``target`` is the node killed when no room has a holder then. With
+node; when no room has a holder then, the node serving the most members; the scenario's
+``target`` only when there is no member at all. With
 ``duration_s`` the node is started again at the end of the window. The node it killed is the
 fault's target in ``faults.json`` and the report (``Heal.target``).
 """
@@ -10,6 +11,7 @@ fault's target in ``faults.json`` and the report (``Heal.target``).
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass
 
 import redis
@@ -32,22 +34,24 @@ class RestartNode:
 
 
 def holder_node(primary: str, room: str = "") -> str | None:
-    """The node serving a floor holder (of ``room``, a ``<ws>/<room>`` id, or of any room)."""
+    """The node serving a floor holder (of ``room``, a ``<ws>/<room>`` id, or of any room);
+    when no room has a holder, the node serving the most members; None without members."""
     host, _, port = primary.rpartition(":")
     client = redis.Redis(
         host=host or "127.0.0.1", port=int(port), socket_timeout=2.0, decode_responses=True
     )
     try:
         rooms = sorted(str(x) for x in client.smembers("voice:rooms"))
+        served: Counter[str] = Counter()
         for rid in [r for r in rooms if not room or r == room]:
             base = f"voice:{{{rid}}}"
             holder = client.hget(f"{base}:floor", "holder")
-            entry = client.hget(f"{base}:m", str(holder)) if holder else None
-            if entry:
-                node = json.loads(str(entry)).get("node")
-                if isinstance(node, str) and node:
-                    return node
-        return None
+            entries = {str(k): str(e) for k, e in client.hgetall(f"{base}:m").items()}
+            nodes = {m: json.loads(e).get("node") for m, e in entries.items()}
+            if holder and isinstance(nodes.get(str(holder)), str):
+                return str(nodes[str(holder)])
+            served.update(n for n in nodes.values() if isinstance(n, str))
+        return served.most_common(1)[0][0] if served else None
     finally:
         client.close()
 
@@ -67,8 +71,8 @@ KILL_FLOOR_HOLDER = register_fault_kind(
     FaultKind(
         "kill-floor-holder",
         "SIGKILL the node that serves a voice room's floor holder (looked up when it strikes; "
-        "target: the node to kill when no room has a holder); with duration_s it is started "
-        "again at the end of the window.",
+        "else the node serving the most members; target: when there is no member); with "
+        "duration_s it is started again at the end of the window.",
         frozenset({"node"}),
         window="optional",
         inject=_kill_holder,

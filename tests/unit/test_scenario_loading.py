@@ -146,7 +146,7 @@ def test_external_target_with_profile() -> None:
 
 def test_fault_registry_availability() -> None:
     available = {name for name, kind in FAULT_KINDS.items() if kind.available}
-    assert available == {"kill", "pause", "restart", "drain", "redis-failover"}
+    assert available == {"kill", "pause", "restart", "drain", "redis-failover", "kill-floor-holder"}
     for name in ("partition", "latency", "bandwidth", "reset", "slow-close"):
         assert not FAULT_KINDS[name].available and FAULT_KINDS[name].needs_duration
     assert all(kind.help for kind in FAULT_KINDS.values())
