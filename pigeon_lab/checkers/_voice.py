@@ -34,6 +34,7 @@ RKey = tuple[str, str]
 NS = 1_000_000_000
 NODE_FAULTS = frozenset({"kill", "pause", "restart", "drain", "kill-floor-holder"})
 """Fault kinds that stop a node serving its sockets."""
+NOTICE_NS = 10 * NS  # a client notices a frozen node within its ping timeout
 SLACK_S = 1.0  # pushes, scheduling and a busy machine, on top of the server's own bounds
 DEFAULT_LEASE_S = 15.0
 DEFAULT_REAP_S = 1.0
@@ -87,6 +88,7 @@ class Span:
     nodes: list[str] = field(default_factory=list)
     dead: int | None = None
     last_lost: int | None = None  # its socket's last loss (a resume may follow)
+    last_join: int = 0  # its last vjoin_ok (first or resumed)
 
     @property
     def died(self) -> bool:
@@ -231,6 +233,7 @@ def _spans(rows: list[Row], ctx: CheckContext) -> dict[SKey, Span]:
                 s = spans[key] = Span(key, r.t)
             elif s.end is not None and s.how in ("lost", "closed"):  # resumed after all
                 s.end, s.how = None, "live"
+            s.last_join = r.t
             if r.node and r.node not in s.nodes:
                 s.nodes.append(r.node)
             if r.link is not None:
@@ -253,13 +256,19 @@ def _spans(rows: list[Row], ctx: CheckContext) -> dict[SKey, Span]:
 
 
 def _death(s: Span, ctx: CheckContext) -> int:
-    """When the server side of a lost session died: a kill or pause of its node that began
-    after the session started and before the client noticed, else the client's loss."""
+    """When the server side of a lost session died: a kill or pause of the node it was on
+    that began after its last (re)join and was still on (or just over) when the client
+    noticed, else the client's loss. A session its client closed died when it closed."""
     assert s.end is not None
+    if s.how != "lost":
+        return s.end
     starts = [
         f.start_t
         for f in ctx.faults
-        if f.kind in NODE_FAULTS and f.target in s.nodes and s.start <= f.start_t <= s.end
+        if f.kind in NODE_FAULTS
+        and (not s.nodes or f.target == s.nodes[-1])
+        and s.last_join <= f.start_t <= s.end
+        and (f.end_t is None or f.end_t + NOTICE_NS >= s.end)
     ]
     return min(starts, default=s.end)
 
