@@ -31,7 +31,7 @@ SHORT: dict[str, dict[str, Any]] = {
     "voice-pause": {
         "workload.duration_s": 12,
         "workload.voice.settle_s": 3,
-        "faults": [{"kind": "pause", "target": "node-2", "at_s": 3, "duration_s": 5}],
+        "faults": [{"kind": "pause", "target": "node-1", "at_s": 3, "duration_s": 5}],
     },
     "voice-mixed": {"workload.duration_s": 8, "workload.voice.settle_s": 3},
 }
