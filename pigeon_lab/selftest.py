@@ -25,6 +25,7 @@ from pigeon_lab.report.model import Report
 from pigeon_lab.scenario.loading import deep_merge, expand_dotted, load_scenario
 from pigeon_lab.scenario.model import Scenario
 from pigeon_lab.selftest_faults import NODE_2_CUT_OFF, SPLIT_BRAIN
+from pigeon_lab.selftest_voice import voice_cases
 
 SCENARIO = "smoke"
 """The catalogue scenario every case starts from."""
@@ -57,7 +58,11 @@ class SelftestCase:
     why: str = ""
     requires: Mapping[str, int] = field(default_factory=dict)
     """Minimum counts the run must reach to prove anything: ``<checker>.<count>`` (a verdict's
-    ``counts``) or ``run.<field>`` (the report's counts); BASE_REQUIRES always apply."""
+    ``counts``) or ``run.<field>`` (the report's counts); ``base_requires`` always apply."""
+    base: str = SCENARIO
+    """The catalogue scenario the case starts from."""
+    base_requires: Mapping[str, int] = field(default_factory=lambda: dict(BASE_REQUIRES))
+    """What every run of this kind must have done (chat's: sends, acks and deliveries)."""
 
     def scenario_overrides(self) -> dict[str, Any]:
         """Nested overrides of the ``smoke`` scenario: the base, the case's, and its flaw."""
@@ -68,7 +73,7 @@ class SelftestCase:
 
     def scenario(self) -> Scenario:
         """The resolved scenario this case runs (raises ConfigError when it does not validate)."""
-        return load_scenario(SCENARIO, overrides=self.scenario_overrides())
+        return load_scenario(self.base, overrides=self.scenario_overrides())
 
 
 CASES: tuple[SelftestCase, ...] = (
@@ -172,7 +177,11 @@ CASES: tuple[SelftestCase, ...] = (
         why="acks before the write; a share of acked writes is never stored",
     ),
 )
-"""The registry, in run order."""
+"""The chat cases, in run order."""
+
+# ---- voice rooms (pigeon_lab/selftest_voice.py): the correct backend, one case per flaw ----
+CASES = CASES + tuple(SelftestCase(**spec) for spec in voice_cases())
+"""The registry, in run order: chat's cases, then voice's."""
 
 
 def case_names() -> list[str]:
@@ -211,13 +220,19 @@ class CaseResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "case": self.case.name, "flaw": self.case.flaw, "why": self.case.why,
-            "expect_fail": sorted(self.case.expect_fail), "ok": self.ok, "reason": self.reason,
-            "outcomes": self.outcomes, "failed": self.failed,
+            "case": self.case.name,
+            "flaw": self.case.flaw,
+            "why": self.case.why,
+            "expect_fail": sorted(self.case.expect_fail),
+            "ok": self.ok,
+            "reason": self.reason,
+            "outcomes": self.outcomes,
+            "failed": self.failed,
             "counterexamples": self.counterexamples,
-            "run_dir": str(self.run_dir) if self.run_dir else None, "error": self.error,
+            "run_dir": str(self.run_dir) if self.run_dir else None,
+            "error": self.error,
             "elapsed_s": round(self.elapsed_s, 1),
-        }  # fmt: skip
+        }
 
 
 @dataclass
@@ -282,7 +297,7 @@ def _short_of(case: SelftestCase, report: Report) -> list[str]:
     for v in report.verdicts:
         counts.update({f"{v.name}.{k}": n for k, n in v.counts.items()})
     short = []
-    for key, need in {**BASE_REQUIRES, **case.requires}.items():
+    for key, need in {**case.base_requires, **case.requires}.items():
         got = counts.get(key)
         if not isinstance(got, (int, float)) or got < need:
             short.append(f"{key} {got}/{need}")
@@ -316,7 +331,7 @@ def run_case(
     try:
         case_dir.mkdir(parents=True, exist_ok=True)
         run = run_scenario(
-            SCENARIO,
+            case.base,
             out=case_dir,
             overrides=case.scenario_overrides(),
             listeners=[on_event] if on_event else (),

@@ -35,6 +35,7 @@ from reference_backend.metrics import CONTENT_TYPE_LATEST, Metrics
 from reference_backend.sessions import closing_packet
 from reference_backend.settings import Settings
 from reference_backend.store import RedisAuth, Store, connect
+from reference_backend.voice import install as install_voice
 
 log = logging.getLogger("reference_backend.app")
 
@@ -121,6 +122,7 @@ class Node:
         )
         self.handlers = Handlers(self.sio, self.store, settings, self.metrics)
         self.handlers.register()
+        self.voice = install_voice(self)  # voice rooms, v1 (reference_backend/voice/)
         self.sio_app = socketio.ASGIApp(
             self.sio, other_asgi_app=self.http, socketio_path="socket.io"
         )

@@ -30,6 +30,24 @@ FLAW_NAMES: frozenset[str] = frozenset(
     }
 )
 
+# ---- voice rooms (reference_backend/voice/): one flaw per voice checker ------------------
+VOICE_LEAVE_ON_DISCONNECT = "voice-leave-on-disconnect"  # no lease reaping: a dead node's ghosts
+VOICE_NODE_FLOOR = "voice-node-floor"  # floor state per node: two holders
+VOICE_NO_FENCING = "voice-no-fencing"  # speaking accepted with any token
+VOICE_NO_SESSION_CHECK = "voice-no-session-check"  # signals relayed to superseded sockets too
+VOICE_UNVERSIONED_ROSTER = "voice-unversioned-roster"  # roster pushes and snapshots without ver
+
+VOICE_FLAWS: frozenset[str] = frozenset(
+    {
+        VOICE_LEAVE_ON_DISCONNECT,
+        VOICE_NODE_FLOOR,
+        VOICE_NO_FENCING,
+        VOICE_NO_SESSION_CHECK,
+        VOICE_UNVERSIONED_ROSTER,
+    }
+)
+FLAW_NAMES = FLAW_NAMES | VOICE_FLAWS
+
 # ack-before-persist: share of acked messages whose write is dropped, and the delay of the rest.
 DROP_FRACTION = 0.2
 PERSIST_DELAY_S = 0.05

@@ -10,6 +10,7 @@ Nothing here imports the scenario or report layers (they import this).
 from pigeon_lab.checkers.base import (
     METRICS,
     REGISTRY,
+    WORKLOAD_OF,
     CheckContext,
     Counterexample,
     FaultWindow,
@@ -31,11 +32,24 @@ from pigeon_lab.checkers import idempotence  # noqa: F401
 from pigeon_lab.checkers import isolation  # noqa: F401
 from pigeon_lab.checkers import slo  # noqa: F401
 from pigeon_lab.checkers import invariant_metrics  # noqa: F401  (declares their figures)
+
+# Voice rooms (workload "voice"), after chat's: the report lists them in this order.
+from pigeon_lab.checkers import voice_roster  # noqa: F401
+from pigeon_lab.checkers import voice_ghosts  # noqa: F401
+from pigeon_lab.checkers import voice_order  # noqa: F401
+from pigeon_lab.checkers import voice_signals  # noqa: F401
+from pigeon_lab.checkers import voice_negotiation  # noqa: F401
+from pigeon_lab.checkers import voice_floor  # noqa: F401
+from pigeon_lab.checkers import voice_fifo  # noqa: F401
+from pigeon_lab.checkers import voice_liveness  # noqa: F401
+from pigeon_lab.checkers import voice_isolation  # noqa: F401
+from pigeon_lab.checkers import voice_slo  # noqa: F401
 # isort: on
 
 __all__ = [
     "METRICS",
     "REGISTRY",
+    "WORKLOAD_OF",
     "CheckContext",
     "Counterexample",
     "FaultWindow",

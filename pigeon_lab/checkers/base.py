@@ -9,7 +9,7 @@ must never read as ``pass``).
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -115,6 +115,9 @@ class CheckContext:
     """User -> client group (``topology.client_groups``); users not named are ``clients``."""
     resources: tuple[ResourceSample, ...] = ()
     """The cluster's processes' memory over the run (empty when not sampled)."""
+    tables: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+    """Other workloads' read-back tables in the run folder, by file name
+    (``voice_rooms.parquet``); absent files are absent here."""
 
 
 Checker = Callable[[pd.DataFrame, CheckContext], Verdict]
@@ -132,14 +135,24 @@ Checkers without figures are absent."""
 NEEDS: dict[str, tuple[str, ...]] = {}
 """Checker name -> the target capabilities it cannot decide without (``CAPABILITIES``)."""
 
+WORKLOAD_OF: dict[str, str | None] = {}
+"""Checker name -> the workload whose history it judges (None: every scenario's). A
+scenario's default ``checks.invariants`` are the checkers of the workloads it runs."""
+
 
 def register(
-    name: str, *, metrics: type[Metrics] | None = None, needs: tuple[str, ...] = ()
+    name: str,
+    *,
+    metrics: type[Metrics] | None = None,
+    needs: tuple[str, ...] = (),
+    workload: str | None = "chat",
 ) -> Callable[[Checker], Checker]:
     """Add a checker to the registry under ``name``; its docstring is its help text.
 
     ``metrics``: the dataclass its verdict's metrics are built from (see ``declare_metrics``).
     ``needs``: the capabilities without which it can only say ``unknown``.
+    ``workload``: the workload it judges (chat, the default workload, unless said otherwise;
+    None: it runs by default whatever the scenario runs).
     """
     unknown_caps = set(needs) - CAPABILITIES
     if unknown_caps:
@@ -148,6 +161,7 @@ def register(
     def deco(fn: Checker) -> Checker:
         REGISTRY[name] = fn
         NEEDS[name] = tuple(needs)
+        WORKLOAD_OF[name] = workload
         if metrics is not None:
             declare_metrics(name, metrics)
         return fn
@@ -165,9 +179,13 @@ def declare_metrics(name: str, metrics: type[Metrics]) -> None:
     METRICS[name] = metrics
 
 
-def checker_names() -> tuple[str, ...]:
-    """Every registered checker's name, in report order."""
-    return tuple(REGISTRY)
+def checker_names(workloads: Iterable[str] | None = None) -> tuple[str, ...]:
+    """Every registered checker's name, in report order; with ``workloads``, only those
+    that judge one of them (or every workload)."""
+    if workloads is None:
+        return tuple(REGISTRY)
+    wanted = set(workloads)
+    return tuple(n for n in REGISTRY if WORKLOAD_OF.get(n, "chat") in wanted | {None})
 
 
 def run_checker(name: str, history: pd.DataFrame, context: CheckContext) -> Verdict:

@@ -67,7 +67,7 @@ def list_scenarios() -> None:
             escape(s.summary),
             f"{s.workload.duration_s:g} s",
             target_nodes,
-            str(s.workload.users),
+            str(s.workload.total_users()),
             _faults_cell(s),
         )
     if not entries:

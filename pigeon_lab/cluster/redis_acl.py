@@ -25,13 +25,17 @@ from dataclasses import dataclass
 from typing import Any
 
 ADAPTER_CHANNEL = "socketio"  # python-socketio's AsyncRedisManager channel
-NODE_KEYS = "pg:*"  # every key of the reference backend (reference_backend/store.py)
+NODE_KEYS = "pg:*"  # every chat key of the reference backend (reference_backend/store.py)
+VOICE_KEYS = "voice:*"  # every voice-room key (reference_backend/voice/, docs/protocol.md)
 REDACTED = "<redacted>"
 
 _NODE_SERVER_COMMANDS = (
     "+ping +hello +auth +select +echo +quit +reset +client|setname "
     "+client|getname +client|id +get +set +incr +incrby +decr +expire +xadd +xrange "
     "+hincrby +hget +hmget "
+    # voice rooms (reference_backend/voice/voice.lua and its reaper)
+    "+del +hset +hdel +hgetall +hlen +llen +lpop +lrange +lrem +rpush +sadd +srem "
+    "+smembers +zadd +zrem +zrangebyscore +time "
     "+evalsha +eval +script|load +script|exists +multi +exec +discard +wait "
     "+publish +subscribe +unsubscribe"
 )
@@ -118,7 +122,7 @@ def server_lines(creds: RedisCredentials) -> list[str]:
     """redis.conf lines of a primary or replica: the users, and how a replica logs in."""
     return [
         "user default off",
-        f"user {creds.node.username} on #{creds.node.hash} resetkeys ~{NODE_KEYS} "
+        f"user {creds.node.username} on #{creds.node.hash} resetkeys ~{NODE_KEYS} ~{VOICE_KEYS} "
         f"resetchannels &{ADAPTER_CHANNEL} -@all {_NODE_SERVER_COMMANDS}",
         f"user {creds.replication.username} on #{creds.replication.hash} resetkeys "
         f"resetchannels -@all {_REPLICATION_COMMANDS}",

@@ -2,12 +2,13 @@
 
 Importing this package registers the built-in families: ``process`` (kill, pause,
 restart, drain), ``redis_failover``, ``link`` (latency, bandwidth, slicer, reset,
-slow-close, limit-data) and ``partition``; ``netgraph`` is the topology's links.
+slow-close, limit-data), ``partition`` and ``voice`` (kill-floor-holder); ``netgraph`` is
+the topology's links.
 """
 
 # Registration order is the order in which ``scenario kinds`` and messages list the kinds.
 # isort: off
-from pigeon_lab.faults import process, redis_failover, link, partition  # noqa: F401
+from pigeon_lab.faults import process, redis_failover, link, partition, voice  # noqa: F401
 
 # isort: on
 from pigeon_lab.faults.base import (

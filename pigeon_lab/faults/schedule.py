@@ -139,6 +139,8 @@ class FaultScheduler(threading.Thread):
                 raise ValueError(f"fault kind {fault.kind!r} cannot be injected by this version")
             assert self._env is not None  # __init__ refuses a plan without an environment
             heal = kind.inject(self._env, fault)
+            # a fault that picks its target when it strikes names it on its heal
+            record.target = str(getattr(heal, "target", None) or record.target)
         except Exception as exc:  # recorded in faults.json and the report
             record.error = f"inject failed: {exc}"
             record.end_t = time.monotonic_ns()
@@ -146,7 +148,9 @@ class FaultScheduler(threading.Thread):
                 FaultFailed(index, fault.kind, fault.target, label, "inject", str(exc))
             )
             return
-        self._events.fire(FaultInjected(index, fault.kind, fault.target, label, dict(fault.params)))
+        self._events.fire(
+            FaultInjected(index, fault.kind, record.target, label, dict(fault.params))
+        )
         if kind.window == "none":
             record.end_t = time.monotonic_ns()
             return

@@ -29,6 +29,7 @@ from pigeon_lab.gate_policy import SLO
 from pigeon_lab.report.charts import Band, Series, bar_chart, fmt_num, fmt_pct, line_chart
 from pigeon_lab.report.gate import NOT_INVARIANTS
 from pigeon_lab.report.model import Report
+from pigeon_lab.report.voice import voice_section
 
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_WORKSPACES = 24
@@ -52,6 +53,7 @@ def render_html(report: Report) -> str:
     """The HTML report of ``report`` as one string."""
     slo = report.verdict(SLO)
     metrics = SloMetrics.from_verdict(slo)
+    voice = voice_section(report)  # None unless the run had voice sessions
     context = {
         "r": report,
         "slo": slo,
@@ -59,7 +61,8 @@ def render_html(report: Report) -> str:
         "invariants": [v for v in report.verdicts if v.name not in NOT_INVARIANTS],
         "checks": {c.name: c for c in report.gate.checks if c.kind == "invariant"},
         "thresholds": [c for c in report.gate.checks if c.kind == "threshold"],
-        "charts": _charts(report, metrics),
+        "charts": _charts(report, metrics) if slo is not None or voice is None else [],
+        "voice": voice,
         "faults": _fault_rows(report, metrics),
         "tables": [[_rows_table(cx.rows) for cx in v.counterexamples] for v in report.verdicts],
         "extra_metrics": {

@@ -4,7 +4,9 @@ Reads (docs/interfaces.md, "Run folder"): ``run.json``, ``scenario.yaml`` (parse
 into the scenario model: a broken one is a ConfigError naming the file and field),
 ``history.parquet``, ``faults.json`` (required: a missing one raises ReportError
 naming it) and ``final_logs.parquet``, ``readback.parquet`` (when missing, the
-checkers get None and say ``unknown``, never ``pass``), ``resources.json`` (optional).
+checkers get None and say ``unknown``, never ``pass``), ``resources.json`` (optional);
+any other ``*.parquet`` (another workload's read-back, e.g. ``voice_rooms.parquet``)
+reaches the checkers by file name.
 
 Times in the report are seconds from the run's origin: the first history row's
 ``t`` (the same origin as the ``slo`` timeline's ``t_s``), or ``run.json``'s
@@ -64,6 +66,7 @@ def recheck_run(
         faults=windows,
         complete=bool(meta.get("complete", True)),
         resources=read_resources(run_dir / "resources.json"),
+        tables=read_tables(run_dir),
     )
     chosen = list(scenario.checks.invariants if names is None else names)
     try:
@@ -94,9 +97,11 @@ def check_context(
     faults: Sequence[FaultWindow],
     complete: bool,
     resources: Sequence[ResourceSample] = (),
+    tables: Mapping[str, pd.DataFrame] | None = None,
 ) -> CheckContext:
     """What the checkers read besides the history: the run's files and the scenario as run."""
     return CheckContext(
+        tables=dict(tables or {}),
         final_log=final_log,
         readback=readback,
         faults=tuple(faults),
@@ -190,6 +195,18 @@ def build_report(
         scenario=plain_dict(scenario_data(scenario)),
         tool_version=str(meta.get("tool_version") or __version__),
     )
+
+
+OWN_TABLES = frozenset({"history.parquet", "final_logs.parquet", "readback.parquet"})
+
+
+def read_tables(run_dir: Path) -> dict[str, pd.DataFrame]:
+    """Every other Parquet file of the run folder (other workloads' read-backs), by name."""
+    return {
+        p.name: read_parquet(p)
+        for p in sorted(run_dir.glob("*.parquet"))
+        if p.name not in OWN_TABLES
+    }
 
 
 def read_run_json(path: Path) -> dict[str, Any]:

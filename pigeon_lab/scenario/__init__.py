@@ -1,6 +1,6 @@
 """Scenarios: the typed model, loading and validation, and the catalogue."""
 
-from pigeon_lab.scenario.checks import INVARIANTS, SLO_METRICS, Checks
+from pigeon_lab.scenario.checks import DEFAULT_INVARIANTS, INVARIANTS, SLO_METRICS, Checks
 from pigeon_lab.scenario.loading import (
     CATALOGUE_DIR,
     CatalogueEntry,
@@ -27,6 +27,7 @@ from pigeon_lab.scenario.target import Target, TokenSource
 
 __all__ = [
     "CATALOGUE_DIR",
+    "DEFAULT_INVARIANTS",
     "FLAWS",
     "INVARIANTS",
     "SLO_METRICS",

@@ -16,6 +16,17 @@ from pigeon_lab.scenario._common import FieldProblem, Frozen, unknown
 INVARIANTS: tuple[str, ...] = checker_names()
 """Checker names in report order (the registry of ``pigeon_lab.checkers``)."""
 
+DEFAULT_INVARIANTS: tuple[str, ...] = checker_names(("chat",))
+"""What ``checks.invariants`` defaults to on its own: the default workload's checkers. A
+scenario replaces it with the checkers of the workloads it runs (``default_invariants``)."""
+
+
+def default_invariants(workloads: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The checkers a scenario running ``workloads`` checks unless it names its own: those
+    that judge one of them, each as it registered itself (``register(..., workload=)``)."""
+    return checker_names(workloads) or DEFAULT_INVARIANTS
+
+
 SLO_METRICS: tuple[str, ...] = known_metric_paths()
 """Numeric metric paths a gate threshold may name (``*``: any list index or workspace),
 as the checkers declare them; see ``pigeon_lab.gate_policy``."""
@@ -25,7 +36,9 @@ class Checks(Frozen):
     """Which checkers run, how they judge, and what fails the gate."""
 
     invariants: tuple[str, ...] = Field(
-        default=INVARIANTS, description="checker names, run in this order"
+        default=DEFAULT_INVARIANTS,
+        description="checker names, run in this order (default: the checkers of the "
+        "workloads the scenario runs)",
     )
     bucket_s: float = Field(default=1.0, gt=0, description="width of the SLO timeline buckets")
     max_counterexamples: int = Field(

@@ -8,7 +8,6 @@ name it (``faults[1].target``), not just the model that noticed.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import (
@@ -21,14 +20,11 @@ from pydantic import (
     model_validator,
 )
 
-from pigeon_lab.checkers import checker_names
 from pigeon_lab.checkers.base import CAPABILITIES, missing_capabilities
 from pigeon_lab.config_model import FieldProblem, Frozen, unknown
-from pigeon_lab.errors import ConfigError
 from pigeon_lab.faults import FAULT_KINDS, FaultKind, PlannedFault
 from pigeon_lab.protocol.profile import Profile
-from pigeon_lab.protocol.profile_files import load_profile
-from pigeon_lab.scenario.checks import Checks
+from pigeon_lab.scenario.checks import Checks, default_invariants
 from pigeon_lab.scenario.fault_checks import check_fault, check_overlaps, fault_links
 from pigeon_lab.scenario.fault_mix import expand
 from pigeon_lab.scenario.target import Target
@@ -89,6 +85,9 @@ class Workload(LoadSettings, ChatSettings):
             except ValidationError as exc:
                 first = exc.errors()[0]
                 loc = tuple(first.get("loc", ()))
+                cause = (first.get("ctx") or {}).get("error")
+                if isinstance(cause, FieldProblem):  # a check across the section's fields
+                    raise FieldProblem((key, *loc, *cause.path), cause.reason) from None
                 raise FieldProblem((key, *loc), str(first.get("msg", exc))) from None
         return out
 
@@ -236,26 +235,18 @@ class Scenario(Frozen):
         """Faults whose kind cannot run yet (``FaultKind.available`` is False)."""
         return [(i, f) for i, f in enumerate(self.faults) if not f.fault_kind.available]
 
-    @model_validator(mode="before")
-    @classmethod
-    def _default_checkers(cls, data: Any, info: ValidationInfo) -> Any:
-        """Unless the file names its checkers, run every checker the target can feed (one
-        that needs a capability the target's profile lacks could only say unknown)."""
-        if not isinstance(data, dict):
-            return data
-        checks = data.get("checks")
-        checks = {} if checks is None else checks
-        if not isinstance(checks, dict) or "invariants" in checks:
-            return data
-        caps = _raw_capabilities(data.get("target"), info)
-        if caps is None:
-            return data
-        names = [n for n in checker_names() if not missing_capabilities(n, caps)]
-        return {**data, "checks": {**checks, "invariants": names}}
-
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
         caps = capabilities_of(self.target.profile_model())
+        if "invariants" not in self.checks.model_fields_set:
+            # the checkers of the workloads it runs that its target can feed
+            names = [
+                n
+                for n in default_invariants(self.workload.enabled_workloads())
+                if not missing_capabilities(n, caps)
+            ]
+            checks = self.checks.model_copy(update={"invariants": tuple(names)})
+            object.__setattr__(self, "checks", checks)  # frozen: set once, while validating
         for i, name in enumerate(self.checks.invariants):
             missing = missing_capabilities(name, caps)
             if missing:
@@ -320,19 +311,6 @@ class Scenario(Frozen):
 def capabilities_of(profile: Profile) -> frozenset[str]:
     """The capability names a profile says its target has."""
     return frozenset(c for c in CAPABILITIES if getattr(profile.capabilities, c))
-
-
-def _raw_capabilities(target: Any, info: ValidationInfo) -> frozenset[str] | None:
-    """The capabilities of a target not validated yet (None: all, or not known yet)."""
-    if not isinstance(target, dict) or target.get("kind") != "external":
-        return None
-    if target.get("profile") is None:
-        return None
-    base = (info.context or {}).get("base_dir") if info.context else None
-    try:
-        return capabilities_of(load_profile(target["profile"], Path(base) if base else None))
-    except (ConfigError, TypeError):
-        return None  # the target's own validation reports it
 
 
 __all__ = [

@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 from pigeon_lab.config_model import FieldProblem, Frozen, unknown
 from pigeon_lab.faults import NetGraph, TopologyFacts, process_targets
+from pigeon_lab.scenario.voice_backend import VoiceBackend
 
 FLAWS: tuple[str, ...] = (
     "ack-before-persist",
@@ -23,6 +24,16 @@ FLAWS: tuple[str, ...] = (
     "ready-when-cut-off",
 )
 """Deliberate flaws the reference backend can be started with (``--flaw``)."""
+
+# ---- voice rooms (reference_backend/voice/): the voice flaws, one per voice checker -------
+VOICE_FLAWS: tuple[str, ...] = (
+    "voice-leave-on-disconnect",
+    "voice-node-floor",
+    "voice-no-fencing",
+    "voice-no-session-check",
+    "voice-unversioned-roster",
+)
+FLAWS = FLAWS + VOICE_FLAWS
 
 
 class Redis(Frozen):
@@ -50,6 +61,9 @@ class Backend(Frozen):
         description="a node cut off from Redis this long disconnects its clients (0: never)",
     )
     flaws: tuple[str, ...] = Field(default=(), description=f"deliberate flaws: {', '.join(FLAWS)}")
+    voice: VoiceBackend = Field(
+        default_factory=VoiceBackend, description="voice rooms: leases, reaping, talk time"
+    )
 
     @field_validator("flaws")
     @classmethod
@@ -190,4 +204,12 @@ def assign_groups(users: int, shares: Sequence[tuple[str, float]], seed: int) ->
     return tuple(out)
 
 
-__all__ = ["FLAWS", "Backend", "ClientGroup", "Redis", "Topology", "assign_groups"]
+__all__ = [
+    "FLAWS",
+    "VOICE_FLAWS",
+    "Backend",
+    "ClientGroup",
+    "Redis",
+    "Topology",
+    "assign_groups",
+]

@@ -48,6 +48,7 @@ def cluster_spec(
         fault_proxy=topology.fault_proxy,
         proxy_seed=seed,
         lb_sticky=topology.sticky_sessions,
+        extra_env=b.voice.env(),
     )
 
 

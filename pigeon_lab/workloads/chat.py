@@ -27,7 +27,9 @@ class ChatSettings(Frozen):
 
     workspaces: int = Field(default=2, ge=1, le=10000, description="workspaces (tenants)")
     channels_per_workspace: int = Field(default=4, ge=1, le=10000, description="channels in each")
-    users: int = Field(default=20, ge=1, description="simulated users, spread over the workspaces")
+    users: int = Field(
+        default=20, ge=0, description="simulated users, spread over the workspaces (0: no chat)"
+    )
     channels_per_user: int = Field(default=2, ge=1, description="channels each user joins")
     channel_skew: float = Field(
         default=0.0,
@@ -95,7 +97,7 @@ class ChatSettings(Frozen):
                 f"{self.channels_per_user} is more than channels_per_workspace "
                 f"({self.channels_per_workspace})",
             )
-        if self.users < self.workspaces:
+        if 0 < self.users < self.workspaces:
             raise FieldProblem(
                 ("users",),
                 f"{self.users} users cannot fill {self.workspaces} workspaces "

@@ -21,6 +21,7 @@ from pigeon_lab.checkers.slo_metrics import (
     WorkspaceFigures,
 )
 from pigeon_lab.checkers.suite import check_all
+from pigeon_lab.checkers.voice_metrics import GhostMetrics, SignalMetrics, VoiceSloMetrics
 from pigeon_lab.testing import empty
 from tests.unit.test_checker_helpers import generated
 
@@ -31,6 +32,9 @@ def test_the_declared_checkers() -> None:
         "gaps": GapsMetrics,
         "delivery": DeliveryMetrics,
         "slo": SloMetrics,
+        "voice_ghosts": GhostMetrics,
+        "voice_signals": SignalMetrics,
+        "voice_slo": VoiceSloMetrics,
     }
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pandas as pd
 import pytest
 
 from pigeon_lab import gate_policy
-from pigeon_lab.checkers import FaultWindow
+from pigeon_lab.checkers import FaultWindow, checker_names
 from pigeon_lab.checkers.suite import check_all
 from pigeon_lab.errors import ConfigError
 from pigeon_lab.gate_policy import (
@@ -21,6 +22,7 @@ from pigeon_lab.report.gate import evaluate_gate, resolve_metric
 from pigeon_lab.report.sample import sample_verdicts
 from pigeon_lab.scenario import scenario_from_text
 from tests.unit.test_checker_helpers import generated
+from tests.voice_builder import correct_room
 
 GATE_DOC_PATHS = (
     "ack_latency_ms.p99",
@@ -63,7 +65,11 @@ def test_every_declared_path_validates_and_the_real_checkers_produce_it() -> Non
     history, ctx = generated(3)
     t0 = int(history["t"].min())
     fault = FaultWindow("kill", "node-1", t0 + 1_000_000_000, t0 + 2_000_000_000)
-    verdicts = check_all(history, replace(ctx, faults=(fault,)))
+    voice = correct_room().frame()  # a voice room beside the chat users: both workloads' paths
+    voice["t"] += t0
+    history = pd.concat([history, voice.astype({"kind": str})], ignore_index=True)
+    history = history.astype({"kind": str})
+    verdicts = check_all(history, replace(ctx, faults=(fault,)), names=checker_names())
     paths = known_metric_paths()
     assert "gaps.live_gaps_repaired" in paths and "per_workspace.*.ack_p99" in paths
     for path in paths:

@@ -18,7 +18,20 @@ from pigeon_lab.errors import ConfigError
 from pigeon_lab.scenario import INVARIANTS, scenario_from_text
 
 REPORT_ORDER = ("durability", "order", "gaps", "delivery", "idempotence", "isolation", "slo")
-"""docs/interfaces.md, "Checkers": registry names in report order."""
+"""docs/interfaces.md, "Checkers": registry names in report order (chat's)."""
+VOICE_ORDER = (
+    "voice_roster",
+    "voice_ghosts",
+    "voice_roster_order",
+    "voice_signals",
+    "voice_negotiation",
+    "voice_floor",
+    "voice_floor_fifo",
+    "voice_floor_liveness",
+    "voice_isolation",
+    "voice_slo",
+)
+"""... and the voice workload's, after chat's."""
 
 
 def loaded_after(module: str) -> set[str]:
@@ -47,8 +60,9 @@ def test_no_import_goes_up_a_layer(module: str, forbidden: tuple[str, ...]) -> N
 
 
 def test_the_registry_is_in_report_order_and_every_list_derives_from_it() -> None:
-    assert tuple(REGISTRY) == REPORT_ORDER
-    assert checker_names() == CHECKER_ORDER == INVARIANTS == REPORT_ORDER
+    assert tuple(REGISTRY) == REPORT_ORDER + VOICE_ORDER
+    assert checker_names() == CHECKER_ORDER == INVARIANTS == REPORT_ORDER + VOICE_ORDER
+    assert checker_names(["chat"]) == REPORT_ORDER and checker_names(["voice"]) == VOICE_ORDER
 
 
 def test_a_registered_checker_is_a_name_the_scenario_accepts() -> None:

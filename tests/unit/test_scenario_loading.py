@@ -12,7 +12,7 @@ from pigeon_lab.faults.registry import FAULT_KINDS
 from pigeon_lab.report.policy import GatePolicy
 from pigeon_lab.scenario import (
     CATALOGUE_DIR,
-    INVARIANTS,
+    DEFAULT_INVARIANTS,
     Scenario,
     catalogue,
     dump_scenario,
@@ -66,7 +66,7 @@ def test_defaults_filled_in() -> None:
     assert s.topology.nodes == 3 and s.topology.load_balancer == "haproxy"
     assert s.topology.backend.retention == 10000 and s.topology.backend.flaws == ()
     assert s.workload.users == 20 and s.workload.transport == "websocket"
-    assert s.checks.invariants == INVARIANTS and s.checks.bucket_s == 1.0
+    assert s.checks.invariants == DEFAULT_INVARIANTS and s.checks.bucket_s == 1.0
     assert s.target.kind == "bundled"
 
 
@@ -153,9 +153,15 @@ def test_fault_registry_availability() -> None:
         if kind.inject is not None and kind.inject.__module__.startswith("pigeon_lab.")
     }
     link_kinds = {"partition", "latency", "bandwidth", "slicer", "reset", "slow-close"}
-    assert available == {"kill", "pause", "restart", "drain", "redis-failover", "limit-data"} | (
-        link_kinds
-    )
+    assert available == {
+        "kill",
+        "pause",
+        "restart",
+        "drain",
+        "redis-failover",
+        "limit-data",
+        "kill-floor-holder",
+    } | (link_kinds)
     for name in link_kinds:
         assert FAULT_KINDS[name].available and FAULT_KINDS[name].takes_duration
         assert FAULT_KINDS[name].needs_duration == (name != "partition")  # until the load ends
