@@ -18,7 +18,7 @@ from typing import Any
 
 import socketio
 
-from reference_backend import flaws, validation
+from reference_backend import flaw_hooks, flaws, validation
 from reference_backend.auth import Identity, verify
 from reference_backend.errors import ProtoError, bad_request
 from reference_backend.ids import new_id
@@ -87,6 +87,7 @@ class Handlers:
         self.flaw_no_dedupe = flaws.NO_DEDUPE in f
         self.flaw_sender = flaws.SENDER_FROM_PAYLOAD in f
         self.local_seqs: dict[tuple[str, str], int] = {}
+        self.hooks = flaw_hooks.make(f, self)  # None unless a flaw of flaw_hooks.py is on
         self.pending: set[asyncio.Task[None]] = set()
 
     def register(self) -> None:
@@ -186,7 +187,8 @@ class Handlers:
         req = validation.parse_join(args)
         ws = conn.identity.workspace
         room = self.room(ws, req.channel)
-        if room not in conn.rooms:
+        entered = room not in conn.rooms
+        if entered:
             if len(conn.rooms) >= MAX_ROOMS_PER_CONN:
                 raise ProtoError(
                     "forbidden", f"at most {MAX_ROOMS_PER_CONN} channels per connection"
@@ -194,6 +196,15 @@ class Handlers:
             # Enter the room before reading: a message committed after the read is pushed.
             await self.sio.enter_room(sid, room)
             conn.rooms.add(room)
+        try:
+            return await self._join_read(ws, req)
+        except Exception:
+            if entered:  # a join that failed did not join: no push may follow it
+                await self.sio.leave_room(sid, room)
+                conn.rooms.discard(room)
+            raise
+
+    async def _join_read(self, ws: str, req: validation.JoinReq) -> Ack:
         if req.after_seq is None:
             head = await self.store.head(ws, req.channel)
             return {
@@ -206,6 +217,8 @@ class Handlers:
                 "node": self.s.node_name,
             }
         page = await self.store.read(ws, req.channel, req.after_seq, req.limit)
+        if self.hooks:
+            page = self.hooks.history(page, req.after_seq, join=True)
         return {
             "ok": True,
             "channel": req.channel,
@@ -219,13 +232,16 @@ class Handlers:
     async def leave(self, conn: Conn, sid: str, args: tuple[Any, ...]) -> Ack:
         room = self.room(conn.identity.workspace, validation.parse_leave(args))
         if room in conn.rooms:
-            await self.sio.leave_room(sid, room)
+            if not (self.hooks and self.hooks.ghost):
+                await self.sio.leave_room(sid, room)
             conn.rooms.discard(room)
         return OK_ACK
 
     async def sync(self, conn: Conn, sid: str, args: tuple[Any, ...]) -> Ack:
         req = validation.parse_sync(args)
         page = await self.store.read(conn.identity.workspace, req.channel, req.after_seq, req.limit)
+        if self.hooks:
+            page = self.hooks.history(page, req.after_seq, join=False)
         return {
             "ok": True,
             "head_seq": page.head_seq,
@@ -263,8 +279,10 @@ class Handlers:
         # have ended not_durable (and was then not pushed), so the durable retry pushes it.
         if not c.duplicate or self.store.replicated:
             await self._broadcast(
-                room, req.channel, seq, c.id, req.client_msg_id, sender, req.body, c.ts
+                room, req.channel, seq, c.id, req.client_msg_id, sender, req.body, c.ts, ws
             )
+        if self.hooks:
+            await self.hooks.after_send(ws, req.channel, room)
         return {"ok": True, "seq": seq, "id": c.id, "ts": c.ts, "duplicate": c.duplicate}
 
     async def _broadcast(
@@ -277,6 +295,7 @@ class Handlers:
         sender: str,
         body: str,
         ts: int,
+        ws: str,
     ) -> None:
         message = {
             "channel": channel,
@@ -286,8 +305,13 @@ class Handlers:
             "sender": sender,
             "body": body,
             "ts": ts,
+            "workspace": ws,  # an extension of protocol.md (the channel's workspace)
         }
-        await self.sio.emit("message", message, room=room)
+        if self.hooks:
+            for to, msg in self.hooks.pushes(room, message):
+                await self.sio.emit("message", msg, room=to)
+        else:
+            await self.sio.emit("message", message, room=room)
         self.metrics.broadcast()
 
     def _local_seq(self, ws: str, channel: str) -> int:
@@ -311,7 +335,7 @@ class Handlers:
         self.pending.add(task)
         task.add_done_callback(self.pending.discard)
         await self._broadcast(
-            room, req.channel, seq, msg_id, req.client_msg_id, sender, req.body, ts
+            room, req.channel, seq, msg_id, req.client_msg_id, sender, req.body, ts, ws
         )
         return {"ok": True, "seq": seq, "id": msg_id, "ts": ts, "duplicate": False}
 

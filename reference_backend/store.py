@@ -86,8 +86,8 @@ def connect(
     return Redis.from_url(url, **common)
 
 
-def to_message(channel: str, entry_id: str, f: dict[str, str]) -> Message:
-    """A stream entry in the shape of the `message` event."""
+def to_message(channel: str, entry_id: str, f: dict[str, str], ws: str) -> Message:
+    """A stream entry in the shape of the `message` event (with its workspace)."""
     return {
         "channel": channel,
         "seq": int(entry_id[2:]),
@@ -96,6 +96,7 @@ def to_message(channel: str, entry_id: str, f: dict[str, str]) -> Message:
         "sender": f["s"],
         "body": f["b"],
         "ts": int(f["t"]),
+        "workspace": ws,
     }
 
 
@@ -239,6 +240,6 @@ class Store:
             raise unavailable(exc) from exc
         head = int(head_raw or 0)
         more = len(entries) > limit
-        messages = [to_message(channel, eid, f) for eid, f in entries[:limit]]
+        messages = [to_message(channel, eid, f, ws) for eid, f in entries[:limit]]
         truncated = head > after_seq and (not messages or messages[0]["seq"] > after_seq + 1)
         return Page(head, messages, more, truncated)
