@@ -38,6 +38,16 @@ ROLLING_KILLS: list[dict[str, Any]] = [
 """Kill each node in turn (10 s runs): every client is moved at least once, whichever node
 HAProxy first gave it (placement is not deterministic: all clients may land on one node)."""
 
+ONE_NODE_BLIP: dict[str, Any] = {
+    "topology.nodes": 3,
+    "topology.load_balancer": "none",
+    "workload.duration_s": 10,
+    "faults": [{"kind": "kill", "target": "node-1", "at_s": 7, "duration_s": 0.5}],
+}
+"""Without a load balancer user i is on node i % 3, so each workspace has a user on node-1
+(u0, u3): killing it for a moment makes those two miss messages the others sent, and resume.
+At 7 s: the fault clock starts with the load process, a few seconds before its users."""
+
 BASE_REQUIRES: dict[str, int] = {"run.sends": 1, "run.acks": 1, "run.deliveries": 1}
 """Every case must have done something: an empty history passes every invariant."""
 
@@ -96,6 +106,14 @@ CASES: tuple[SelftestCase, ...] = (
         why="correct backend (replicated), Sentinel failover: no acked message lost, no seq reused",
     ),
     SelftestCase(
+        "correct-blip",
+        None,
+        {**ONE_NODE_BLIP, "workload.catch_up": False, "checks.settle_ms": 1000},
+        why="correct backend under what exposes drop-tail-push, stale-sync and lost-on-reconnect "
+        "(a node dropped for a moment, no last sync, a 1 s settle): nothing breaks",
+        requires={"slo.reconnects": 1},
+    ),
+    SelftestCase(
         "local-seq",
         "local-seq",
         {"workload.duration_s": 10, "faults": ROLLING_KILLS},
@@ -126,6 +144,65 @@ CASES: tuple[SelftestCase, ...] = (
         frozenset({"idempotence"}),
         why="duplicate sends are stored again under a new seq",
     ),
+    # ---- issue 8: the flaws of reference_backend/flaw_hooks.py ------------------------------
+    SelftestCase(
+        "phantom-message",
+        "phantom-message",
+        {},
+        frozenset({"order", "isolation"}),
+        why="a message no client sent is stored and pushed, its sender a user of no workspace",
+    ),
+    SelftestCase(
+        "forged-push",
+        "forged-push",
+        {},
+        frozenset({"order"}),
+        why="one push in five carries another body than the one stored under its seq",
+    ),
+    SelftestCase(
+        "drop-tail-push",
+        "drop-tail-push",
+        {"workload.catch_up": False, "checks.settle_ms": 1000},
+        frozenset({"gaps"}),
+        why="a room's pushes stop 2 s after they start; users close without a last sync, so "
+        "what others sent after a user's own last send never reaches it",
+    ),
+    SelftestCase(
+        "stale-sync",
+        "stale-sync",
+        {**ONE_NODE_BLIP, "workload.quiesce_s": 10.5, "checks.settle_ms": 1000},
+        frozenset({"gaps"}),
+        why="history reads lag 10 s: the users node-1 dropped resume and repair into a past "
+        "that lacks what they missed (the quiet before the read-back lets it catch up)",
+        requires={"slo.reconnects": 1},
+    ),
+    SelftestCase(
+        "leak-one-push",
+        "leak-one-push",
+        {"topology.nodes": 1},
+        frozenset({"isolation"}),
+        why="one push in ten also reaches the same channel of another workspace (one node, so "
+        "it hosts both workspaces' rooms)",
+    ),
+    SelftestCase(
+        "ghost-member",
+        "ghost-member",
+        {"workload.adversarial_users": 1},
+        frozenset({"isolation"}),
+        why="a leave is acknowledged but the room keeps the connection: the adversary, still "
+        "connected after its leave, gets the channel's pushes",
+        requires={"isolation.adversarial": 1},
+    ),
+    SelftestCase(
+        "lost-on-reconnect",
+        "lost-on-reconnect",
+        {**ONE_NODE_BLIP, "workload.send_rate_per_user": 2.0},
+        frozenset({"delivery"}),
+        why="a resuming join leaves out the first message it owes and calls it truncated; "
+        "the final log still holds it",
+        requires={"slo.reconnects": 1},
+    ),
+    # ---- the first five flaws' last case stays last (tests/unit/test_selftest_registry.py)
     SelftestCase(
         "ack-before-persist",
         "ack-before-persist",
@@ -326,6 +403,7 @@ __all__ = [
     "BASE_OVERRIDES",
     "BASE_REQUIRES",
     "CASES",
+    "ONE_NODE_BLIP",
     "ROLLING_KILLS",
     "SCENARIO",
     "CaseResult",

@@ -17,6 +17,15 @@ FLAWS: tuple[str, ...] = (
     "no-dedupe",
     "sender-from-payload",
 )
+FLAWS += (  # issue 8 (reference_backend/flaw_hooks.py)
+    "phantom-message",
+    "forged-push",
+    "drop-tail-push",
+    "stale-sync",
+    "leak-one-push",
+    "ghost-member",
+    "lost-on-reconnect",
+)
 """Deliberate flaws the reference backend can be started with (``--flaw``)."""
 
 

@@ -50,8 +50,16 @@ def bundled_target(scenario: Scenario, run_dir: Path, events: RunEvents) -> Iter
             phase.end()
             info = cluster.info
             events.fire(TargetReady(info.lb_url, "bundled", info.to_dict(include_secret=False)))
+            # without a load balancer the users are spread over the nodes (topology.load_balancer)
+            urls = [info.lb_url] if spec.load_balancer else list(info.node_urls.values())
             try:
-                yield Target("bundled", info.lb_url, secret=info.jwt_secret, cluster=cluster)
+                yield Target(
+                    "bundled",
+                    urls[0],
+                    tuple(urls[1:]),
+                    secret=info.jwt_secret,
+                    cluster=cluster,
+                )
             finally:  # leaving the cluster's block tears it down (it never raises)
                 phase = events.begin(Phase.TEARDOWN)
         phase.end()
