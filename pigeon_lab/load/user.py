@@ -175,7 +175,7 @@ class ChatUser(SocketIOUser):
         if not joined:
             return
         channel = self.rng.choice(joined)
-        wall = time.time_ns()
+        wall = self.ctx.wall_ns()  # on the master's clock: another worker may receive it
         cmid = str(uuid.uuid4())  # unique per run, not a seeded choice
         body = make_body(self.cfg, self.rng, wall, tag=cmid[:8])
         self._bodies[cmid] = (body_hash(body), wall)
@@ -392,7 +392,7 @@ class ChatUser(SocketIOUser):
         n = ctx.counters["deliver"] = ctx.counters["deliver"] + 1
         if not sent:
             return None
-        latency = (_time_ns() - sent) / 1e6
+        latency = (ctx.wall_ns() - sent) / 1e6
         ctx.delivery_ms.add(latency)
         if n % DELIVER_SAMPLE == 0:
             self._stat(_DELIVER_STAT, latency)
