@@ -80,6 +80,39 @@ class SelftestCase:
         return load_scenario(SCENARIO, overrides=self.scenario_overrides())
 
 
+RECONNECTS = {"slo.reconnects": 1}
+
+
+def _flaw(
+    flaw: str, over: Mapping[str, Any], fail: str, why: str, needs: Mapping[str, int] | None = None
+) -> SelftestCase:
+    """A case named after its flaw; ``fail``: the checkers that must fail, space-separated."""
+    return SelftestCase(flaw, flaw, over, frozenset(fail.split()), why, dict(needs or {}))
+
+
+# fmt: off
+ISSUE8_CASES: tuple[SelftestCase, ...] = (  # the flaws of reference_backend/flaw_hooks.py
+    _flaw("phantom-message", {}, "order isolation", "a message no client sent is stored and "
+          "pushed, its sender a user of no workspace"),
+    _flaw("forged-push", {}, "order", "one push in five carries another body than the stored one"),
+    _flaw("drop-tail-push", {"workload.catch_up": False, "checks.settle_ms": 1000}, "gaps",
+          "a room's pushes stop 2 s after they start; users close without a last sync, so what "
+          "others sent after a user's own last send never reaches it"),
+    _flaw("stale-sync", {**ONE_NODE_BLIP, "workload.quiesce_s": 10.5, "checks.settle_ms": 1000},
+          "gaps", "history reads lag 10 s: the users node-1 dropped resume into a past that "
+          "lacks what they missed (the quiet before the read-back lets it catch up)", RECONNECTS),
+    _flaw("leak-one-push", {"topology.nodes": 1}, "isolation", "one push in ten also reaches "
+          "the same channel of another workspace (one node hosts both workspaces' rooms)"),
+    _flaw("ghost-member", {"workload.adversarial_users": 1}, "isolation", "a leave is acked but "
+          "the room keeps the connection: the adversary, still connected, gets its pushes",
+          {"isolation.adversarial": 1}),
+    _flaw("lost-on-reconnect", {**ONE_NODE_BLIP, "workload.send_rate_per_user": 2.0}, "delivery",
+          "a resuming join leaves out the first message it owes and calls it truncated; the "
+          "final log still holds it", RECONNECTS),
+)
+# fmt: on
+
+
 CASES: tuple[SelftestCase, ...] = (
     SelftestCase(
         "correct",
@@ -144,64 +177,7 @@ CASES: tuple[SelftestCase, ...] = (
         frozenset({"idempotence"}),
         why="duplicate sends are stored again under a new seq",
     ),
-    # ---- issue 8: the flaws of reference_backend/flaw_hooks.py ------------------------------
-    SelftestCase(
-        "phantom-message",
-        "phantom-message",
-        {},
-        frozenset({"order", "isolation"}),
-        why="a message no client sent is stored and pushed, its sender a user of no workspace",
-    ),
-    SelftestCase(
-        "forged-push",
-        "forged-push",
-        {},
-        frozenset({"order"}),
-        why="one push in five carries another body than the one stored under its seq",
-    ),
-    SelftestCase(
-        "drop-tail-push",
-        "drop-tail-push",
-        {"workload.catch_up": False, "checks.settle_ms": 1000},
-        frozenset({"gaps"}),
-        why="a room's pushes stop 2 s after they start; users close without a last sync, so "
-        "what others sent after a user's own last send never reaches it",
-    ),
-    SelftestCase(
-        "stale-sync",
-        "stale-sync",
-        {**ONE_NODE_BLIP, "workload.quiesce_s": 10.5, "checks.settle_ms": 1000},
-        frozenset({"gaps"}),
-        why="history reads lag 10 s: the users node-1 dropped resume and repair into a past "
-        "that lacks what they missed (the quiet before the read-back lets it catch up)",
-        requires={"slo.reconnects": 1},
-    ),
-    SelftestCase(
-        "leak-one-push",
-        "leak-one-push",
-        {"topology.nodes": 1},
-        frozenset({"isolation"}),
-        why="one push in ten also reaches the same channel of another workspace (one node, so "
-        "it hosts both workspaces' rooms)",
-    ),
-    SelftestCase(
-        "ghost-member",
-        "ghost-member",
-        {"workload.adversarial_users": 1},
-        frozenset({"isolation"}),
-        why="a leave is acknowledged but the room keeps the connection: the adversary, still "
-        "connected after its leave, gets the channel's pushes",
-        requires={"isolation.adversarial": 1},
-    ),
-    SelftestCase(
-        "lost-on-reconnect",
-        "lost-on-reconnect",
-        {**ONE_NODE_BLIP, "workload.send_rate_per_user": 2.0},
-        frozenset({"delivery"}),
-        why="a resuming join leaves out the first message it owes and calls it truncated; "
-        "the final log still holds it",
-        requires={"slo.reconnects": 1},
-    ),
+    *ISSUE8_CASES,
     # ---- the first five flaws' last case stays last (tests/unit/test_selftest_registry.py)
     SelftestCase(
         "ack-before-persist",
@@ -345,9 +321,14 @@ def default_out(root: Path = Path("reports")) -> Path:
 
 
 def run_case(
-    case: SelftestCase, out: Path, on_event: Callable[[Event], None] | None = None
+    case: SelftestCase,
+    out: Path,
+    on_event: Callable[[Event], None] | None = None,
+    *,
+    seed: int | None = None,
 ) -> CaseResult:
-    """Run one case into ``out/<case>/``; any error makes it NOT OK (never raised)."""
+    """Run one case into ``out/<case>/`` (``seed``: over the scenario's); any error makes it
+    NOT OK (never raised)."""
     from pigeon_lab.run import run_scenario
 
     t0 = time.monotonic()
@@ -358,6 +339,7 @@ def run_case(
             SCENARIO,
             out=case_dir,
             overrides=case.scenario_overrides(),
+            seed=seed,
             listeners=[on_event] if on_event else (),
         )
         result = judge(case, run.report)

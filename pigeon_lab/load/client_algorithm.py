@@ -282,15 +282,8 @@ class ClientAlgorithm:
         self.sends.pop(s.client_msg_id, None)
         if s.op is not None:
             self.ops.pop(s.op, None)
-        return SendDone(
-            s.channel,
-            s.client_msg_id,
-            outcome,
-            s.attempt,
-            (now - s.started) * 1000.0,
-            errors=tuple(s.errors),
-            **kw,
-        )
+        ms, errors = (now - s.started) * 1000.0, tuple(s.errors)
+        return SendDone(s.channel, s.client_msg_id, outcome, s.attempt, ms, errors=errors, **kw)
 
     def _send_failed(self, s: SendState, code: str, now: float) -> list[Action]:
         s.op = None
@@ -356,8 +349,7 @@ class ClientAlgorithm:
         skipped = bool(ack.truncated and msgs and msgs[0]["seq"] > start + 1)
         if skipped:
             ch.last_seq = int(msgs[0]["seq"]) - 1  # fell out of retention: cannot be had
-        for i, m in enumerate(msgs):
-            # a sync's skip is marked on its first message (a join's on its join_ok)
+        for i, m in enumerate(msgs):  # a sync's skip marked on its first message, a join's not
             out.append(Synced(ch.name, m, skipped and i == 0 and isinstance(ack, SyncAck)))
             self._accept(ch, m, now, out, live=False)
         head = ack.head_seq

@@ -14,6 +14,7 @@ Imports Locust: never import this module from the parent process.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import io
 import json
@@ -328,9 +329,7 @@ def run_worker(master_host: str, master_port: int, imports: tuple[str, ...] = ()
     def _configured(ctx: LoadContext) -> None:
         ctx.clock = _measure_clock(runner, pongs, ctx.skew_ns)
         slot.set(ctx)
-        c = ctx.clock
-        shift = {"mono_ns": c.mono_ns, "wall_ns": c.wall_ns, "uncertainty_ns": c.uncertainty_ns}
-        runner.send_message("pigeon_configured", {"clock": shift})
+        runner.send_message("pigeon_configured", {"clock": dataclasses.asdict(ctx.clock)})
 
     def on_clock_pong(environment: Any, msg: Any, **_: Any) -> None:
         pongs.put((msg.data, clock.Readings.now(skew)))

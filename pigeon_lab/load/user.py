@@ -11,8 +11,7 @@ websocket client of ``lean_client.py`` for ``websocket`` over ``http://``/``ws:/
 python-socketio's sync client (JSON by orjson) for ``polling`` and TLS URLs. Both have
 the same surface, so ``ChatUser`` stays a ``SocketIOUser`` whose ``sio`` is one or the other.
 
-Users speak through the load context's codec (``pigeon_lab.protocol.codec``): event
-names, payloads, acks and pushes are the codec's business, not this module's. They find
+Users speak through the load context's codec (``pigeon_lab.protocol.codec``); they find
 the context through their class's ``slot`` (see ``chat_users.user_classes``).
 """
 
@@ -363,8 +362,7 @@ class ChatUser(SocketIOUser):
             attempt=a.attempt,
             latency_ms=a.latency,
             error=a.error,
-            # a refused send: every attempt's outcome, so that the checkers can judge it definite
-            detail="duplicate" if a.duplicate else ",".join(a.errors) or None,
+            detail="duplicate" if a.duplicate else ",".join(a.errors) or None,  # each attempt's
         )
         if a.outcome == "ok":
             self.ctx.ack_ms.add(a.latency)
