@@ -24,7 +24,8 @@ from pigeon_lab.events import Event
 from pigeon_lab.report.model import Report
 from pigeon_lab.scenario.loading import deep_merge, expand_dotted, load_scenario
 from pigeon_lab.scenario.model import Scenario
-from pigeon_lab.selftest_faults import NODE_2_CUT_OFF, SPLIT_BRAIN
+from pigeon_lab.selftest_faults import network_cases
+from pigeon_lab.selftest_flaws import ONE_NODE_BLIP, hook_flaw_cases
 from pigeon_lab.selftest_voice import voice_cases
 
 SCENARIO = "smoke"
@@ -76,6 +77,10 @@ class SelftestCase:
         return load_scenario(self.base, overrides=self.scenario_overrides())
 
 
+ISSUE8_CASES: tuple[SelftestCase, ...] = tuple(SelftestCase(**s) for s in hook_flaw_cases())
+"""The flaws of reference_backend/flaw_hooks.py (``selftest_flaws``)."""
+
+
 CASES: tuple[SelftestCase, ...] = (
     SelftestCase(
         "correct",
@@ -100,6 +105,14 @@ CASES: tuple[SelftestCase, ...] = (
             "faults": [{"kind": "redis-failover", "target": "redis-primary", "at_s": 3}],
         },
         why="correct backend (replicated), Sentinel failover: no acked message lost, no seq reused",
+    ),
+    SelftestCase(
+        "correct-blip",
+        None,
+        {**ONE_NODE_BLIP, "workload.catch_up": False, "checks.settle_ms": 1000},
+        why="correct backend under what exposes drop-tail-push, stale-sync and lost-on-reconnect "
+        "(a node dropped for a moment, no last sync, a 1 s settle): nothing breaks",
+        requires={"slo.reconnects": 1},
     ),
     SelftestCase(
         "local-seq",
@@ -132,43 +145,9 @@ CASES: tuple[SelftestCase, ...] = (
         frozenset({"idempotence"}),
         why="duplicate sends are stored again under a new seq",
     ),
-    # --- network faults (issue 7) ------------------------------------------------------
-    SelftestCase(
-        "split-brain-fast",
-        None,
-        {
-            "workload.duration_s": 10,
-            "topology.durability": "fast",
-            "faults": [SPLIT_BRAIN],
-        },
-        frozenset({"durability"}),
-        why="durability fast, the primary cut off from the Sentinels, the replica and node-2: "
-        "node-1 keeps writing to it, acked, and the Sentinels' failover drops those writes "
-        "when it is demoted on the heal (Jepsen, Redis Sentinel, 2013)",
-    ),
-    SelftestCase(
-        "correct-split-brain",
-        None,
-        {
-            "workload.duration_s": 10,
-            "topology.durability": "replicated",
-            "faults": [SPLIT_BRAIN],
-        },
-        why="the same split brain with durability replicated: nothing acked is lost, no seq is "
-        "reused (the minority primary's writes are never acked nor read)",
-    ),
-    SelftestCase(
-        "ready-when-cut-off",
-        "ready-when-cut-off",
-        {
-            "workload.duration_s": 10,
-            "topology.backend.cutoff_disconnect_s": 2,
-            "faults": [NODE_2_CUT_OFF],
-        },
-        frozenset({"durability"}),
-        why="node-2 cut off from Redis but still ready: HAProxy keeps it, its clients stay, "
-        "and it acks their sends although it cannot store them",
-    ),
+    *(SelftestCase(**spec) for spec in network_cases()),
+    *ISSUE8_CASES,
+    # ---- the first five flaws' last case stays last (tests/unit/test_selftest_registry.py)
     SelftestCase(
         "ack-before-persist",
         "ack-before-persist",
@@ -180,7 +159,8 @@ CASES: tuple[SelftestCase, ...] = (
 """The chat cases, in run order."""
 
 # ---- voice rooms (pigeon_lab/selftest_voice.py): the correct backend, one case per flaw ----
-CASES = CASES + tuple(SelftestCase(**spec) for spec in voice_cases())
+# the first five flaws' last case stays last (tests/unit/test_selftest_registry.py)
+CASES = CASES[:-1] + tuple(SelftestCase(**spec) for spec in voice_cases()) + CASES[-1:]
 """The registry, in run order: chat's cases, then voice's."""
 
 
@@ -321,9 +301,14 @@ def default_out(root: Path = Path("reports")) -> Path:
 
 
 def run_case(
-    case: SelftestCase, out: Path, on_event: Callable[[Event], None] | None = None
+    case: SelftestCase,
+    out: Path,
+    on_event: Callable[[Event], None] | None = None,
+    *,
+    seed: int | None = None,
 ) -> CaseResult:
-    """Run one case into ``out/<case>/``; any error makes it NOT OK (never raised)."""
+    """Run one case into ``out/<case>/`` (``seed``: over the scenario's); any error makes it
+    NOT OK (never raised)."""
     from pigeon_lab.run import run_scenario
 
     t0 = time.monotonic()
@@ -334,6 +319,7 @@ def run_case(
             case.base,
             out=case_dir,
             overrides=case.scenario_overrides(),
+            seed=seed,
             listeners=[on_event] if on_event else (),
         )
         result = judge(case, run.report)
@@ -379,6 +365,7 @@ __all__ = [
     "BASE_OVERRIDES",
     "BASE_REQUIRES",
     "CASES",
+    "ONE_NODE_BLIP",
     "ROLLING_KILLS",
     "SCENARIO",
     "CaseResult",

@@ -35,4 +35,46 @@ NODE_2_CUT_OFF: dict[str, Any] = {
 after `cutoff_disconnect_s`)."""
 
 
-__all__ = ["NODE_2_CUT_OFF", "SPLIT_BRAIN"]
+def network_cases() -> list[dict[str, Any]]:
+    """The network-fault cases (``SelftestCase`` fields), in run order."""
+    return [
+        {
+            "name": "split-brain-fast",
+            "flaw": None,
+            "overrides": {
+                "workload.duration_s": 10,
+                "topology.durability": "fast",
+                "faults": [SPLIT_BRAIN],
+            },
+            "expect_fail": frozenset({"durability"}),
+            "why": "durability fast, the primary cut off from the Sentinels, the replica and "
+            "node-2: node-1 keeps writing to it, acked, and the Sentinels' failover drops those "
+            "writes when it is demoted on the heal (Jepsen, Redis Sentinel, 2013)",
+        },
+        {
+            "name": "correct-split-brain",
+            "flaw": None,
+            "overrides": {
+                "workload.duration_s": 10,
+                "topology.durability": "replicated",
+                "faults": [SPLIT_BRAIN],
+            },
+            "why": "the same split brain with durability replicated: nothing acked is lost, no "
+            "seq is reused (the minority primary's writes are never acked nor read)",
+        },
+        {
+            "name": "ready-when-cut-off",
+            "flaw": "ready-when-cut-off",
+            "overrides": {
+                "workload.duration_s": 10,
+                "topology.backend.cutoff_disconnect_s": 2,
+                "faults": [NODE_2_CUT_OFF],
+            },
+            "expect_fail": frozenset({"durability"}),
+            "why": "node-2 cut off from Redis but still ready: HAProxy keeps it, its clients "
+            "stay, and it acks their sends although it cannot store them",
+        },
+    ]
+
+
+__all__ = ["NODE_2_CUT_OFF", "SPLIT_BRAIN", "network_cases"]

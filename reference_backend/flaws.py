@@ -48,6 +48,28 @@ VOICE_FLAWS: frozenset[str] = frozenset(
 )
 FLAW_NAMES = FLAW_NAMES | VOICE_FLAWS
 
+# ---- issue 8: flaws whose behaviour lives in flaw_hooks.py --------------------------------
+PHANTOM_MESSAGE = "phantom-message"  # a message no client sent, stored and pushed
+FORGED_PUSH = "forged-push"  # a push whose body differs from the stored one
+DROP_TAIL_PUSH = "drop-tail-push"  # a room's pushes stop some seconds after they start
+STALE_SYNC = "stale-sync"  # history reads answered as a lagging replica would
+LEAK_ONE_PUSH = "leak-one-push"  # one push in N also reaches another workspace's room
+GHOST_MEMBER = "ghost-member"  # leave is acknowledged but does not leave the room
+LOST_ON_RECONNECT = "lost-on-reconnect"  # a resuming join skips one message (as "truncated")
+
+HOOK_FLAWS: frozenset[str] = frozenset(
+    {
+        PHANTOM_MESSAGE,
+        FORGED_PUSH,
+        DROP_TAIL_PUSH,
+        STALE_SYNC,
+        LEAK_ONE_PUSH,
+        GHOST_MEMBER,
+        LOST_ON_RECONNECT,
+    }
+)
+FLAW_NAMES = FLAW_NAMES | HOOK_FLAWS
+
 # ack-before-persist: share of acked messages whose write is dropped, and the delay of the rest.
 DROP_FRACTION = 0.2
 PERSIST_DELAY_S = 0.05

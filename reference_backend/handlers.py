@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import socketio
 
-from reference_backend import flaws, validation
+from reference_backend import flaw_hooks, flaws, validation
 from reference_backend.auth import verify
 from reference_backend.errors import ProtoError, bad_request
+from reference_backend.flaw_sends import FlawedSends
 from reference_backend.ids import new_id
 from reference_backend.metrics import Metrics
 from reference_backend.readgate import ReadGate
@@ -61,7 +61,7 @@ def trim_environ(environ: dict[str, Any]) -> None:
         del environ[key]
 
 
-class Handlers:
+class Handlers(FlawedSends):
     """The protocol's behaviour, bound to one server, store and settings."""
 
     def __init__(
@@ -92,6 +92,7 @@ class Handlers:
         self.flaw_sender = flaws.SENDER_FROM_PAYLOAD in f
         self.flaw_cut_off_ready = flaws.READY_WHEN_CUT_OFF in f
         self.local_seqs: dict[tuple[str, str], int] = {}
+        self.hooks = flaw_hooks.make(f, self)  # None unless a flaw of flaw_hooks.py is on
         self.pending: set[asyncio.Task[None]] = set()
 
     def register(self) -> None:
@@ -216,7 +217,8 @@ class Handlers:
         req = validation.parse_join(args)
         ws = conn.identity.workspace
         room = self.room(ws, req.channel)
-        if room not in conn.rooms:
+        entered = room not in conn.rooms
+        if entered:
             if len(conn.rooms) >= MAX_ROOMS_PER_CONN:
                 raise ProtoError(
                     "forbidden", f"at most {MAX_ROOMS_PER_CONN} channels per connection"
@@ -224,6 +226,15 @@ class Handlers:
             # Enter the room before reading: a message committed after the read is pushed.
             await self.sio.enter_room(sid, room)
             conn.rooms.add(room)
+        try:
+            return await self._join_read(conn, ws, req)
+        except Exception:
+            if entered:  # a join that failed did not join: no push may follow it
+                await self.sio.leave_room(sid, room)
+                conn.rooms.discard(room)
+            raise
+
+    async def _join_read(self, conn: Conn, ws: str, req: validation.JoinReq) -> Ack:
         if req.after_seq is None:
             async with self.reads.slot(conn):
                 head = await self.store.head(ws, req.channel)
@@ -238,6 +249,8 @@ class Handlers:
             }
         async with self.reads.slot(conn):
             page = await self.store.read(ws, req.channel, req.after_seq, req.limit)
+        if self.hooks:
+            page = self.hooks.history(page, req.after_seq, join=True)
         return {
             "ok": True,
             "channel": req.channel,
@@ -251,7 +264,8 @@ class Handlers:
     async def leave(self, conn: Conn, sid: str, args: tuple[Any, ...]) -> Ack:
         room = self.room(conn.identity.workspace, validation.parse_leave(args))
         if room in conn.rooms:
-            await self.sio.leave_room(sid, room)
+            if not (self.hooks and self.hooks.ghost):
+                await self.sio.leave_room(sid, room)
             conn.rooms.discard(room)
         return OK_ACK
 
@@ -261,6 +275,8 @@ class Handlers:
             page = await self.store.read(
                 conn.identity.workspace, req.channel, req.after_seq, req.limit
             )
+        if self.hooks:
+            page = self.hooks.history(page, req.after_seq, join=False)
         return {
             "ok": True,
             "head_seq": page.head_seq,
@@ -308,7 +324,7 @@ class Handlers:
             seq = self._local_seq(ws, req.channel)
         if not c.duplicate:
             await self._broadcast(
-                room, req.channel, seq, c.id, req.client_msg_id, sender, req.body, c.ts
+                room, req.channel, seq, c.id, req.client_msg_id, sender, req.body, c.ts, ws
             )
         elif c.stored is not None:
             # A duplicate was pushed by its first attempt; under `replicated` that attempt
@@ -316,6 +332,8 @@ class Handlers:
             # pushes it: the stored message, never the retry's own fields.
             await self.sio.emit("message", c.stored, room=room)
             self.metrics.broadcast()
+        if self.hooks:
+            await self.hooks.after_send(ws, req.channel, room)
         return {"ok": True, "seq": seq, "id": c.id, "ts": c.ts, "duplicate": c.duplicate}
 
     async def _broadcast(
@@ -328,6 +346,7 @@ class Handlers:
         sender: str,
         body: str,
         ts: int,
+        ws: str,
     ) -> None:
         message = {
             "channel": channel,
@@ -337,62 +356,14 @@ class Handlers:
             "sender": sender,
             "body": body,
             "ts": ts,
+            "workspace": ws,  # an extension of protocol.md (the channel's workspace)
         }
-        await self.sio.emit("message", message, room=room)
-        self.metrics.broadcast()
-
-    def _seen_seq(self, ws: str, channel: str, seq: int) -> None:
-        """Flaw ready-when-cut-off: the last seq this node committed (its local guess)."""
-        key = (ws, channel)
-        self.local_seqs[key] = max(self.local_seqs.get(key, 0), seq)
-
-    def _local_seq(self, ws: str, channel: str) -> int:
-        """Flaw local-seq: a per-node counter; two nodes hand out the same seqs."""
-        key = (ws, channel)
-        n = self.local_seqs.get(key, 0) + 1
-        self.local_seqs[key] = n
-        return n
-
-    async def _send_ack_early(
-        self, req: validation.SendReq, ws: str, sender: str, room: str, msg_id: str, ts: int
-    ) -> Ack:
-        """Flaw ack-before-persist: take a seq, ack and push, persist later or never."""
-        if self.flaw_local_seq:
-            seq = self._local_seq(ws, req.channel)
+        if self.hooks:
+            for to, msg in self.hooks.pushes(room, message):
+                await self.sio.emit("message", msg, room=to)
         else:
-            seq = await self.store.incr(ws, req.channel)
-        task = asyncio.get_running_loop().create_task(
-            self._persist_late(req, ws, sender, msg_id, ts, seq)
-        )
-        self.pending.add(task)
-        task.add_done_callback(self.pending.discard)
-        await self._broadcast(
-            room, req.channel, seq, msg_id, req.client_msg_id, sender, req.body, ts
-        )
-        return {"ok": True, "seq": seq, "id": msg_id, "ts": ts, "duplicate": False}
-
-    async def _persist_late(
-        self, req: validation.SendReq, ws: str, sender: str, msg_id: str, ts: int, seq: int
-    ) -> None:
-        await asyncio.sleep(flaws.PERSIST_DELAY_S)
-        if random.random() < flaws.DROP_FRACTION:
-            self.metrics.flaw_drops.inc()
-            return
-        try:
-            await self.store.send(
-                ws,
-                req.channel,
-                req.client_msg_id,
-                sender,
-                req.body,
-                msg_id=msg_id,
-                ts=ts,
-                forced_seq=seq,
-                dedupe=False,
-            )
-        except ProtoError as exc:  # out-of-order id or Redis down: the acked write is lost
-            self.metrics.flaw_drops.inc()
-            log.debug("ack-before-persist lost seq %d: %s", seq, exc.message)
+            await self.sio.emit("message", message, room=room)
+        self.metrics.broadcast()
 
     async def disconnect_all(self) -> None:
         """Drop this node's clients (drain deadline), saying why; they reconnect elsewhere."""

@@ -170,8 +170,8 @@ class ReadSentinel(MappedSentinel):
         ]
 
 
-def to_message(channel: str, entry_id: str, f: dict[str, str]) -> Message:
-    """A stream entry in the shape of the `message` event."""
+def to_message(channel: str, entry_id: str, f: dict[str, str], ws: str) -> Message:
+    """A stream entry in the shape of the `message` event (with its workspace)."""
     return {
         "channel": channel,
         "seq": int(entry_id[2:]),
@@ -180,6 +180,7 @@ def to_message(channel: str, entry_id: str, f: dict[str, str]) -> Message:
         "sender": f["s"],
         "body": f["b"],
         "ts": int(f["t"]),
+        "workspace": ws,
     }
 
 
@@ -304,7 +305,7 @@ class Store:
         seq_s, id_s, ts_s = value.split(" ")
         stored = None
         if dup == 1 and len(reply) > 2 and reply[2]:
-            stored = to_message(channel, f"0-{seq_s}", _pairs(reply[2]))
+            stored = to_message(channel, f"0-{seq_s}", _pairs(reply[2]), ws)
         committed = Committed(int(seq_s), id_s, int(ts_s), dup == 1, replicas, stored)
         if replicas is not None and replicas < self.wait_replicas:
             raise ProtoError(
@@ -362,7 +363,7 @@ class Store:
             raise store_error(exc, "read") from exc
         head = int(head_raw or 0)
         more = len(entries) > limit
-        messages = [to_message(channel, eid, f) for eid, f in entries[:limit]]
+        messages = [to_message(channel, eid, f, ws) for eid, f in entries[:limit]]
         if messages and messages[-1]["seq"] > head:
             head = messages[-1]["seq"]
         truncated = head > after_seq and (not messages or messages[0]["seq"] > after_seq + 1)

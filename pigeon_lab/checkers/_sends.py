@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pigeon_lab.checkers._prep import I64, K, Prepared
+from pigeon_lab.protocol.errors import error_code
 
 SEND_KINDS = ("send_invoke", "send_ok", "send_info", "send_fail")
 #: rows that say which workspace a user belongs to
@@ -31,6 +32,21 @@ def _owner(keys: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
     out = np.full(max(size, 1), NONE, I64)
     out[keys] = values
     out[keys[out[keys] != values]] = SEVERAL
+    return out
+
+
+def _refused_every_attempt(
+    p: Prepared, rows: np.ndarray, cm: np.ndarray, invokes: np.ndarray
+) -> np.ndarray:
+    """Per cmid: a ``send_fail`` whose ``detail`` lists one definite refusal code for each of
+    its attempts (as many as its ``send_invoke`` rows): no attempt can have been stored."""
+    out = np.zeros(len(invokes), bool)
+    fail = p.kind[rows] == K["send_fail"]
+    detail = p.col("detail").iloc[rows[fail]].to_numpy()
+    for c, d in zip(cm[fail], detail, strict=True):
+        if isinstance(d, str) and d:
+            codes = d.split(",")
+            out[c] = len(codes) == invokes[c] and all(error_code(x).definite for x in codes)
     return out
 
 
@@ -138,14 +154,17 @@ def sends(p: Prepared) -> Sends:
     tkey = ch[amb] * p.n_cmid + cm[amb]
     triple_pairs = np.unique(tkey)
     triples = np.unique(np.searchsorted(triple_pairs, tkey) * nu + us[amb])
-    # definite failures: a send_fail, no ok or info, one attempt only
+    # definite failures: a send_fail, no ok or info, and one attempt only or every attempt
+    # refused (its detail lists each attempt's code)
     kind = p.kind[rows]
     attempt = p.col("attempt").to_numpy(dtype=np.float64, na_value=np.nan)[rows]
     failed = np.bincount(cm[kind == K["send_fail"]], minlength=ncm) > 0
     done = np.bincount(cm[(kind == K["send_ok"]) | (kind == K["send_info"])], minlength=ncm) > 0
     retried = np.bincount(cm[~(attempt <= 1)], minlength=ncm) > 0  # NaN: cannot tell
     invokes = np.bincount(cm[kind == K["send_invoke"]], minlength=ncm)
-    definite = failed & ~done & ~retried & (invokes <= 1) & (chan >= 0)
+    single = ~retried & (invokes <= 1)
+    every = _refused_every_attempt(p, rows, cm, invokes)
+    definite = failed & ~done & (single | every) & (chan >= 0)
     acked_msg = np.zeros(max(p.n_msg, 1), bool)
     acked_msg[p.msg[p.is_kind("send_ok") & (p.msg >= 0)]] = True
     # pre-run bound: the lowest head a join_ok reported on each channel

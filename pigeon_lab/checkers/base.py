@@ -8,6 +8,7 @@ must never read as ``pass``).
 
 from __future__ import annotations
 
+import sys
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -132,6 +133,19 @@ type's ``to_dict()``); the schema of the metric paths a gate threshold may name.
 Checkers without figures are absent."""
 
 
+@dataclass(frozen=True)
+class Description:
+    """What a checker's pass proves, and what it cannot see (shown beside its verdict)."""
+
+    proves: str
+    blind_spots: tuple[str, ...] = ()
+
+
+DESCRIPTIONS: dict[str, Description] = {}
+"""Checker name -> its description, when declared with ``declare_description``; otherwise
+``describe`` reads the ``PROVES`` / ``BLIND_SPOTS`` constants of the checker's module."""
+
+
 NEEDS: dict[str, tuple[str, ...]] = {}
 """Checker name -> the target capabilities it cannot decide without (``CAPABILITIES``)."""
 
@@ -177,6 +191,26 @@ def missing_capabilities(name: str, capabilities: frozenset[str]) -> list[str]:
 def declare_metrics(name: str, metrics: type[Metrics]) -> None:
     """Declare the typed metrics checker ``name`` produces (what gate thresholds may name)."""
     METRICS[name] = metrics
+
+
+def declare_description(name: str, proves: str, blind_spots: tuple[str, ...] = ()) -> None:
+    """Say what checker ``name`` proves and cannot see (for a checker whose module has no
+    ``PROVES`` / ``BLIND_SPOTS``, or to override them)."""
+    DESCRIPTIONS[name] = Description(proves, tuple(blind_spots))
+
+
+def describe(name: str) -> Description | None:
+    """What checker ``name`` proves and cannot see: its declared description, else its
+    module's ``PROVES`` (a str) and ``BLIND_SPOTS`` (strings); None when it says nothing."""
+    if name in DESCRIPTIONS:
+        return DESCRIPTIONS[name]
+    fn = REGISTRY.get(name)
+    module = sys.modules.get(fn.__module__) if fn is not None else None
+    proves = getattr(module, "PROVES", None)
+    if not isinstance(proves, str) or not proves:
+        return None
+    spots = getattr(module, "BLIND_SPOTS", ())
+    return Description(proves, tuple(s for s in spots if isinstance(s, str)))
 
 
 def checker_names(workloads: Iterable[str] | None = None) -> tuple[str, ...]:

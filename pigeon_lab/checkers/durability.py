@@ -13,8 +13,9 @@ Definite failures: a send whose only attempt ended ``send_fail`` was refused by
 the server (a protocol error code that says "not done"); finding its
 (channel, client_msg_id) in the final log, or observed by any client, is a
 violation: the refusal was a lie. A send retried before it failed may have been
-stored by an earlier attempt that timed out, so only single-attempt failures
-(and no ``send_ok``/``send_info`` of the same pair) are judged.
+stored by an earlier attempt that timed out, so only a failure whose every attempt
+was definitely refused (one attempt, or a ``detail`` listing a definite code per
+attempt) and no ``send_ok``/``send_info`` of the same pair is judged.
 
 Also reported (a metric, not a failure): acknowledged messages that no client
 ever read (``recv``, ``sync_ok`` or ``deliver``), Jepsen's "never read".
@@ -45,7 +46,7 @@ PROVES = (
 BLIND_SPOTS = (
     "sends whose outcome is unknown (send_info): they may or may not be stored",
     "channels whose read-back is incomplete, and seqs below a retention-truncated read-back",
-    "refused sends that were retried (an earlier attempt may have been stored)",
+    "refused sends retried after an attempt of unknown outcome (it may have been stored)",
     "writes lost after the quiescent read-back",
 )
 

@@ -33,6 +33,15 @@ from pigeon_lab.checkers.slo_metrics import (
 )
 
 NAME = "slo"
+PROVES = (
+    "The latency, availability and reconnect figures the gate judges, overall, per time bucket, "
+    "per workspace and per fault, measured from what the clients saw."
+)
+BLIND_SPOTS = (
+    "nothing about correctness: a fast backend may still lose or reorder messages",
+    "delivery latency of rows without the server's ts, and sends too close to the end",
+    "time spent before a client's first row or after its last",
+)
 QS = (0.5, 0.95, 0.99)
 _LO, _STEP = 1e-3, np.log(1.01)
 

@@ -119,9 +119,11 @@ class Recorder:
         m: dict[str, Any],
         body_hash: str | None = None,
         latency_ms: float | None = None,
+        detail: str | None = None,
     ) -> None:
         """The hot path of ``recv``/``deliver``/``sync_ok`` rows: the message's fields from ``m``
-        (``client_msg_id``, ``seq``, ``id``, ``sender``, ``ts`` as ``sent_wall``), positional.
+        (``client_msg_id``, ``seq``, ``id``, ``sender``, ``workspace`` as ``msg_workspace``,
+        ``ts`` as ``sent_wall``), positional.
 
         Ids and senders are interned: the same message reaches many clients of a process, and
         each decode makes new strings; the history then holds one copy of each.
@@ -135,6 +137,9 @@ class Recorder:
                 mid = _intern(mid)
             if sender.__class__ is str:
                 sender = _intern(sender)
+            mws = get("workspace")
+            if mws.__class__ is str:
+                mws = _intern(mws)
             self._rows.extend(
                 (
                     _mono_ns(),
@@ -149,13 +154,13 @@ class Recorder:
                     get("seq"),
                     mid,
                     sender,
-                    None,
+                    mws,
                     body_hash,
                     None,
                     latency_ms,
                     None,
                     get("ts"),
-                    None,
+                    detail,
                 )
             )
 
@@ -184,6 +189,9 @@ class Recorder:
                 mid = _intern(mid)
             if sender.__class__ is str:
                 sender = _intern(sender)
+            mws = get("workspace")
+            if mws.__class__ is str:
+                mws = _intern(mws)
             self._pairs.extend(
                 (
                     t_ns,
@@ -199,6 +207,7 @@ class Recorder:
                     get("seq"),
                     mid,
                     sender,
+                    mws,
                     body_hash,
                     deliver_channel,
                     latency_ms,
@@ -228,6 +237,7 @@ class Recorder:
                 seq,
                 mid,
                 sender,
+                mws,
                 bh,
                 dch,
                 lat,
@@ -249,7 +259,7 @@ class Recorder:
                         seq,
                         mid,
                         sender,
-                        none,
+                        mws,
                         bh,
                         none,
                         none,
@@ -274,7 +284,7 @@ class Recorder:
                         seq,
                         mid,
                         sender,
-                        none,
+                        mws,
                         bh,
                         none,
                         lat,
@@ -297,7 +307,7 @@ class Recorder:
 
 
 _ROW = len(_FIELDS)
-_PAIR = 17
+_PAIR = 18
 _RECV, _DELIVER = str(Kind.RECV), str(Kind.DELIVER)
 
 

@@ -43,6 +43,7 @@ from pigeon_lab.protocol.codec import (
 from pigeon_lab.tokens import mint_token
 
 _ATTACK_EVERY_S = 10.0
+_LINGER_S = 3.0  # connected after a leave: a push of the channel then is a receipt outside it
 
 
 class AdversaryUser(User):
@@ -152,6 +153,7 @@ class AdversaryUser(User):
                     msg_id=m.get("id"),
                     client_msg_id=m.get("client_msg_id"),
                     sender=m.get("sender"),
+                    msg_workspace=m.get("workspace"),
                     body_hash=body_hash(b) if isinstance(b, str) else None,
                     sent_wall=m.get("ts"),
                 )
@@ -252,6 +254,7 @@ class AdversaryUser(User):
                     msg_id=m.get("id"),
                     client_msg_id=m.get("client_msg_id"),
                     sender=m.get("sender"),
+                    msg_workspace=m.get("workspace"),
                     sent_wall=m.get("ts"),
                 )
                 self._row(
@@ -277,6 +280,9 @@ class AdversaryUser(User):
         # the leave row is recorded once the leave is acknowledged (interfaces.md)
         left = codec.decode_leave(self._call(sio, "leave", leave_payload(channel)))
         self._row(Kind.LEAVE, channel=channel, error=None if left.ok else _code(None, left.error))
+        until = time.monotonic() + _LINGER_S  # stay: pushes must have stopped with the leave
+        while left.ok and not self.ctx.stopping and time.monotonic() < until:
+            gevent.sleep(0.1)
 
 
 def _code(raw: Any, error: Any) -> str:

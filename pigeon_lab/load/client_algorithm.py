@@ -282,13 +282,13 @@ class ClientAlgorithm:
         self.sends.pop(s.client_msg_id, None)
         if s.op is not None:
             self.ops.pop(s.op, None)
-        return SendDone(
-            s.channel, s.client_msg_id, outcome, s.attempt, (now - s.started) * 1000.0, **kw
-        )
+        ms, errors = (now - s.started) * 1000.0, tuple(s.errors)
+        return SendDone(s.channel, s.client_msg_id, outcome, s.attempt, ms, errors=errors, **kw)
 
     def _send_failed(self, s: SendState, code: str, now: float) -> list[Action]:
         s.op = None
         s.last_error = code
+        s.errors.append(code)
         err = error_code(code)
         if err.definite and not err.retry:
             return [self._resolve(s, "fail", now, error=code)]
@@ -296,8 +296,9 @@ class ClientAlgorithm:
             return [self._resolve(s, "info", now, error=code)]
         at = now + retry_delay(self.policy, s.attempt, self.rng)
         if at - s.started >= self.policy.send_deadline:
-            # rate_limited is definite: if only refusals were seen, nothing was stored
-            outcome: Literal["fail", "info"] = "fail" if err.definite else "info"
+            # definite only if every attempt was refused (an earlier timeout may have stored it)
+            refused = all(error_code(c).definite for c in s.errors)
+            outcome: Literal["fail", "info"] = "fail" if refused else "info"
             return [self._resolve(s, outcome, now, error=code)]
         s.retry_at = at
         return []
@@ -344,13 +345,16 @@ class ClientAlgorithm:
         msgs = [m for m in ack.messages if isinstance(m.get("seq"), int)]
         msgs.sort(key=lambda m: int(m["seq"]))
         assert ch.last_seq is not None
-        if ack.truncated and msgs and msgs[0]["seq"] > ch.last_seq + 1:
+        start = ch.last_seq
+        skipped = bool(ack.truncated and msgs and msgs[0]["seq"] > start + 1)
+        if skipped:
             ch.last_seq = int(msgs[0]["seq"]) - 1  # fell out of retention: cannot be had
-        for m in msgs:
-            out.append(Synced(ch.name, m))
+        for i, m in enumerate(msgs):  # a sync's skip marked on its first message, a join's not
+            out.append(Synced(ch.name, m, skipped and i == 0 and isinstance(ack, SyncAck)))
             self._accept(ch, m, now, out, live=False)
         head = ack.head_seq
-        if ack.more and self.connected:
+        # follow ``more`` only while pages advance: a server stuck on one page cannot spin us
+        if ack.more and self.connected and ch.last_seq > start:
             out.append(self._emit_sync(ch, now))
         elif isinstance(head, int):
             self._note_head(ch, head, now)

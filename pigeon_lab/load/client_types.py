@@ -62,6 +62,7 @@ class Deliver:
 class Synced:
     channel: str
     message: Message
+    truncated: bool = False  # the first message of a sync batch that skipped over retention
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ class SendDone:
     msg_id: str | None = None
     error: str | None = None
     duplicate: bool = False
+    errors: tuple[str, ...] = ()  # every failed attempt's code, in order (the last included)
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,7 @@ class SendState:
     op: int | None = None
     retry_at: float | None = None
     last_error: str = "timeout"
+    errors: list[str] = field(default_factory=list)  # each failed attempt's code
     replay: bool = False  # a deliberate second send of an acked message (Policy.duplicate_ratio)
 
 

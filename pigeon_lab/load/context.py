@@ -8,12 +8,14 @@ adversaries and the process import this module and never each other.
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from pigeon_lab.history.recorder import Recorder
 from pigeon_lab.issuers import CachingIssuer, IssuedToken, SecretIssuer
+from pigeon_lab.load.clock import ClockShift
 from pigeon_lab.load.config import LoadConfig
 from pigeon_lab.load.latency import LatencyLog
 from pigeon_lab.protocol.codec import Codec
@@ -55,6 +57,8 @@ class LoadContext:
     delivery_ms: LatencyLog = field(default_factory=LatencyLog)
     ack_ms: LatencyLog = field(default_factory=LatencyLog)
     counters: Counter[str] = field(default_factory=Counter)
+    skew_ns: int = 0  # this process's clocks read this far off (tests: PIGEON_LAB_CLOCK_SKEW_S)
+    clock: ClockShift = field(default_factory=ClockShift)  # to the master's clocks (workers)
     _next: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -64,6 +68,15 @@ class LoadContext:
         self.issuer = CachingIssuer(
             self.config.issuer.build({**os.environ, **self.config.environ()})
         )
+
+    def wall_ns(self) -> int:
+        """The wall clock on the master's time: body send times and delivery latencies are
+        compared across workers (``pigeon_lab.load.clock``)."""
+        return time.time_ns() + self.skew_ns + self.clock.wall_ns
+
+    def shifts(self) -> tuple[int, int]:
+        """What to add to this process's recorded ``t`` and ``wall`` (ns)."""
+        return self.skew_ns + self.clock.mono_ns, self.skew_ns + self.clock.wall_ns
 
     def next_index(self, role: str = "user") -> int:
         """Global index of a new user of ``role``: the k-th local one of worker w is

@@ -4,16 +4,15 @@ Phases of ``run_main``:
   1. build the Environment and runner (LocalRunner, or MasterRunner + N local workers /
      ``expect_workers`` remote ones; workers get the config by a custom message);
   2. spawn every user over ``ramp_s``; print a JSON progress line each second;
-  3. after ``ramp_s + duration_s``, stop gracefully: users stop sending, let in-flight
-     sends end (ok/fail/info), catch their channels up, disconnect; what is still
-     unresolved after the drain budget becomes ``send_info``;
-  4. collect the history (workers ship it to the master in chunks) and write
-     ``history.parquet``; print ``{"done": true, ...}``.
-Imports Locust: never import this module from the parent process.
+  3. after ``ramp_s + duration_s``, stop gracefully: in-flight sends end, channels catch
+     up, users disconnect; what is unresolved after the drain budget is ``send_info``;
+  4. collect the history (workers ship it in chunks), write ``history.parquet``, print
+     ``{"done": true, ...}``. Imports Locust: never import it from the parent process.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import io
 import json
@@ -24,6 +23,7 @@ import time
 from typing import Any
 
 import gevent
+import gevent.queue
 import locust.runners
 import pyarrow as pa
 from locust import User
@@ -33,6 +33,7 @@ from pigeon_lab.errors import LoadError
 from pigeon_lab.history.io import write_table
 from pigeon_lab.history.recorder import Recorder, rows_to_table
 from pigeon_lab.history.schema import HISTORY_SCHEMA
+from pigeon_lab.load import clock
 from pigeon_lab.load.config import LoadConfig, LoadSummary
 from pigeon_lab.load.context import ContextSlot, LoadContext
 from pigeon_lab.load.workload import all_channels
@@ -215,14 +216,23 @@ def run_master(config: LoadConfig) -> LoadSummary:
             done.add(msg.node_id)
 
     configured: dict[str, str | None] = {}  # worker -> None (ready) or its error
+    shifts: dict[str, dict[str, int]] = {}  # worker -> its clock shift (pigeon_lab.load.clock)
 
     def on_configured(environment: Any, msg: Any, **_: Any) -> None:
         configured[msg.node_id] = msg.data.get("error")
+        if "clock" in msg.data:
+            shifts[msg.node_id] = msg.data["clock"]
+
+    def on_clock_ping(environment: Any, msg: Any, **_: Any) -> None:
+        now = clock.Readings.now()
+        pong = {**msg.data, "master_mono": now.mono_ns, "master_wall": now.wall_ns}
+        runner.send_message("pigeon_clock_pong", pong, client_id=msg.node_id)
 
     # Locust's EventHook.add_listener is unannotated
     env.events.worker_report.add_listener(on_report)  # type: ignore[no-untyped-call]
     runner.register_message("pigeon_rows", on_rows)
     runner.register_message("pigeon_configured", on_configured)
+    runner.register_message("pigeon_clock_ping", on_clock_ping)
     procs: list[subprocess.Popen[bytes]] = []
     try:
         if not config.master_bind:
@@ -266,7 +276,9 @@ def run_master(config: LoadConfig) -> LoadSummary:
         tables = [_chunk_table(c) for cs in chunks.values() for c in cs]
         table = pa.concat_tables(tables).cast(HISTORY_SCHEMA) if tables else rows_to_table([])
         total = _sum_counters(counters)
-        return _summary(config, table, time.monotonic() - progress.start, total)
+        return _summary(
+            config, table, time.monotonic() - progress.start, total, clock_shifts=shifts
+        )
     finally:
         for p in procs:
             try:
@@ -295,6 +307,8 @@ def run_worker(master_host: str, master_port: int, imports: tuple[str, ...] = ()
     slot = ContextSlot()
     env = Environment(user_classes=[])
     runner = env.create_worker_runner(master_host, master_port)
+    pongs: gevent.queue.Queue[tuple[dict[str, Any], clock.Readings]] = gevent.queue.Queue()
+    skew = clock.skew_ns()
 
     def on_config(environment: Any, msg: Any, **_: Any) -> None:
         try:
@@ -305,12 +319,20 @@ def run_worker(master_host: str, master_port: int, imports: tuple[str, ...] = ()
                 Recorder(config.record),
                 worker_index=runner.worker_index,
                 workers=int(msg.data["workers"]),
+                skew_ns=skew,
             )
         except Exception as exc:  # told to the master, which stops the run with it
             runner.send_message("pigeon_configured", {"error": f"{type(exc).__name__}: {exc}"})
             return
+        gevent.spawn(_configured, ctx)  # the clock handshake waits for answers: not in here
+
+    def _configured(ctx: LoadContext) -> None:
+        ctx.clock = _measure_clock(runner, pongs, ctx.skew_ns)
         slot.set(ctx)
-        runner.send_message("pigeon_configured", {})
+        runner.send_message("pigeon_configured", {"clock": dataclasses.asdict(ctx.clock)})
+
+    def on_clock_pong(environment: Any, msg: Any, **_: Any) -> None:
+        pongs.put((msg.data, clock.Readings.now(skew)))
 
     def on_stop(environment: Any, msg: Any, **_: Any) -> None:
         gevent.spawn(_ship)
@@ -323,7 +345,7 @@ def run_worker(master_host: str, master_port: int, imports: tuple[str, ...] = ()
             )
             return
         _drain_local(ctx, ctx.config.drain_budget_s)
-        parts = _table_chunks(ctx.recorder.take_table())
+        parts = _table_chunks(clock.rebase(ctx.recorder.take_table(), *ctx.shifts()))
         for i, part in enumerate(parts):
             runner.send_message("pigeon_rows", {"data": part, "last": i == len(parts) - 1})
             gevent.sleep(0)
@@ -336,8 +358,27 @@ def run_worker(master_host: str, master_port: int, imports: tuple[str, ...] = ()
     env.events.report_to_master.add_listener(on_report)  # type: ignore[no-untyped-call]
     runner.register_message("pigeon_config", on_config)
     runner.register_message("pigeon_stop", on_stop)
+    runner.register_message("pigeon_clock_pong", on_clock_pong)
     assert runner.greenlet is not None
     runner.greenlet.join()
+
+
+def _measure_clock(
+    runner: Any, pongs: gevent.queue.Queue[tuple[dict[str, Any], clock.Readings]], skew: int
+) -> clock.ClockShift:
+    """Ask the master for its clocks ``clock.SAMPLES`` times; the shift to them."""
+    samples: list[clock.Sample] = []
+    for i in range(clock.SAMPLES):
+        sent = clock.Readings.now(skew)
+        runner.send_message("pigeon_clock_ping", {"i": i})
+        try:
+            data, received = pongs.get(timeout=5.0)
+        except gevent.queue.Empty:
+            continue
+        if data.get("i") == i:
+            master = clock.Readings(int(data["master_mono"]), int(data["master_wall"]))
+            samples.append(clock.Sample(sent, master, received))
+    return clock.estimate(samples)
 
 
 def _free_port() -> int:

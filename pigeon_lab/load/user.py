@@ -138,7 +138,7 @@ class ChatUser(SocketIOUser, LiveToken):
                 if drain_started is None:
                     drain_started = now
                     self.algo.stopping = True
-                    self._perform(self.algo.sync_all(now))
+                    self._perform(self.algo.sync_all(now) if self.work.catch_up else [])
                 elif self.algo.idle() or not self.algo.connected:
                     break
             elif now >= next_send:
@@ -177,7 +177,7 @@ class ChatUser(SocketIOUser, LiveToken):
         if not joined:
             return
         channel = self.rng.choice(joined)
-        wall = time.time_ns()
+        wall = self.ctx.wall_ns()  # on the master's clock: another worker may receive it
         cmid = str(uuid.uuid4())  # unique per run, not a seeded choice
         body = make_body(self.cfg, self.rng, wall, tag=cmid[:8])
         self._bodies[cmid] = (body_hash(body), wall)
@@ -307,6 +307,7 @@ class ChatUser(SocketIOUser, LiveToken):
                     a.channel,
                     a.message,
                     body_hash(body) if isinstance(body, str) else None,
+                    detail="truncated" if a.truncated else None,
                 )
             elif isinstance(a, ca.SendDone):
                 self._send_done(a)
@@ -366,7 +367,7 @@ class ChatUser(SocketIOUser, LiveToken):
             attempt=a.attempt,
             latency_ms=a.latency,
             error=a.error,
-            detail="duplicate" if a.duplicate else None,
+            detail="duplicate" if a.duplicate else ",".join(a.errors) or None,  # each attempt's
         )
         if a.outcome == "ok":
             self.ctx.ack_ms.add(a.latency)
@@ -388,7 +389,7 @@ class ChatUser(SocketIOUser, LiveToken):
         n = ctx.counters["deliver"] = ctx.counters["deliver"] + 1
         if not sent:
             return None
-        latency = (_time_ns() - sent) / 1e6
+        latency = (ctx.wall_ns() - sent) / 1e6
         ctx.delivery_ms.add(latency)
         if n % DELIVER_SAMPLE == 0:
             self._stat(_DELIVER_STAT, latency)

@@ -18,7 +18,7 @@ import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from pigeon_lab.checkers.base import Verdict
+from pigeon_lab.checkers.base import Verdict, describe
 from pigeon_lab.checkers.slo_metrics import (
     FaultFigures,
     SloMetrics,
@@ -65,6 +65,7 @@ def render_html(report: Report) -> str:
         "voice": voice,
         "faults": _fault_rows(report, metrics),
         "tables": [[_rows_table(cx.rows) for cx in v.counterexamples] for v in report.verdicts],
+        "about": {v.name: describe(v.name) for v in report.verdicts},  # proves / blind spots
         "extra_metrics": {
             v.name: v.metrics for v in report.verdicts if v.metrics and v.name != SLO
         },

@@ -23,6 +23,15 @@ FLAWS: tuple[str, ...] = (
     # --- network faults (issue 7) ---
     "ready-when-cut-off",
 )
+FLAWS += (  # issue 8 (reference_backend/flaw_hooks.py)
+    "phantom-message",
+    "forged-push",
+    "drop-tail-push",
+    "stale-sync",
+    "leak-one-push",
+    "ghost-member",
+    "lost-on-reconnect",
+)
 """Deliberate flaws the reference backend can be started with (``--flaw``)."""
 
 # ---- voice rooms (reference_backend/voice/): the voice flaws, one per voice checker -------

@@ -71,6 +71,7 @@ def bundled_target(scenario: Scenario, run_dir: Path, events: RunEvents) -> Iter
             phase.end()
             info = cluster.info
             events.fire(TargetReady(info.lb_url, "bundled", info.to_dict(include_secret=False)))
+            # without a load balancer the "clients" entries are every node: users spread over them
             try:
                 first, *more = info.client_urls["clients"]
                 groups = {g: tuple(u) for g, u in info.client_urls.items() if g != "clients"}

@@ -53,6 +53,11 @@ class ChatSettings(Frozen):
         description="share of acked sends sent once more with the same client_msg_id and body, "
         "as a client whose ack was lost would (exercises idempotence)",
     )
+    catch_up: bool = Field(
+        default=True,
+        description="at the end every user syncs its channels once before it disconnects; "
+        "false: users just close, as an app does (a lost last push then stays lost)",
+    )
 
     @field_validator("body_bytes", mode="before")
     @classmethod

@@ -23,9 +23,9 @@ class App:
     secret: str
 
 
-def _answers(url: str) -> bool:
+def _answers(url: str, path: str = "rt") -> bool:
     try:
-        with urllib.request.urlopen(f"{url}/rt/?EIO=4&transport=polling", timeout=0.5) as r:
+        with urllib.request.urlopen(f"{url}/{path}/?EIO=4&transport=polling", timeout=0.5) as r:
             return r.status == 200
     except OSError:
         return False
@@ -51,6 +51,32 @@ def chat_lite(
         port=port,
         env=env,
         ready_check=lambda: _answers(url),
+    )
+    proc.start()
+    try:
+        proc.wait_ready(time.monotonic() + 20)
+        yield App(url, secret)
+    finally:
+        proc.terminate(grace_s=2.0)
+
+
+@contextmanager
+def bad_pigeon(run_dir: Path, mode: str, secret: str = "bad-" + "s" * 28) -> Iterator[App]:
+    """tests/apps/bad_pigeon.py in ``mode`` on a free loopback port; its log (stderr) is
+    ``<run_dir>/logs/bad-pigeon.log``."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    argv = [sys.executable, "-m", "tests.apps.bad_pigeon", "--port", str(port)]
+    argv += ["--secret", secret, "--mode", mode]
+    proc = ManagedProcess(
+        "bad-pigeon",
+        "app",
+        argv,
+        log_path=run_dir / "logs" / "bad-pigeon.log",
+        cwd=ROOT,
+        port=port,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        ready_check=lambda: _answers(url, "socket.io"),
     )
     proc.start()
     try:

@@ -93,6 +93,7 @@ def test_join_send_sync_leave_happy_path(stack: Endpoints) -> None:
                 "sender": "alice",
                 "body": "hello",
                 "ts": ack["ts"],
+                "workspace": "w1",  # the reference backend's extension (protocol.md)
             }
         ]
         synced = await alice.call("sync", {"channel": ch, "after_seq": 0})
