@@ -43,6 +43,16 @@ def problem(a: State, b: State) -> str | None:
     return None
 
 
+PROVES = (
+    "Floor requests are granted from the head of the queue, and the floor is never idle while "
+    "someone waits (chair grants apart)."
+)
+BLIND_SPOTS = (
+    "requests the members did not record",
+    "fairness between rooms",
+)
+
+
 @register(NAME, workload="voice")
 def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
     """Requests are queued at the end and granted from the head; the floor is never idle

@@ -26,6 +26,16 @@ from pigeon_lab.checkers.base import CheckContext, Counterexample, Verdict, regi
 NAME = "voice_floor"
 
 
+PROVES = (
+    "One fencing token names one holder, tokens rise, no grant lands over a current one, and "
+    "speaking is accepted only with the current token."
+)
+BLIND_SPOTS = (
+    "speech the members did not claim",
+    "floors of rooms nobody observed",
+)
+
+
 @register(NAME, workload="voice")
 def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
     """At most one holder, rising tokens, speaking only with the current token."""

@@ -72,6 +72,16 @@ def _faulted(v: Voice, s: Span, t: int) -> bool:
     )
 
 
+PROVES = (
+    "A session that ended (left, superseded, its node killed or paused) left every other "
+    "member's view within the lease bound, and no live session was dropped."
+)
+BLIND_SPOTS = (
+    "ghosts shorter than the recording's resolution",
+    "views of members on unhealthy nodes (no witness)",
+)
+
+
 @register(NAME, metrics=GhostMetrics, workload="voice")
 def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
     """Dead sessions leave every roster within the lease bound; live ones are not dropped."""

@@ -25,6 +25,13 @@ KICK_GRACE_S = 2.0  # room pushes in flight when a session was superseded
 ROOM_PUSHES = frozenset({"vroster", "vfloor", "vspeaking"})
 
 
+PROVES = (
+    "No voice push reached a socket outside the room and workspace it held, senders are stamped"
+    " by the server, and probes across tenants were refused."
+)
+BLIND_SPOTS = ("traffic of members the load did not run",)
+
+
 @register(NAME, workload="voice")
 def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
     """No cross-tenant or out-of-membership event, senders stamped, probes refused."""

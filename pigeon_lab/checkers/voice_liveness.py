@@ -93,6 +93,13 @@ def _held_after(ctx: CheckContext, examples: list[Counterexample], k: int) -> in
     return held
 
 
+PROVES = (
+    "When its holder goes, the floor is freed or handed on within the bound, and no grant "
+    "outlives the talk time."
+)
+BLIND_SPOTS = ("floors in rooms whose every member vanished unobserved",)
+
+
 @register(NAME, workload="voice")
 def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
     """The floor is freed or handed on within the bound after its holder goes; no grant

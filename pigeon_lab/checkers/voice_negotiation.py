@@ -24,6 +24,16 @@ NAME = "voice_negotiation"
 Pair = tuple[str, str, str, int, str, int]  # ws, room, sender, sender_inc, to, to_inc
 
 
+PROVES = (
+    "Per sender and addressee session, signals arrived in the order they were made, and every "
+    "answer answers the latest offer of its negotiation."
+)
+BLIND_SPOTS = (
+    "media: no real WebRTC runs",
+    "renegotiations lost to a failed write (excused)",
+)
+
+
 @register(NAME, workload="voice")
 def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
     """Per sender and addressee session, delivered in sending order; answers match offers."""

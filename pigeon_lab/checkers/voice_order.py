@@ -42,6 +42,16 @@ def members_of(r: Row) -> frozenset[tuple[str, int]]:
     return frozenset((str(m), int(i)) for m, i in raw if isinstance(i, int))
 
 
+PROVES = (
+    "Every roster and floor push carries a version, and one (room, version) names one change "
+    "for every observer."
+)
+BLIND_SPOTS = (
+    "changes no observer was pushed",
+    "the order of changes in different rooms",
+)
+
+
 @register(NAME, workload="voice")
 def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
     """Each (room, ver) names one change for every observer; clients apply vers in order."""

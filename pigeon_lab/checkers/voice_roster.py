@@ -42,6 +42,16 @@ def _show(ms: frozenset[tuple[str, int]]) -> str:
     return ", ".join(f"{m}@{i}" for m, i in sorted(ms)) or "(empty)"
 
 
+PROVES = (
+    "At quiescence every member's view of a room equals every other's and the server's, and the"
+    " server lists no session whose client left."
+)
+BLIND_SPOTS = (
+    "views taken before quiescence (only the final one is judged)",
+    "members the load did not run",
+)
+
+
 @register(NAME, workload="voice")
 def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
     """Every view of a room equals every other and the server's; no ghost at the end."""

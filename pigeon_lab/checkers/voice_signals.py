@@ -29,6 +29,15 @@ NAME = "voice_signals"
 SigKey = tuple[str, str, str, str]  # (ws, room, sender, sig_id)
 
 
+PROVES = (
+    "Every acknowledged signal reached its addressee's session exactly once, and no other session."
+)
+BLIND_SPOTS = (
+    "signals to a session that ended within the settle time",
+    "what a client did with a signal",
+)
+
+
 @register(NAME, metrics=SignalMetrics, workload="voice")
 def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
     """Acked signals reach their addressee's session once; nobody else gets them."""

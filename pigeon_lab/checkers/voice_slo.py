@@ -118,6 +118,13 @@ def _timeline(v: Voice, bucket_s: float) -> list[VoiceBucket]:
     return out
 
 
+PROVES = (
+    "Voice latencies and figures (join, relay, offer-to-answer, grant, handover, dead time, "
+    "ghosts) are measured, to be judged by gate thresholds."
+)
+BLIND_SPOTS = ("media quality: no real audio flows",)
+
+
 @register(NAME, metrics=VoiceSloMetrics, workload="voice")
 def check(history: pd.DataFrame, ctx: CheckContext) -> Verdict:
     """Voice join, relay, negotiation and floor timings, and presence figures."""
