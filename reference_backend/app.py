@@ -73,6 +73,7 @@ class Node:
             settings.sentinel_username or None,
             settings.sentinel_password or None,
         )
+        self.redis_auth = auth  # the voice store logs in the same way (reference_backend/voice/)
         self.manager = PigeonRedisManager(
             settings.redis_url,
             on_publish_failure=self.metrics.publish_failures.inc,

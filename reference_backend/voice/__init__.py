@@ -36,7 +36,12 @@ def install(node: Node, settings: VoiceSettings | None = None) -> VoiceHandlers:
     """Add voice rooms to ``node`` (see the module docstring); returns the voice handlers."""
     s = node.settings
     store = VoiceStore(
-        connect(s.redis_url, command_timeout_s=max(2.0, s.wait_timeout_ms / 1000 + 1.5)),
+        connect(
+            s.redis_url,
+            command_timeout_s=max(2.0, s.wait_timeout_ms / 1000 + 1.5),
+            auth=node.redis_auth,  # the node's ACL user (pigeon_lab/cluster/redis_acl.py)
+            address_map=s.address_map,  # through this node's own fault proxies
+        ),
         replicated=s.durability == "replicated",
         wait_replicas=s.wait_replicas,
         wait_timeout_ms=s.wait_timeout_ms,

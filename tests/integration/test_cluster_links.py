@@ -72,7 +72,9 @@ def test_every_link_has_its_proxy_and_clients_come_through_theirs(wired: Cluster
     assert info.fault_proxy_url and wired.process("fault-proxy").state() == "alive"
     assert info.client_urls["clients"] != [info.lb_url]  # the clients' own proxy
     # Sentinel hands out the primary's front (a proxy port), not its real port
-    front = health.sentinel_primary(int(info.sentinels[0].rsplit(":", 1)[1]), "pigeon")
+    front = health.sentinel_primary(
+        int(info.sentinels[0].rsplit(":", 1)[1]), "pigeon", login=wired.admin_login
+    )
     assert front is not None and front != info.redis_primary
 
 
@@ -94,13 +96,18 @@ def test_a_replica_link_is_its_own_proxy_on_the_primarys_front(wired: Cluster) -
     assert replica is not None
     heal = links(wired).cut(["redis-replica-1->redis-primary"], "reject")
     try:
-        eventually(lambda: (health.redis_info(replica) or {}).get("master_link_status") == "down")
+        eventually(
+            lambda: (health.redis_info(replica, login=wired.admin_login) or {}).get(
+                "master_link_status"
+            )
+            == "down"
+        )
         # the Sentinels, on the same front, still reach the primary
         assert wired.status()  # the supervisor still reads everything
         assert wired.lb_states() == {"node-1": "UP", "node-2": "UP"}
     finally:
         heal()
-    eventually(lambda: health.replica_synced(replica))
+    eventually(lambda: health.replica_synced(replica, login=wired.admin_login))
 
 
 def test_after_a_failover_node_2_reaches_the_new_primary_through_its_own_proxy(
