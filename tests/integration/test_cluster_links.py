@@ -97,10 +97,12 @@ def test_a_replica_link_is_its_own_proxy_on_the_primarys_front(wired: Cluster) -
     heal = links(wired).cut(["redis-replica-1->redis-primary"], "reject")
     try:
         eventually(
-            lambda: (health.redis_info(replica, login=wired.admin_login) or {}).get(
-                "master_link_status"
+            lambda: (
+                (health.redis_info(replica, login=wired.admin_login) or {}).get(
+                    "master_link_status"
+                )
+                == "down"
             )
-            == "down"
         )
         # the Sentinels, on the same front, still reach the primary
         assert wired.status()  # the supervisor still reads everything
