@@ -287,7 +287,10 @@ class ChatUser(SocketIOUser, LiveToken):
 
     def _on_ack(self, op: int, args: tuple[Any, ...]) -> None:
         self._perform(self.algo.on_ack(op, args[0] if args else None, _mono()))
-        self._wake_if_due()
+        if self.ctx.stopping and self.algo.idle():
+            self.wake.set()  # the last answer of the drain: finish now, not at the idle cap
+        else:
+            self._wake_if_due()
 
     # ----- actions -----
     def _perform(self, actions: list[ca.Action]) -> None:
