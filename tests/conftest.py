@@ -8,6 +8,7 @@ when done; tests that need another topology start their own `Cluster`.
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 from collections.abc import Callable, Iterator
@@ -18,11 +19,24 @@ import pytest
 import socketio
 
 from pigeon_lab.cluster import Cluster, ClusterSpec
+from pigeon_lab.cluster.ports import PORTS_ENV
 from pigeon_lab.cluster.ports import free_port as _free_port
 from pigeon_lab.tokens import mint_token
 from tests.integration.backend_harness import SECRET
 
 FAST_PINGS = ("--ping-interval", "2", "--ping-timeout", "2")
+PORTS_LOW, PORTS_HIGH = 20000, 32767  # below the kernel's ephemeral range
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (``./lab test`` runs two workers) each worker draws its ports from
+    a range of its own, so two workers' clusters never race for one port."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker.startswith("gw") and PORTS_ENV not in os.environ:
+        index, count = int(worker[2:]), int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+        span = (PORTS_HIGH - PORTS_LOW + 1) // max(count, 1)
+        low = PORTS_LOW + index * span
+        os.environ[PORTS_ENV] = f"{low}-{low + span - 1}"
 
 
 def missing_cluster_binaries() -> list[str]:

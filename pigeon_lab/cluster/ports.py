@@ -5,10 +5,14 @@ open until every port is chosen, so one call never hands out the same port
 twice. The window between closing and the child binding is small;
 a lost race shows up as a ClusterError with "Address already in use" in the
 process's log tail.
+
+``PIGEON_LAB_PORTS=LOW-HIGH`` confines the draw to one range, so that labs sharing a host
+(parallel test workers, two users) never race each other for a port.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import socket
 from pathlib import Path
@@ -17,6 +21,27 @@ from pigeon_lab.errors import EnvironmentProblem
 
 HOST = "127.0.0.1"
 PRIVATE_LOW = 20000  # start of the range drawn from (below the ephemeral ports)
+PORTS_ENV = "PIGEON_LAB_PORTS"  # LOW-HIGH: this lab's own range (see the module docstring)
+
+
+def _pool() -> range | None:
+    """The ports drawn from: PIGEON_LAB_PORTS, else below the ephemeral range (None: the
+    kernel's choice, when there is no room below it)."""
+    spec = os.environ.get(PORTS_ENV, "").strip()
+    if spec:
+        low_s, sep, high_s = spec.partition("-")
+        try:
+            low, high = int(low_s), int(high_s)
+        except ValueError:
+            low = high = -1
+        if not sep or not 1024 <= low < high <= 65535 or high - low < 100:
+            raise EnvironmentProblem(
+                f"{PORTS_ENV}={spec!r}: expected LOW-HIGH, 1024 <= LOW < HIGH <= 65535, "
+                "at least 100 ports"
+            )
+        return range(low, high + 1)
+    low = _ephemeral_low()
+    return range(PRIVATE_LOW, low) if low - PRIVATE_LOW >= 1000 else None
 
 
 def _ephemeral_low() -> int:
@@ -33,8 +58,7 @@ def free_ports(count: int, host: str = HOST) -> list[int]:
     because ports in it are handed to outgoing connections at any moment and
     one of those could take a port between this check and the child's bind.
     """
-    low = _ephemeral_low()
-    pool = range(PRIVATE_LOW, low) if low - PRIVATE_LOW >= 1000 else None
+    pool = _pool()
     sockets: list[socket.socket] = []
     tries = 0
     try:
