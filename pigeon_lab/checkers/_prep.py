@@ -43,6 +43,7 @@ from pigeon_lab.history.schema import HISTORY_COLUMNS, KINDS
 __all__ = [  # the helpers of _codes are re-exported: checkers import them from here
     "ERROR_KINDS",
     "I64",
+    "NORMAL_CLOSE",
     "OBS_KINDS",
     "POS_BITS",
     "K",
@@ -66,6 +67,9 @@ K = {name: i for i, name in enumerate(KINDS)}
 OBS_KINDS = ("recv", "deliver", "sync_ok", "send_ok", "join_ok")
 #: kinds that are errors on the client's side (for the SLO timeline and faults)
 ERROR_KINDS = ("connect_error", "join_fail", "send_fail", "send_info")
+#: disconnect reasons of a close the client made itself (python-socketio's and the lean
+#: client's "client disconnect"; the adversary's "client"): the normal end of a run
+NORMAL_CLOSE = frozenset({"client disconnect", "client"})
 #: message kinds whose seq must be >= 1 (a sync_ok without ids is an ack: seq = head >= 0)
 MSG_KINDS = ("recv", "deliver", "sync_ok", "send_ok")
 POS_BITS = 34  # row positions < 2**34; pair/chan ids above them in one int64 key

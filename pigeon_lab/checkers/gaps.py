@@ -35,6 +35,7 @@ import pandas as pd
 from pigeon_lab.checkers._membership import membership, running_max
 from pigeon_lab.checkers._prep import (
     I64,
+    NORMAL_CLOSE,
     POS_BITS,
     Prepared,
     judge,
@@ -46,9 +47,6 @@ from pigeon_lab.checkers._streams import deliveries, wire
 from pigeon_lab.checkers.base import CheckContext, Counterexample, Verdict, register
 
 NAME = "gaps"
-#: disconnect reasons of a connection the client closed itself (python-socketio's and the lean
-#: client's "client disconnect"; the adversary's "client"): the normal end of a run
-NORMAL_CLOSE = frozenset({"client disconnect", "client"})
 PROVES = (
     "Every final log holds seqs 1..head without holes, and every member delivered every "
     "message committed while it was joined, up to settle_ms before it left or closed."

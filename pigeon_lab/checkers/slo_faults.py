@@ -6,7 +6,8 @@ history; an instantaneous one is a point):
 - ``time_to_first_error_s``: from its start to the first client-side error or disconnect
   (before the next fault starts, and at most ``HEAL_SLACK_S`` after the heal; None: none);
 - the *affected clients*: those with an error or a disconnect inside the window or within
-  ``HEAL_SLACK_S`` after the heal (a healed drop closes the connections it held);
+  ``HEAL_SLACK_S`` after the heal (a healed drop closes the connections it held); a close
+  the client made itself (``NORMAL_CLOSE``: the end of its run) is no error;
 - ``time_to_recovery_s``: from the heal until every affected client has an ack again (for
   each, its first ack after its last error; 0 when it recovered before the heal); with no
   affected client, until the first ack after the heal; None when one never recovered
@@ -26,7 +27,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from pigeon_lab.checkers._prep import ERROR_KINDS, Prepared
+from pigeon_lab.checkers._prep import ERROR_KINDS, NORMAL_CLOSE, Prepared
 from pigeon_lab.checkers.base import ResourceSample
 from pigeon_lab.checkers.slo_metrics import FaultFigures, GroupFigures
 
@@ -55,7 +56,8 @@ def fault_figures(
     """
     ctx = p.ctx
     end_all = int(p.t[-1]) if p.n else t0
-    errs = np.flatnonzero(p.is_kind(*ERROR_KINDS, "disconnect"))
+    cut = p.is_kind("disconnect") & ~p.col("error").isin(list(NORMAL_CLOSE)).to_numpy()
+    errs = np.flatnonzero(p.is_kind(*ERROR_KINDS) | cut)
     acks = np.flatnonzero(p.is_kind("send_ok"))
     attempts = np.flatnonzero(p.is_kind("connect", "connect_error"))
     et, at = p.t[errs], p.t[acks]

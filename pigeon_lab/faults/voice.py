@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 
@@ -33,12 +34,19 @@ class RestartNode:
             self.env.cluster.restart(self.target)
 
 
-def holder_node(primary: str, room: str = "") -> str | None:
+def holder_node(primary: str, room: str = "", login: Any = None) -> str | None:
     """The node serving a floor holder (of ``room``, a ``<ws>/<room>`` id, or of any room);
-    when no room has a holder, the node serving the most members; None without members."""
+    when no room has a holder, the node serving the most members; None without members.
+    ``login``: the cluster's admin user, a ``Login`` (the bundled Redis refuses anonymous
+    clients; the type is not imported: faults do not depend on the cluster package)."""
     host, _, port = primary.rpartition(":")
     client = redis.Redis(
-        host=host or "127.0.0.1", port=int(port), socket_timeout=2.0, decode_responses=True
+        host=host or "127.0.0.1",
+        port=int(port),
+        socket_timeout=2.0,
+        decode_responses=True,
+        username=getattr(login, "username", None),
+        password=getattr(login, "password", None),
     )
     try:
         rooms = sorted(str(x) for x in client.smembers("voice:rooms"))
@@ -61,7 +69,8 @@ def _kill_holder(env: FaultEnv, fault: PlannedFault) -> RestartNode:
     primary = getattr(info, "redis_primary", None)
     node = None
     if isinstance(primary, str) and primary:
-        node = holder_node(primary, str(fault.params.get("room") or ""))
+        login = getattr(env.cluster, "admin_login", None)
+        node = holder_node(primary, str(fault.params.get("room") or ""), login)
     target = node or fault.target
     env.cluster.kill(target)
     return RestartNode(env, target, fault.duration_s is not None)

@@ -1,15 +1,13 @@
 """The simulated chat user: the client algorithm over a Socket.IO client, in Locust.
 
-Imports Locust (and so gevent's monkey-patching): only the load process imports this.
-Every event of invariants.md goes to the process's Recorder; acks, joins and connects
-also fire Locust's ``request`` event with real timings. Deliveries go to the process's
-latency histogram, and Locust gets a 1-in-``DELIVER_SAMPLE`` sample of them (per-event
-stats cost more than the rest of the receive path).
+Imports Locust (and gevent's monkey-patching): only the load process imports this. Every
+event of invariants.md goes to the Recorder; acks, joins and connects also fire Locust's
+``request`` event; deliveries go to the latency histogram, and to Locust 1 in
+``DELIVER_SAMPLE`` (per-event stats cost more than the rest of the receive path).
 
-The client is chosen by transport (``LoadConfig.client``): the lean websocket client
-(``lean_client.py``) for ``websocket`` over ``http://``, python-socketio's otherwise; both
-have the same surface. Users speak through the load context's codec (event names,
-payloads, acks, pushes) and find the context through their class's ``slot``.
+The client, by transport (``LoadConfig.client``): the lean one (``lean_client.py``) for
+``websocket`` over ``http://``, python-socketio's otherwise. Users speak through the load
+context's codec (events, payloads, acks, pushes), found through their class's ``slot``.
 """
 
 from __future__ import annotations

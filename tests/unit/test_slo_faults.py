@@ -70,6 +70,24 @@ def test_every_window_has_its_figures() -> None:
     assert f.acked_lost is not None and f.acked_lost >= 1
 
 
+@pytest.mark.parametrize(
+    ("reason", "affected"), [("client disconnect", 0), ("client", 0), ("transport error", 1)]
+)
+def test_the_end_of_the_run_soon_after_a_heal_affects_no_client(reason: str, affected: int) -> None:
+    """A client that closes its own connection 1 s after the heal (the load ended) was not
+    hit by the fault; a lost connection at the same moment was."""
+    b = HistoryBuilder().connect("a", "ua", "acme").join("a", "general")
+    b.send("a", "general", "a1", seq=1)
+    start = b.now
+    b.tick(1000)
+    b.send("a", "general", "a2", seq=2)
+    heal = b.now
+    b.tick(1000).disconnect("a", error=reason)
+    fault = FaultWindow("partition", "node-2", start, heal)
+    (f,) = SloMetrics.from_verdict(verdict("slo", *b.build(faults=(fault,)))).faults
+    assert f.affected_clients == affected and f.recovered_clients == 0
+
+
 def test_a_client_that_never_acks_again_leaves_recovery_unmeasured() -> None:
     b = HistoryBuilder().connect("a", "ua", "acme").join("a", "general")
     b.send("a", "general", "a1", seq=1)
