@@ -10,10 +10,12 @@ ONE_NODE_BLIP: dict[str, Any] = {
     "topology.nodes": 3,
     "topology.load_balancer": "none",
     "workload.duration_s": 10,
-    "faults": [{"kind": "kill", "target": "node-1", "at_s": 7, "duration_s": 0.5}],
+    "faults": [{"kind": "kill", "target": "node-1", "at_s": 4, "duration_s": 0.5}],
 }
 """Without a load balancer user i is on node i % 3, so each workspace has a user on node-1
-(u0, u3): killing it for a moment makes those two miss messages the others sent, and resume."""
+(u0, u3): killing it for a moment makes those two miss messages the others sent, and resume.
+The kill leaves 7 s of load: a busy machine restarts the node in up to ~2 s, and a client's
+reconnect backoff (full jitter, capped at 5 s) must still bring it back before the end."""
 
 RECONNECTS = {"slo.reconnects": 1}
 

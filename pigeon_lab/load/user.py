@@ -137,7 +137,7 @@ class ChatUser(SocketIOUser, LiveToken):
                     drain_started = now
                     self.algo.stopping = True
                     self._perform(self.algo.sync_all(now) if self.work.catch_up else [])
-                elif self.algo.idle() or not self.algo.connected:
+                if self.algo.idle() or not self.algo.connected:
                     break
             elif now >= next_send:
                 next_send = now + next_send_delay(self.cfg, self.rng)
