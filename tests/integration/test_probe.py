@@ -135,9 +135,10 @@ def test_haproxy_without_stickiness_is_a_finding(tmp_path: Path) -> None:
     assert sticky.status == "finding" and sticky.severity is Severity.HIGH
     assert "Session ID unknown" in sticky.summary
     assert any("400" in e.answer for e in sticky.evidence)
-    for check in FLAW_FINDINGS:  # no flaw: only the load balancer is wrong
-        if check in checks:
-            assert checks[check].status == "pass", checks[check].summary
+    for check in FLAW_FINDINGS:  # no flaw: only the load balancer is wrong (round robin may
+        if check in checks:  # put both fan-out members on one node: unknown, never a finding)
+            assert checks[check].status in ("pass", "unknown"), checks[check].summary
+            assert checks[check].status == "pass" or "one node" in checks[check].summary
 
 
 @pytest.fixture(scope="module")
